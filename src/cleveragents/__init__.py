@@ -1,0 +1,3 @@
+"""cleveragents: the persistence core of an AI agent runtime."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,227 @@
+"""Applying a plan's recorded changes to a target tree, and cleaning up after it.
+
+``apply`` is all or nothing: every check (paths, before/after hashes, sandbox
+content) runs before the target is touched, new content is staged next to the
+target, and a failure while swapping files in rolls back every step taken.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cleveragents._logging import get_logger
+from cleveragents.domain.models.core.change import ChangeEntry, ChangeOperation, ChangeSetStore
+from cleveragents.infrastructure.database.changeset_repository import valid_id
+from cleveragents.infrastructure.database.errors import RecordNotFoundError
+from cleveragents.infrastructure.workspace.safe_paths import (
+    regular_file_hash,
+    resolve_under,
+    sha256_file,
+)
+
+_log = get_logger(__name__)
+
+STAGING_PREFIX = ".cleveragents-apply-"
+
+
+class ApplyError(Exception):
+    """Applying a plan failed; the target was left exactly as it was."""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What ``apply`` changed in the target: every list sorted."""
+
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+
+
+_ABSENT = None  # a path's state when no file is there
+
+
+class _Plan:
+    """The target's state per path, simulated entry by entry before anything is written."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.original: dict[str, str | None] = {}
+        self.state: dict[str, str | None] = {}
+
+    def current(self, path: str) -> str | None:
+        if path not in self.state:
+            try:
+                found = regular_file_hash(resolve_under(self.target, path))
+            except OSError as exc:
+                raise ApplyError(f"cannot read {path} in the target: {exc}") from exc
+            self.original[path] = found
+            self.state[path] = found
+        return self.state[path]
+
+    def expect(self, path: str, wanted: str | None, entry: ChangeEntry) -> None:
+        found = self.current(path)
+        if found != wanted:
+            raise ApplyError(
+                f"{entry.operation.value} of {path} (entry {entry.entry_id}): the target "
+                f"holds {found or 'no file'}, expected {wanted or 'no file'}"
+            )
+
+    def play(self, entry: ChangeEntry) -> None:
+        if entry.operation is ChangeOperation.CREATE:
+            self.expect(entry.path, _ABSENT, entry)
+        elif entry.operation is ChangeOperation.RENAME:
+            assert entry.old_path is not None  # the model requires it for a rename
+            self.expect(entry.old_path, entry.before_hash, entry)
+            self.state[entry.old_path] = _ABSENT
+            self.expect(entry.path, _ABSENT, entry)
+        else:
+            self.expect(entry.path, entry.before_hash, entry)
+        self.state[entry.path] = entry.after_hash
+
+    def changed_paths(self) -> dict[str, str | None]:
+        return {p: h for p, h in self.state.items() if h != self.original[p]}
+
+
+class _Swap:
+    """Moves staged files into the target, keeping what it replaces to roll back."""
+
+    def __init__(self, target: Path, staging: Path) -> None:
+        self.target = target
+        self.staging = staging
+        self.undo: list[tuple[Path, Path | None]] = []  # (target path, backup or None)
+
+    def put(self, path: str, staged: Path | None) -> None:
+        destination = resolve_under(self.target, path)
+        backup: Path | None = None
+        if os.path.lexists(destination):
+            backup = self.staging / "backup" / str(len(self.undo))
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            destination.replace(backup)
+        self.undo.append((destination, backup))
+        if staged is not None:
+            self._make_parents(destination.parent)
+            staged.replace(destination)
+
+    def _make_parents(self, folder: Path) -> None:
+        missing: list[Path] = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for created in reversed(missing):
+            created.mkdir()
+            self.undo.append((created, None))
+
+    def roll_back(self) -> None:
+        for destination, backup in reversed(self.undo):
+            if destination.is_dir() and not destination.is_symlink():
+                destination.rmdir()
+            elif os.path.lexists(destination):
+                destination.unlink()
+            if backup is not None:
+                backup.replace(destination)
+
+
+class PlanApplyService:
+    """Promotes a plan's recorded changes and cleans up its changeset artifacts."""
+
+    def __init__(self, changeset_store: ChangeSetStore) -> None:
+        if changeset_store is None:
+            raise ValueError("changeset_store is required (got None)")
+        self._store = changeset_store
+
+    def cleanup_changeset(self, plan_id: str) -> int:
+        """Delete every changeset artifact of the plan; returns the records deleted."""
+        key = valid_id(plan_id, "plan_id")
+        deleted = self._store.delete_for_plan(key)
+        _log.info("changeset.cleanup", plan_id=key, deleted=deleted)
+        return deleted
+
+    def cancel(self, plan_id: str) -> int:
+        """The cancel path of a plan: its changeset artifacts are cleaned up."""
+        return self.cleanup_changeset(plan_id)
+
+    def apply(self, plan_id: str, sandbox_dir: str | Path, target_dir: str | Path) -> ApplyResult:
+        """Promote the plan's changes from ``sandbox_dir`` to ``target_dir``, all or nothing.
+
+        On any failure the target is left as it was, the plan's artifacts are
+        cleaned up and :class:`ApplyError` is raised.
+        """
+        key = valid_id(plan_id, "plan_id")
+        sandbox = _existing_directory(sandbox_dir, "sandbox_dir")
+        target = _existing_directory(target_dir, "target_dir")
+        entries = [e for cs in self._store.get_for_plan(key) for e in cs.entries]
+        if not entries:
+            raise RecordNotFoundError(f"cannot apply plan {key}: it has no recorded changes")
+        try:
+            result = _apply_entries(entries, sandbox, target)
+        except (ApplyError, OSError, ValueError) as exc:
+            self.cleanup_changeset(key)
+            _log.warning("plan.apply_failed", plan_id=key, reason=str(exc))
+            if isinstance(exc, ApplyError):
+                raise
+            raise ApplyError(f"cannot apply plan {key}: {exc}") from exc
+        _log.info("plan.applied", plan_id=key, written=len(result.written))
+        return result
+
+
+def _existing_directory(value: object, name: str) -> Path:
+    if not isinstance(value, str | os.PathLike):
+        raise ValueError(f"{name} must be a path, got {type(value).__name__}")
+    path = Path(value)
+    if not path.is_dir():
+        raise ValueError(f"{name} is not a directory: {path}")
+    return path.resolve()
+
+
+def _apply_entries(entries: list[ChangeEntry], sandbox: Path, target: Path) -> ApplyResult:
+    plan = _Plan(target)
+    for entry in entries:
+        plan.play(entry)
+    changes = plan.changed_paths()
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
+    try:
+        staged = {
+            path: _stage(sandbox, path, wanted, staging / "new" / str(index))
+            for index, (path, wanted) in enumerate(sorted(changes.items()))
+            if wanted is not None
+        }
+        swap = _Swap(target, staging)
+        try:
+            for path in sorted(changes):
+                swap.put(path, staged.get(path))
+        except BaseException:
+            swap.roll_back()
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    renamed = sorted(
+        (e.old_path, e.path)
+        for e in entries
+        if e.operation is ChangeOperation.RENAME and e.old_path
+    )
+    moved = {old for old, _ in renamed} | {new for _, new in renamed}
+    return ApplyResult(
+        written=sorted(p for p, h in changes.items() if h is not None and p not in moved),
+        deleted=sorted(p for p, h in changes.items() if h is None and p not in moved),
+        renamed=renamed,
+    )
+
+
+def _stage(sandbox: Path, path: str, wanted: str, destination: Path) -> Path:
+    """Copy the sandbox's file to ``destination`` after checking its hash."""
+    source = resolve_under(sandbox, path)
+    mode = source.lstat().st_mode
+    if not stat.S_ISREG(mode):
+        raise ApplyError(f"{path} in the sandbox is not a regular file")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, destination, follow_symlinks=False)
+    destination.chmod(stat.S_IMODE(mode))
+    found = sha256_file(destination)
+    if found != wanted:
+        raise ApplyError(f"{path} in the sandbox has hash {found}, the plan recorded {wanted}")
+    return destination

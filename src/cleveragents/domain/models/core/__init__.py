@@ -1,0 +1,1 @@
+"""Domain models and store protocols: no framework imports here."""

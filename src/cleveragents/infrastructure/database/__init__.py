@@ -1,0 +1,1 @@
+"""SQLAlchemy engines, sessions, migrations and repositories."""

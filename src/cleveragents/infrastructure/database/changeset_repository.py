@@ -1,0 +1,530 @@
+"""Changeset persistence: entries, tool invocations and the ``ChangeSetStore``.
+
+Every public method validates its arguments first, then runs as one transaction
+(retried as a whole on transient failures). Batches are single executemany
+inserts; a changeset is read in three statements whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Row, case, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from cleveragents.domain.models.core._types import check_identifier, new_id, utc_now
+from cleveragents.domain.models.core.change import (
+    ChangeEntry,
+    ChangeOperation,
+    ChangeSetSummary,
+    SpecChangeSet,
+    ToolInvocation,
+)
+from cleveragents.infrastructure.database.errors import DuplicateRecordError, RecordNotFoundError
+from cleveragents.infrastructure.database.models import (
+    ChangeSetEntryModel,
+    ChangeSetModel,
+    ToolInvocationModel,
+)
+from cleveragents.infrastructure.database.session import (
+    SessionFactory,
+    check_session_factory,
+    run_in_transaction,
+)
+
+_ENTRIES = ChangeSetEntryModel.__table__
+_INVOCATIONS = ToolInvocationModel.__table__
+_CHANGESETS = ChangeSetModel.__table__
+
+
+def valid_id(value: object, name: str) -> str:
+    """``value`` if it is a usable id, else ``ValueError`` naming the argument."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+    try:
+        return check_identifier(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def _require(value: object, kind: type[Any], name: str) -> None:
+    if not isinstance(value, kind):
+        raise ValueError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+
+
+# --- mapping between rows and domain models -------------------------------------------
+
+
+def _entry_to_row(entry: ChangeEntry) -> dict[str, Any]:
+    return {
+        "entry_id": entry.entry_id,
+        "changeset_id": entry.changeset_id,
+        "plan_id": entry.plan_id,
+        "path": entry.path,
+        "operation": entry.operation.value,
+        "old_path": entry.old_path,
+        "before_hash": entry.before_hash,
+        "after_hash": entry.after_hash,
+        "diff": entry.diff,
+        "insertions": entry.insertions,
+        "deletions": entry.deletions,
+        "tool_invocation_id": entry.tool_invocation_id,
+        "entry_metadata": entry.metadata,
+        "created_at": entry.created_at,
+    }
+
+
+_ENTRY_COLUMNS = [
+    _ENTRIES.c.entry_id,
+    _ENTRIES.c.changeset_id,
+    _ENTRIES.c.plan_id,
+    _ENTRIES.c.path,
+    _ENTRIES.c.operation,
+    _ENTRIES.c.old_path,
+    _ENTRIES.c.before_hash,
+    _ENTRIES.c.after_hash,
+    _ENTRIES.c.diff,
+    _ENTRIES.c.insertions,
+    _ENTRIES.c.deletions,
+    _ENTRIES.c.tool_invocation_id,
+    _ENTRIES.c.entry_metadata,
+    _ENTRIES.c.created_at,
+]
+
+
+def _entry_to_domain(row: Row[Any]) -> ChangeEntry:
+    return ChangeEntry(
+        entry_id=row.entry_id,
+        changeset_id=row.changeset_id,
+        plan_id=row.plan_id,
+        path=row.path,
+        operation=ChangeOperation(row.operation),
+        old_path=row.old_path,
+        before_hash=row.before_hash,
+        after_hash=row.after_hash,
+        diff=row.diff,
+        insertions=row.insertions,
+        deletions=row.deletions,
+        tool_invocation_id=row.tool_invocation_id,
+        metadata=row.entry_metadata,
+        created_at=row.created_at,
+    )
+
+
+def _invocation_to_row(invocation: ToolInvocation) -> dict[str, Any]:
+    return {
+        "invocation_id": invocation.invocation_id,
+        "plan_id": invocation.plan_id,
+        "changeset_id": invocation.changeset_id,
+        "tool_name": invocation.tool_name,
+        "arguments": invocation.arguments,
+        "result": invocation.result,
+        "error": invocation.error,
+        "started_at": invocation.started_at,
+        "duration_ms": invocation.duration_ms,
+        "change_ids": invocation.change_ids,
+        "resource_refs": invocation.resource_refs,
+        "provider_metadata": invocation.provider_metadata,
+    }
+
+
+_INVOCATION_COLUMNS = [
+    _INVOCATIONS.c.invocation_id,
+    _INVOCATIONS.c.plan_id,
+    _INVOCATIONS.c.changeset_id,
+    _INVOCATIONS.c.tool_name,
+    _INVOCATIONS.c.arguments,
+    _INVOCATIONS.c.result,
+    _INVOCATIONS.c.error,
+    _INVOCATIONS.c.started_at,
+    _INVOCATIONS.c.duration_ms,
+    _INVOCATIONS.c.change_ids,
+    _INVOCATIONS.c.resource_refs,
+    _INVOCATIONS.c.provider_metadata,
+]
+
+
+def _invocation_to_domain(row: Row[Any]) -> ToolInvocation:
+    return ToolInvocation.model_validate(row._asdict())
+
+
+# --- shared queries ---------------------------------------------------------------------
+
+
+def _plans_of_changesets(session: Session, changeset_ids: Iterable[str]) -> dict[str, str]:
+    rows = session.execute(
+        select(_CHANGESETS.c.changeset_id, _CHANGESETS.c.plan_id).where(
+            _CHANGESETS.c.changeset_id.in_(set(changeset_ids))
+        )
+    )
+    return {changeset_id: plan_id for changeset_id, plan_id in rows}
+
+
+def _check_targets(session: Session, pairs: Iterable[tuple[str, str]], what: str) -> None:
+    """Every (changeset_id, plan_id) pair names a started changeset of that plan."""
+    wanted = dict(pairs)
+    known = _plans_of_changesets(session, wanted)
+    for changeset_id, plan_id in wanted.items():
+        if changeset_id not in known:
+            raise RecordNotFoundError(
+                f"cannot record {what} into changeset {changeset_id}: it was never started"
+            )
+        if known[changeset_id] != plan_id:
+            raise ValueError(
+                f"cannot record {what} of plan {plan_id} into changeset {changeset_id}, "
+                f"which belongs to plan {known[changeset_id]}"
+            )
+
+
+def _insert_entries(session: Session, entries: Sequence[ChangeEntry]) -> int:
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.entry_id in seen:
+            raise DuplicateRecordError(f"entry id {entry.entry_id} appears twice in one batch")
+        seen.add(entry.entry_id)
+    _check_targets(session, ((e.changeset_id, e.plan_id) for e in entries), "entries")
+    session.execute(insert(ChangeSetEntryModel), [_entry_to_row(entry) for entry in entries])
+    return len(entries)
+
+
+def _check_entries(entries: object) -> list[ChangeEntry]:
+    if isinstance(entries, str | bytes) or not isinstance(entries, Sequence | Iterable):
+        raise ValueError("entries must be a sequence of ChangeEntry")
+    batch = list(entries)
+    for index, entry in enumerate(batch):
+        _require(entry, ChangeEntry, f"entries[{index}]")
+    return batch
+
+
+def _select_entries(session: Session, column: Any, value: str) -> list[ChangeEntry]:
+    rows = session.execute(select(*_ENTRY_COLUMNS).where(column == value).order_by(_ENTRIES.c.seq))
+    return [_entry_to_domain(row) for row in rows]
+
+
+def _select_invocations(session: Session, column: Any, value: str) -> list[ToolInvocation]:
+    rows = session.execute(
+        select(*_INVOCATION_COLUMNS).where(column == value).order_by(_INVOCATIONS.c.seq)
+    )
+    return [_invocation_to_domain(row) for row in rows]
+
+
+def _delete_rows(session: Session, table: Any, column: Any, value: str) -> int:
+    result = cast(CursorResult[Any], session.execute(delete(table).where(column == value)))
+    return result.rowcount
+
+
+# --- repositories -----------------------------------------------------------------------
+
+
+class ChangeSetEntryRepository:
+    """Persistence of ``ChangeEntry`` records."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._session_factory = check_session_factory(session_factory)
+
+    def save_entry(self, entry: ChangeEntry) -> ChangeEntry:
+        """Persist one entry into its started changeset."""
+        _require(entry, ChangeEntry, "entry")
+        run_in_transaction(
+            self._session_factory,
+            f"save entry {entry.entry_id}",
+            lambda session: _insert_entries(session, [entry]),
+            write=True,
+        )
+        return entry
+
+    def save_entries(self, entries: Sequence[ChangeEntry]) -> int:
+        """Persist a batch in one transaction, all or nothing; returns how many."""
+        batch = _check_entries(entries)
+        if not batch:
+            return 0
+        return run_in_transaction(
+            self._session_factory,
+            f"save {len(batch)} entries",
+            lambda session: _insert_entries(session, batch),
+            write=True,
+        )
+
+    def get_entries_for_changeset(self, changeset_id: str) -> list[ChangeEntry]:
+        """The changeset's entries in recording order."""
+        key = valid_id(changeset_id, "changeset_id")
+        return run_in_transaction(
+            self._session_factory,
+            f"read entries of changeset {key}",
+            lambda session: _select_entries(session, _ENTRIES.c.changeset_id, key),
+            write=False,
+        )
+
+    def get_entries_for_plan(self, plan_id: str) -> list[ChangeEntry]:
+        """Every entry of the plan in recording order."""
+        key = valid_id(plan_id, "plan_id")
+        return run_in_transaction(
+            self._session_factory,
+            f"read entries of plan {key}",
+            lambda session: _select_entries(session, _ENTRIES.c.plan_id, key),
+            write=False,
+        )
+
+    def delete_for_changeset(self, changeset_id: str) -> int:
+        """Delete the changeset's entries; returns how many."""
+        key = valid_id(changeset_id, "changeset_id")
+        return run_in_transaction(
+            self._session_factory,
+            f"delete entries of changeset {key}",
+            lambda session: _delete_rows(session, _ENTRIES, _ENTRIES.c.changeset_id, key),
+            write=True,
+        )
+
+    def delete_for_plan(self, plan_id: str) -> int:
+        """Delete every entry of the plan; returns how many."""
+        key = valid_id(plan_id, "plan_id")
+        return run_in_transaction(
+            self._session_factory,
+            f"delete entries of plan {key}",
+            lambda session: _delete_rows(session, _ENTRIES, _ENTRIES.c.plan_id, key),
+            write=True,
+        )
+
+
+def _insert_invocation(session: Session, invocation: ToolInvocation) -> None:
+    if invocation.changeset_id is not None:
+        _check_targets(
+            session, [(invocation.changeset_id, invocation.plan_id)], "a tool invocation"
+        )
+    session.execute(insert(ToolInvocationModel), [_invocation_to_row(invocation)])
+
+
+class ToolInvocationRepository:
+    """Persistence of ``ToolInvocation`` records (the audit trail of tool calls)."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._session_factory = check_session_factory(session_factory)
+
+    def save_invocation(self, invocation: ToolInvocation) -> ToolInvocation:
+        """Persist one invocation (into its changeset, when it names one)."""
+        _require(invocation, ToolInvocation, "invocation")
+        run_in_transaction(
+            self._session_factory,
+            f"save tool invocation {invocation.invocation_id}",
+            lambda session: _insert_invocation(session, invocation),
+            write=True,
+        )
+        return invocation
+
+    def get_invocations_for_plan(self, plan_id: str) -> list[ToolInvocation]:
+        """Every invocation of the plan in recording order."""
+        key = valid_id(plan_id, "plan_id")
+        return run_in_transaction(
+            self._session_factory,
+            f"read tool invocations of plan {key}",
+            lambda session: _select_invocations(session, _INVOCATIONS.c.plan_id, key),
+            write=False,
+        )
+
+    def get_invocations_for_changeset(self, changeset_id: str) -> list[ToolInvocation]:
+        """The changeset's invocations in recording order."""
+        key = valid_id(changeset_id, "changeset_id")
+        return run_in_transaction(
+            self._session_factory,
+            f"read tool invocations of changeset {key}",
+            lambda session: _select_invocations(session, _INVOCATIONS.c.changeset_id, key),
+            write=False,
+        )
+
+    def delete_for_plan(self, plan_id: str) -> int:
+        """Delete every invocation of the plan; returns how many."""
+        key = valid_id(plan_id, "plan_id")
+        return run_in_transaction(
+            self._session_factory,
+            f"delete tool invocations of plan {key}",
+            lambda session: _delete_rows(session, _INVOCATIONS, _INVOCATIONS.c.plan_id, key),
+            write=True,
+        )
+
+
+class SqliteChangeSetStore:
+    """``ChangeSetStore`` on any supported backend (SQLite or PostgreSQL)."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._session_factory = check_session_factory(session_factory)
+
+    def start(self, plan_id: str) -> SpecChangeSet:
+        """Persist and return a new, empty changeset for ``plan_id``."""
+        changeset = SpecChangeSet(
+            changeset_id=new_id(), plan_id=valid_id(plan_id, "plan_id"), created_at=utc_now()
+        )
+
+        def work(session: Session) -> None:
+            session.execute(
+                insert(ChangeSetModel),
+                [
+                    {
+                        "changeset_id": changeset.changeset_id,
+                        "plan_id": changeset.plan_id,
+                        "created_at": changeset.created_at,
+                    }
+                ],
+            )
+
+        run_in_transaction(
+            self._session_factory, f"start a changeset for plan {plan_id}", work, write=True
+        )
+        return changeset
+
+    def record(self, entry: ChangeEntry) -> ChangeEntry:
+        """Persist one entry into its started changeset."""
+        _require(entry, ChangeEntry, "entry")
+        run_in_transaction(
+            self._session_factory,
+            f"record entry {entry.entry_id}",
+            lambda session: _insert_entries(session, [entry]),
+            write=True,
+        )
+        return entry
+
+    def record_many(self, entries: Sequence[ChangeEntry]) -> int:
+        """Persist entries in one transaction, all or nothing; returns how many."""
+        batch = _check_entries(entries)
+        if not batch:
+            return 0
+        return run_in_transaction(
+            self._session_factory,
+            f"record {len(batch)} entries",
+            lambda session: _insert_entries(session, batch),
+            write=True,
+        )
+
+    def record_invocation(self, invocation: ToolInvocation) -> ToolInvocation:
+        """Persist one tool invocation."""
+        _require(invocation, ToolInvocation, "invocation")
+        run_in_transaction(
+            self._session_factory,
+            f"record tool invocation {invocation.invocation_id}",
+            lambda session: _insert_invocation(session, invocation),
+            write=True,
+        )
+        return invocation
+
+    def get(self, changeset_id: str) -> SpecChangeSet | None:
+        """The changeset with its entries and invocations (three statements), or None."""
+        key = valid_id(changeset_id, "changeset_id")
+
+        def work(session: Session) -> SpecChangeSet | None:
+            header = session.execute(
+                select(_CHANGESETS.c.plan_id, _CHANGESETS.c.created_at).where(
+                    _CHANGESETS.c.changeset_id == key
+                )
+            ).first()
+            if header is None:
+                return None
+            return SpecChangeSet(
+                changeset_id=key,
+                plan_id=header.plan_id,
+                created_at=header.created_at,
+                entries=_select_entries(session, _ENTRIES.c.changeset_id, key),
+                invocations=_select_invocations(session, _INVOCATIONS.c.changeset_id, key),
+            )
+
+        return run_in_transaction(self._session_factory, f"read changeset {key}", work, write=False)
+
+    def get_for_plan(self, plan_id: str) -> list[SpecChangeSet]:
+        """Every changeset of the plan, oldest first (three statements)."""
+        key = valid_id(plan_id, "plan_id")
+
+        def work(session: Session) -> list[SpecChangeSet]:
+            headers = session.execute(
+                select(_CHANGESETS.c.changeset_id, _CHANGESETS.c.created_at)
+                .where(_CHANGESETS.c.plan_id == key)
+                .order_by(_CHANGESETS.c.seq)
+            ).all()
+            changesets = {
+                row.changeset_id: SpecChangeSet(
+                    changeset_id=row.changeset_id, plan_id=key, created_at=row.created_at
+                )
+                for row in headers
+            }
+            for entry in _select_entries(session, _ENTRIES.c.plan_id, key):
+                changesets[entry.changeset_id].entries.append(entry)
+            for invocation in _select_invocations(session, _INVOCATIONS.c.plan_id, key):
+                if invocation.changeset_id in changesets:
+                    changesets[invocation.changeset_id].invocations.append(invocation)
+            return list(changesets.values())
+
+        return run_in_transaction(
+            self._session_factory, f"read changesets of plan {key}", work, write=False
+        )
+
+    def summarize(self, changeset_id: str) -> ChangeSetSummary:
+        """Counts over one changeset, computed by the database."""
+        key = valid_id(changeset_id, "changeset_id")
+
+        def work(session: Session) -> ChangeSetSummary:
+            plan_id = session.execute(
+                select(_CHANGESETS.c.plan_id).where(_CHANGESETS.c.changeset_id == key)
+            ).scalar_one_or_none()
+            if plan_id is None:
+                raise RecordNotFoundError(f"cannot summarize changeset {key}: it does not exist")
+            by_operation = {
+                op: count
+                for op, count in session.execute(
+                    select(_ENTRIES.c.operation, func.count())
+                    .where(_ENTRIES.c.changeset_id == key)
+                    .group_by(_ENTRIES.c.operation)
+                )
+            }
+            totals = session.execute(
+                select(
+                    func.coalesce(func.sum(_ENTRIES.c.insertions), 0),
+                    func.coalesce(func.sum(_ENTRIES.c.deletions), 0),
+                ).where(_ENTRIES.c.changeset_id == key)
+            ).one()
+            paths = list(
+                session.execute(
+                    select(_ENTRIES.c.path)
+                    .where(_ENTRIES.c.changeset_id == key)
+                    .distinct()
+                    .order_by(_ENTRIES.c.path)
+                ).scalars()
+            )
+            calls, failed = session.execute(
+                select(
+                    func.count(),
+                    func.coalesce(
+                        func.sum(case((_INVOCATIONS.c.error.is_not(None), 1), else_=0)), 0
+                    ),
+                ).where(_INVOCATIONS.c.changeset_id == key)
+            ).one()
+            return ChangeSetSummary(
+                changeset_id=key,
+                plan_id=plan_id,
+                files_changed=len(paths),
+                created=by_operation.get(ChangeOperation.CREATE.value, 0),
+                modified=by_operation.get(ChangeOperation.MODIFY.value, 0),
+                deleted=by_operation.get(ChangeOperation.DELETE.value, 0),
+                renamed=by_operation.get(ChangeOperation.RENAME.value, 0),
+                insertions=int(totals[0]),
+                deletions=int(totals[1]),
+                tool_invocations=int(calls),
+                failed_invocations=int(failed),
+                paths=sorted(paths),
+            )
+
+        return run_in_transaction(
+            self._session_factory, f"summarize changeset {key}", work, write=False
+        )
+
+    def delete_for_plan(self, plan_id: str) -> int:
+        """Delete the plan's entries, invocations and changeset headers; returns rows deleted."""
+        key = valid_id(plan_id, "plan_id")
+
+        def work(session: Session) -> int:
+            return (
+                _delete_rows(session, _ENTRIES, _ENTRIES.c.plan_id, key)
+                + _delete_rows(session, _INVOCATIONS, _INVOCATIONS.c.plan_id, key)
+                + _delete_rows(session, _CHANGESETS, _CHANGESETS.c.plan_id, key)
+            )
+
+        return run_in_transaction(
+            self._session_factory, f"delete changesets of plan {key}", work, write=True
+        )

@@ -1,0 +1,135 @@
+"""ORM rows (SQLAlchemy 2.0 typed declarative). Domain models live in ``domain``.
+
+Every table has an integer ``seq`` primary key kept by the database: it is the
+recording order ("oldest first") that every listing follows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID_LENGTH = 64
+HASH_LENGTH = 64
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid); PostgreSQL gets BIGINT.
+SequenceKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python, whatever the backend keeps.
+
+    SQLite has no time zones: values are stored as naive UTC and made aware on read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every cleveragents table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), Any: JSON()}
+
+
+class ChangeSetModel(Base):
+    """A changeset header: which plan it belongs to and when it was started."""
+
+    __tablename__ = "changesets"
+
+    seq: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    changeset_id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    plan_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    created_at: Mapped[datetime]
+
+
+class ChangeSetEntryModel(Base):
+    """One recorded file mutation."""
+
+    __tablename__ = "changeset_entries"
+
+    seq: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    changeset_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("changesets.changeset_id", ondelete="CASCADE")
+    )
+    plan_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    path: Mapped[str] = mapped_column(Text, index=True)
+    operation: Mapped[str] = mapped_column(String(16))
+    old_path: Mapped[str | None] = mapped_column(Text)
+    before_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    after_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    diff: Mapped[str] = mapped_column(Text)
+    insertions: Mapped[int]
+    deletions: Mapped[int]
+    tool_invocation_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    entry_metadata: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "changeset_id", "seq"),)
+
+
+class ToolInvocationModel(Base):
+    """One recorded tool call (arguments and results as JSON)."""
+
+    __tablename__ = "tool_invocations"
+
+    seq: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    invocation_id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    plan_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    changeset_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH),
+        ForeignKey("changesets.changeset_id", ondelete="CASCADE"),
+        index=True,
+    )
+    tool_name: Mapped[str] = mapped_column(String(200), index=True)
+    arguments: Mapped[dict[str, Any]]
+    result: Mapped[Any] = mapped_column(JSON(none_as_null=False), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    duration_ms: Mapped[float] = mapped_column(Float)
+    change_ids: Mapped[Any] = mapped_column(JSON())
+    resource_refs: Mapped[Any] = mapped_column(JSON())
+    provider_metadata: Mapped[dict[str, Any]]

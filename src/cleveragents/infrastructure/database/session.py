@@ -1,0 +1,177 @@
+"""Engines and session factories: the only place connections are configured.
+
+SQLite files run in WAL mode with ``synchronous=FULL`` (a committed transaction
+survives a power cut), a busy timeout and foreign keys on. Write transactions
+start with ``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a read
+lock. PostgreSQL engines use a small pool with pre-ping; see docs/reliability.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final, TypeVar, cast
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from cleveragents._logging import get_logger
+from cleveragents.infrastructure.database.errors import DatabaseError, mask_url
+from cleveragents.infrastructure.database.retry import database_retry
+
+SessionFactory = Callable[[], Session]
+
+T = TypeVar("T")
+
+DATABASE_URL_ENV: Final = "CLEVERAGENTS_DATABASE_URL"
+SQLITE_BUSY_TIMEOUT_MS: Final = 15_000
+SQLITE_SYNCHRONOUS: Final = "FULL"
+POSTGRES_POOL_SIZE: Final = 5
+POSTGRES_MAX_OVERFLOW: Final = 5
+WRITE_OPTION: Final = "cleveragents_write"
+
+_log = get_logger(__name__)
+
+
+def default_database_url() -> str:
+    """``$CLEVERAGENTS_DATABASE_URL``, else a SQLite file under ``$XDG_DATA_HOME/cleveragents``."""
+    configured = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if configured:
+        return configured
+    data_home = os.environ.get("XDG_DATA_HOME", "").strip()
+    base = Path(data_home) if data_home else Path.home() / ".local" / "share"
+    return f"sqlite:///{base / 'cleveragents' / 'cleveragents.db'}"
+
+
+def is_sqlite_memory(url: URL) -> bool:
+    """True for ``sqlite://`` and ``sqlite:///:memory:`` style URLs."""
+    database = url.database or ""
+    return url.get_backend_name() == "sqlite" and database in ("", ":memory:")
+
+
+def create_database_engine(url: str) -> Engine:
+    """An engine for ``url`` with the library's connection settings applied."""
+    try:
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            engine = _sqlite_engine(parsed)
+        elif backend == "postgresql":
+            engine = create_engine(
+                parsed,
+                pool_pre_ping=True,
+                pool_size=POSTGRES_POOL_SIZE,
+                max_overflow=POSTGRES_MAX_OVERFLOW,
+            )
+        else:
+            raise DatabaseError(f"unsupported database URL {mask_url(url)}")
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
+        raise DatabaseError(f"cannot use database URL {mask_url(url)}: {exc}") from exc
+    return engine
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    memory = is_sqlite_memory(url)
+    if memory:
+        # One shared connection: every session must see the same in-memory database.
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        database = Path(url.database or "")
+        if not url.query.get("uri") and not str(database).startswith("file:"):
+            database.expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (see _begin) instead of the driver's implicit one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def create_session_factory(
+    url: str | None = None, *, migrate: bool = True
+) -> sessionmaker[Session]:
+    """An engine and session factory for ``url`` (default: :func:`default_database_url`).
+
+    With ``migrate`` the schema is first brought to the Alembic head (safe when
+    several processes do it at once). A database whose revision this version does
+    not know is refused with :class:`DatabaseError`.
+    """
+    from cleveragents.infrastructure.database import migrations
+
+    target = url if url is not None else default_database_url()
+    if not isinstance(target, str) or not target.strip():
+        raise ValueError("database URL must be a non-empty string")
+    engine = create_database_engine(target)
+    try:
+        if migrate:
+            migrations.upgrade_engine(engine, "head")
+        else:
+            migrations.check_schema_version(engine)
+    except DatabaseError:
+        engine.dispose()
+        raise
+    except sa_exc.SQLAlchemyError as exc:
+        engine.dispose()
+        raise DatabaseError(f"cannot open database {mask_url(target)}: {exc}") from exc
+    _log.debug("database.ready", url=mask_url(target), migrated=migrate)
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def check_session_factory(session_factory: object) -> SessionFactory:
+    """Refuse a missing or non-callable session factory."""
+    if session_factory is None:
+        raise ValueError("session_factory is required (got None)")
+    if not callable(session_factory):
+        raise ValueError("session_factory must be a callable returning a Session")
+    return cast(SessionFactory, session_factory)
+
+
+def run_in_transaction(
+    session_factory: SessionFactory,
+    action: str,
+    work: Callable[[Session], T],
+    *,
+    write: bool,
+) -> T:
+    """Run ``work`` in one session and one transaction, retried as a whole when transient.
+
+    Write transactions take SQLite's write lock up front (``BEGIN IMMEDIATE``).
+    """
+
+    @database_retry(action=action)
+    def attempt() -> T:
+        with session_factory() as session:
+            if write:
+                session.connection(execution_options={WRITE_OPTION: True})
+            try:
+                result = work(session)
+                if write:
+                    session.commit()
+                else:
+                    session.rollback()
+            except BaseException:
+                session.rollback()
+                raise
+            return result
+
+    return attempt()

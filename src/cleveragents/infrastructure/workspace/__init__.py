@@ -1,0 +1,1 @@
+"""The file-system side: reading, hashing and writing workspace trees."""
