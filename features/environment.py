@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
-
-import sys
 
 from behave.model import Scenario
 from behave.runner import Context
 
 sys.path.insert(0, str(Path(__file__).parent / "steps"))
 
-from support import backends  # noqa: E402  (found through the line above)
+from support import backends
 
 
 def before_all(context: Context) -> None:

@@ -65,7 +65,9 @@ def step_start(context: Context, name: str, plan: str) -> None:
     ids(context)[name] = changeset.changeset_id
 
 
-@then('changeset "{name}" reads back for plan "{plan}" with {entries:d} entries and {calls:d} invocations')
+@then(
+    'changeset "{name}" reads back for plan "{plan}" with {entries:d} entries and {calls:d} invocations'
+)
 def step_reads_back_empty(context: Context, name: str, plan: str, entries: int, calls: int) -> None:
     changeset = store(context).get(real_id(context, name))
     assert isinstance(changeset, SpecChangeSet)
@@ -98,7 +100,9 @@ def step_invocations_exact(context: Context, name: str) -> None:
     assert dumped == [i.model_dump(mode="json") for i in context.invocations]
 
 
-def _invocation(context: Context, tool: str, name: str | None, plan: str, **extra: Any) -> ToolInvocation:
+def _invocation(
+    context: Context, tool: str, name: str | None, plan: str, **extra: Any
+) -> ToolInvocation:
     return ToolInvocation(
         plan_id=plan,
         changeset_id=real_id(context, name) if name else None,
@@ -116,7 +120,9 @@ def _invocation(context: Context, tool: str, name: str | None, plan: str, **extr
 @given('I record a tool invocation "{tool}" into "{name}" for plan "{plan}"')
 @when('I record a tool invocation "{tool}" into "{name}" for plan "{plan}"')
 def step_record_invocation(context: Context, tool: str, name: str, plan: str) -> None:
-    remember_invocation(context, store(context).record_invocation(_invocation(context, tool, name, plan)))
+    remember_invocation(
+        context, store(context).record_invocation(_invocation(context, tool, name, plan))
+    )
 
 
 @given('I record a failing tool invocation "{tool}" into "{name}" for plan "{plan}"')
@@ -127,7 +133,9 @@ def step_record_failing(context: Context, tool: str, name: str, plan: str) -> No
 
 @when('I try to record a tool invocation "{tool}" into "{name}" for plan "{plan}"')
 def step_try_invocation(context: Context, tool: str, name: str, plan: str) -> None:
-    attempt(context, lambda: store(context).record_invocation(_invocation(context, tool, name, plan)))
+    attempt(
+        context, lambda: store(context).record_invocation(_invocation(context, tool, name, plan))
+    )
 
 
 @when('I record a tool invocation into "{name}" for plan "{plan}" with JSON')
@@ -220,7 +228,9 @@ def step_empty_batch(context: Context) -> None:
     context.result = store(context).record_many([])
 
 
-@when('I try to record a batch into "{name}" for plan "{plan}" whose last entry names changeset "{other}"')
+@when(
+    'I try to record a batch into "{name}" for plan "{plan}" whose last entry names changeset "{other}"'
+)
 def step_batch_bad_last(context: Context, name: str, plan: str, other: str) -> None:
     batch = _entries(context, name, plan, 50)
     batch.append(make_entry(context, other, plan, {"path": "bad.txt", "operation": "create"}))
@@ -237,7 +247,11 @@ def step_batch_duplicate(context: Context, name: str, plan: str) -> None:
 @when('I try to record a batch into "{name}" for plan "{plan}" containing entry id "{entry_id}"')
 def step_batch_clash(context: Context, name: str, plan: str, entry_id: str) -> None:
     batch = _entries(context, name, plan, 10)
-    batch.append(make_entry(context, name, plan, {"path": "x.txt", "operation": "create", "entry_id": entry_id}))
+    batch.append(
+        make_entry(
+            context, name, plan, {"path": "x.txt", "operation": "create", "entry_id": entry_id}
+        )
+    )
     attempt(context, lambda: store(context).record_many(batch))
 
 
@@ -249,7 +263,9 @@ def step_try_record(context: Context, name: str, plan: str) -> None:
 
 @when('I try to record into "{name}" for plan "{plan}" an entry with id "{entry_id}"')
 def step_try_record_id(context: Context, name: str, plan: str, entry_id: str) -> None:
-    entry = make_entry(context, name, plan, {"path": "b.txt", "operation": "create", "entry_id": entry_id})
+    entry = make_entry(
+        context, name, plan, {"path": "b.txt", "operation": "create", "entry_id": entry_id}
+    )
     attempt(context, lambda: store(context).record(entry))
 
 
@@ -410,7 +426,9 @@ def step_inv_save_id(context: Context, tool: str, invocation_id: str, plan: str)
     invocation_repository(context).save_invocation(invocation)
 
 
-@when('I try to have the invocation repository save "{tool}" with id "{invocation_id}" for plan "{plan}"')
+@when(
+    'I try to have the invocation repository save "{tool}" with id "{invocation_id}" for plan "{plan}"'
+)
 def step_inv_try_save_id(context: Context, tool: str, invocation_id: str, plan: str) -> None:
     invocation = _invocation(context, tool, None, plan, invocation_id=invocation_id)
     attempt(context, lambda: invocation_repository(context).save_invocation(invocation))

@@ -6,7 +6,6 @@ from behave import then
 from behave.runner import Context
 from support.world import row_count
 
-
 _TABLES = {
     "changesets": "changesets",
     "changeset entries": "changeset_entries",
@@ -17,7 +16,9 @@ _TABLES = {
 @then("it fails with {error_name}")
 def step_fails_with(context: Context, error_name: str) -> None:
     error = context.error
-    assert error is not None, f"expected {error_name}, but the call succeeded with {context.result!r}"
+    assert error is not None, (
+        f"expected {error_name}, but the call succeeded with {context.result!r}"
+    )
     names = {cls.__name__ for cls in type(error).__mro__}
     assert error_name in names, f"expected {error_name}, got {type(error).__name__}: {error}"
     assert str(error).strip(), "the error has no message"
@@ -38,4 +39,3 @@ def step_database_holds(context: Context, count: int, what: str) -> None:
 def step_deleted_count(context: Context, count: int) -> None:
     assert context.error is None, context.error
     assert context.result == count, f"expected {count} deleted, got {context.result}"
-

@@ -36,10 +36,20 @@ _VALUES: dict[str, Any] = {
 
 def _literal(value: str) -> Any:
     """Table cell notation: <empty>, <blank>, <none>, <sha>, <NUL>, <65 chars>, JSON or text."""
-    special = {"<empty>": "", "<blank>": "  ", "<none>": None, "<sha>": sha("x"), "<65 chars>": "c" * 65}
+    special = {
+        "<empty>": "",
+        "<blank>": "  ",
+        "<none>": None,
+        "<sha>": sha("x"),
+        "<65 chars>": "c" * 65,
+    }
     if value in special:
         return special[value]
-    value = value.replace("<NUL>", "\\u0000") if value.startswith(("{", "[")) else value.replace("<NUL>", "\x00")
+    value = (
+        value.replace("<NUL>", "\\u0000")
+        if value.startswith(("{", "["))
+        else value.replace("<NUL>", "\x00")
+    )
     if value.startswith(("{", "[")) or value in ("NaN", "Infinity") or value.lstrip("-").isdigit():
         return json.loads(value)
     return value.replace("\\\\", "\\")
@@ -80,7 +90,9 @@ def step_build_entry(context: Context, field: str, value: str) -> None:
     attempt(context, lambda: ChangeEntry(**fields))
 
 
-@when("I try to build a {operation} entry with before {before} and after {after} and old path {old}")
+@when(
+    "I try to build a {operation} entry with before {before} and after {after} and old path {old}"
+)
 def step_build_shape(context: Context, operation: str, before: str, after: str, old: str) -> None:
     fields: dict[str, Any] = {
         "changeset_id": "cs-1",

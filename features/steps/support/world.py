@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from behave.runner import Context
@@ -93,8 +94,8 @@ def attempt(context: Context, action: Callable[[], Any]) -> None:
 def run_python(code: str, *args: str) -> Any:
     """Run ``code`` in a new Python process; it prints JSON, which is returned."""
     env = dict(os.environ)
-    src = os.path.join(os.path.dirname(__file__), "..", "..", "..", "src")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.abspath(src), env.get("PYTHONPATH")]))
+    src = str(Path(__file__).resolve().parents[3] / "src")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     completed = subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True,

@@ -97,6 +97,8 @@ class _Swap:
 
     def put(self, path: str, staged: Path | None) -> None:
         destination = resolve_under(self.target, path)
+        if staged is not None:
+            self._make_parents(destination.parent)
         backup: Path | None = None
         if os.path.lexists(destination):
             backup = self.staging / "backup" / str(len(self.undo))
@@ -104,7 +106,6 @@ class _Swap:
             destination.replace(backup)
         self.undo.append((destination, backup))
         if staged is not None:
-            self._make_parents(destination.parent)
             staged.replace(destination)
 
     def _make_parents(self, folder: Path) -> None:

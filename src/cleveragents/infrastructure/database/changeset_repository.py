@@ -158,7 +158,7 @@ def _plans_of_changesets(session: Session, changeset_ids: Iterable[str]) -> dict
             _CHANGESETS.c.changeset_id.in_(set(changeset_ids))
         )
     )
-    return {changeset_id: plan_id for changeset_id, plan_id in rows}
+    return {str(changeset_id): str(plan_id) for changeset_id, plan_id in rows}
 
 
 def _check_targets(session: Session, pairs: Iterable[tuple[str, str]], what: str) -> None:
@@ -465,8 +465,8 @@ class SqliteChangeSetStore:
             ).scalar_one_or_none()
             if plan_id is None:
                 raise RecordNotFoundError(f"cannot summarize changeset {key}: it does not exist")
-            by_operation = {
-                op: count
+            by_operation: dict[str, int] = {
+                str(op): int(count)
                 for op, count in session.execute(
                     select(_ENTRIES.c.operation, func.count())
                     .where(_ENTRIES.c.changeset_id == key)

@@ -21,7 +21,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy import exc as sa_exc
 
-from cleveragents.infrastructure.database.errors import DatabaseError, mask_url
+from cleveragents.infrastructure.database.errors import DatabaseError, mask_url, translate
 from cleveragents.infrastructure.database.session import WRITE_OPTION, create_database_engine
 
 # An arbitrary constant: the key of the PostgreSQL advisory lock held while migrating.
@@ -29,7 +29,7 @@ _MIGRATION_LOCK_KEY: Final = 0x636C6576
 
 
 def script_location() -> Path:
-    """The folder holding ``env.py`` and ``versions/``: packaged copy first, else the source tree."""
+    """The folder of ``env.py`` and ``versions/``: the packaged copy, else the source tree."""
     packaged = Path(str(resources.files("cleveragents"))) / "_alembic"
     if (packaged / "env.py").is_file():
         return packaged
@@ -115,7 +115,7 @@ def _run(engine: Engine, direction: str, revision: str) -> None:
     except DatabaseError:
         raise
     except sa_exc.SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot migrate database {url}: {getattr(exc, 'orig', None) or exc}") from exc
+        raise translate(exc, f"migrate database {url}") from exc
     except Exception as exc:  # Alembic raises CommandError and friends for bad revisions
         if type(exc).__module__.startswith("alembic"):
             raise ValueError(f"cannot {direction} database {url} to {revision!r}: {exc}") from exc
@@ -147,8 +147,6 @@ def current_revision(url: str) -> str | None:
         with engine.connect() as connection:
             return _revision_of(connection)
     except sa_exc.SQLAlchemyError as exc:
-        raise DatabaseError(
-            f"cannot read the revision of {mask_url(url)}: {getattr(exc, 'orig', None) or exc}"
-        ) from exc
+        raise translate(exc, f"read the revision of {mask_url(url)}") from exc
     finally:
         engine.dispose()

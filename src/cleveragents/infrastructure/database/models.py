@@ -7,7 +7,7 @@ recording order ("oldest first") that every listing follows.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -71,7 +71,11 @@ class Base(DeclarativeBase):
     """Declarative base of every cleveragents table."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), Any: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+        Any: JSON(),
+    }
 
 
 class ChangeSetModel(Base):

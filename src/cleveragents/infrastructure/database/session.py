@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from cleveragents._logging import get_logger
-from cleveragents.infrastructure.database.errors import DatabaseError, mask_url
+from cleveragents.infrastructure.database.errors import DatabaseError, mask_url, translate
 from cleveragents.infrastructure.database.retry import database_retry
 
 SessionFactory = Callable[[], Session]
@@ -132,7 +132,7 @@ def create_session_factory(
         raise
     except sa_exc.SQLAlchemyError as exc:
         engine.dispose()
-        raise DatabaseError(f"cannot open database {mask_url(target)}: {exc}") from exc
+        raise translate(exc, f"open database {mask_url(target)}") from exc
     _log.debug("database.ready", url=mask_url(target), migrated=migrate)
     return sessionmaker(bind=engine, expire_on_commit=False)
 

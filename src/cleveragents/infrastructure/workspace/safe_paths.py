@@ -25,16 +25,17 @@ def resolve_under(root: Path, relative: str) -> Path:
         check_workspace_path(relative)
     except ValueError as exc:
         raise UnsafePathError(str(exc)) from None
+    parts = PurePosixPath(relative).parts
     current = root
-    for part in PurePosixPath(relative).parts:
+    for part in parts:
         current = current / part
         try:
             mode = current.lstat().st_mode
         except FileNotFoundError:
-            break
+            break  # nothing below a missing folder can be a symlink
         if stat.S_ISLNK(mode):
             raise UnsafePathError(f"{relative!r} passes through the symlink {current}")
-    return current
+    return root.joinpath(*parts)
 
 
 def sha256_file(path: Path) -> str:

@@ -1,0 +1,63 @@
+Feature: Schema migrations
+  Alembic owns the schema: it upgrades, downgrades and upgrades again on every
+  backend, keeps data, matches the ORM models, and refuses schemas it does not know.
+
+  Scenario: A new database is migrated to the head revision
+    When I upgrade the database to "head"
+    Then the current revision is the head revision
+    And the schema matches the models exactly
+
+  Scenario: Downgrade to base and upgrade again
+    Given the database is upgraded to "head"
+    When I downgrade the database to "base"
+    Then the current revision is none
+    And the database has no cleveragents tables
+    When I upgrade the database to "head"
+    Then the current revision is the head revision
+    And the schema matches the models exactly
+
+  Scenario: Data survives a repeated upgrade and reopening
+    Given the database is upgraded to "head"
+    And a changeset for plan "plan-keep" holding 3 entries is recorded
+    When I upgrade the database to "head"
+    And I open a new session factory on the database
+    Then plan "plan-keep" still has 3 entries
+
+  Scenario: A database that was never migrated reports no revision
+    Then the current revision is none
+
+  Scenario: An unknown revision is refused
+    When I try to upgrade the database to "not-a-revision"
+    Then it fails with ValueError
+
+  Scenario: A schema newer than this version is refused
+    Given the database is upgraded to "head"
+    And the database claims revision "9999_from_the_future"
+    When I try to open a session factory on the database
+    Then it fails with DatabaseError
+    And the error names "9999_from_the_future" and the head revision
+    When I try to open a session factory on the database without migrating
+    Then it fails with DatabaseError
+
+  Scenario: Opening without migrating leaves a new database empty
+    When I open a session factory on the database without migrating
+    Then the current revision is none
+
+  @persistent
+  Scenario: Several processes migrating one database at once migrate it once
+    When 4 processes open the database at the same time
+    Then every process succeeded
+    And the current revision is the head revision
+
+  Scenario Outline: Bad database URLs give a DatabaseError naming the URL without its password
+    When I try to open a session factory on "<url>"
+    Then it fails with DatabaseError
+    And the error mentions "<shown>" but not "hunter2"
+
+    Examples:
+      | url                                               | shown               |
+      | nosuchdb://user:hunter2@host/db                   | nosuchdb://user:*** |
+      | postgresql+psycopg://user:hunter2@127.0.0.1:1/db  | 127.0.0.1:1         |
+
+  Scenario: The default URL is under XDG_DATA_HOME unless configured
+    Then the default database URL follows CLEVERAGENTS_DATABASE_URL and XDG_DATA_HOME

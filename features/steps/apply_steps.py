@@ -1,0 +1,249 @@
+"""Steps for PlanApplyService: sandbox, target, apply, cancel and cleanup."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from behave import given, then, when
+from behave.runner import Context
+from changeset_steps import store
+from support import parse_types  # noqa: F401  (registers {name:Text})
+from support.world import attempt, table_rows
+
+from cleveragents.application.services.plan_apply_service import ApplyResult, PlanApplyService
+from cleveragents.domain.models.core.change import ChangeEntry, ToolInvocation
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, bytes | str, int]]:
+    """Every entry under ``root``: kind, content (or link target) and mode bits."""
+    found: dict[str, tuple[str, bytes | str, int]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            mode = path.lstat().st_mode & 0o777
+            if path.is_symlink():
+                found[rel] = ("link", str(path.readlink()), 0)
+            elif path.is_dir():
+                found[rel] = ("dir", b"", mode)
+            else:
+                found[rel] = ("file", path.read_bytes(), mode)
+    return found
+
+
+def service(context: Context) -> PlanApplyService:
+    return PlanApplyService(store(context))
+
+
+def _content(text: str) -> bytes:
+    return text.replace("\\n", "\n").encode()
+
+
+@given("a target folder holding")
+def step_target(context: Context) -> None:
+    context.target = context.tmp / "target"
+    context.target.mkdir()
+    for row in table_rows(context):
+        path = context.target / row["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_content(row["content"]))
+    context.before = snapshot(context.target)
+
+
+@given("a sandbox copied from the target")
+def step_sandbox(context: Context) -> None:
+    context.sandbox = context.tmp / "sandbox"
+    shutil.copytree(context.target, context.sandbox, symlinks=True)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@given('the agent records in the sandbox for plan "{plan}"')
+def step_agent_records(context: Context, plan: str) -> None:
+    changeset = store(context).start(plan)
+    for row in table_rows(context):
+        operation, rel = row["operation"], row["path"]
+        path = context.sandbox / rel
+        fields: dict[str, Any] = {"changeset_id": changeset.changeset_id, "plan_id": plan}
+        old_text = ""
+        if operation == "rename":
+            old = context.sandbox / row["old_path"]
+            fields["old_path"] = row["old_path"]
+            fields["before_hash"] = _sha(old)
+            old.unlink()
+        elif operation in ("modify", "delete"):
+            fields["before_hash"] = _sha(path)
+            old_text = path.read_text()
+        if operation == "delete":
+            path.unlink()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(_content(row["content"]))
+            if row.get("mode"):
+                path.chmod(int(row["mode"], 8))
+            fields["after_hash"] = _sha(path)
+        new_text = path.read_text() if path.exists() else ""
+        diff = "".join(
+            difflib.unified_diff(
+                old_text.splitlines(keepends=True),
+                new_text.splitlines(keepends=True),
+                f"a/{rel}",
+                f"b/{rel}",
+            )
+        )
+        entry = store(context).record(
+            ChangeEntry(path=rel, operation=operation, diff=diff, **fields)
+        )
+        store(context).record_invocation(
+            ToolInvocation(
+                plan_id=plan,
+                changeset_id=changeset.changeset_id,
+                tool_name="write_file",
+                arguments={"path": rel},
+                change_ids=[entry.entry_id],
+            )
+        )
+
+
+@given('the sandbox file "{rel}" is changed to "{content}" behind the plan\'s back')
+def step_sandbox_tamper(context: Context, rel: str, content: str) -> None:
+    (context.sandbox / rel).write_bytes(_content(content))
+
+
+@given('the target file "{rel}" is changed to "{content}"')
+def step_target_change(context: Context, rel: str, content: str) -> None:
+    (context.target / rel).write_bytes(_content(content))
+    context.before = snapshot(context.target)
+
+
+@given('the sandbox file "{rel}" is replaced by a folder')
+def step_sandbox_folder(context: Context, rel: str) -> None:
+    path = context.sandbox / rel
+    path.unlink()
+    path.mkdir()
+
+
+@given('the sandbox file "{rel}" is removed')
+def step_sandbox_removed(context: Context, rel: str) -> None:
+    (context.sandbox / rel).unlink()
+
+
+@given("an outside folder")
+def step_outside(context: Context) -> None:
+    context.outside = context.tmp / "outside"
+    context.outside.mkdir()
+
+
+@given('the target holds a symlink "{name}" to the outside folder')
+def step_symlink(context: Context, name: str) -> None:
+    (context.target / name).symlink_to(context.outside, target_is_directory=True)
+    (context.sandbox / name).mkdir()
+    context.before = snapshot(context.target)
+
+
+@given("the file system fails on the {nth:d}th file move")
+def step_fail_on_move(context: Context, nth: int) -> None:
+    original = Path.replace
+    calls = {"n": 0}
+
+    def failing_replace(self: Path, target: Any) -> Path:
+        calls["n"] += 1
+        if calls["n"] == nth:
+            raise OSError(28, "No space left on device (injected)")
+        return original(self, target)
+
+    Path.replace = failing_replace  # a test seam, restored after the scenario
+    context.cleanups.append(lambda: setattr(Path, "replace", original))
+
+
+@when('I apply plan "{plan}"')
+def step_apply(context: Context, plan: str) -> None:
+    context.result = service(context).apply(plan, context.sandbox, context.target)
+
+
+@when('I try to apply plan "{plan}"')
+def step_try_apply(context: Context, plan: str) -> None:
+    attempt(context, lambda: service(context).apply(plan, context.sandbox, context.target))
+
+
+@when('I try to apply plan "{plan}" from a sandbox that does not exist')
+def step_apply_missing_sandbox(context: Context, plan: str) -> None:
+    missing = context.tmp / "missing"
+    attempt(context, lambda: service(context).apply(plan, missing, context.target))
+
+
+@then("the target tree equals the sandbox tree")
+def step_trees_equal(context: Context) -> None:
+    target, sandbox = snapshot(context.target), snapshot(context.sandbox)
+    assert target == sandbox, sorted(set(target.items()) ^ set(sandbox.items()))
+
+
+@then(
+    'the apply result lists written "{written:Text}", deleted "{deleted:Text}", renamed "{renamed:Text}"'
+)
+def step_apply_result(context: Context, written: str, deleted: str, renamed: str) -> None:
+    result: ApplyResult = context.result
+
+    def split(text: str) -> list[str]:
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    assert result.written == split(written), result
+    assert result.deleted == split(deleted), result
+    pairs = [tuple(part.split(" -> ")) for part in split(renamed)]
+    assert result.renamed == pairs, result
+
+
+@then('the target file "{rel}" has mode {mode}')
+def step_mode(context: Context, rel: str, mode: str) -> None:
+    found = (context.target / rel).stat().st_mode & 0o777
+    assert found == int(mode, 8), oct(found)
+
+
+@then("the target tree is exactly as before")
+def step_target_unchanged(context: Context) -> None:
+    after = snapshot(context.target)
+    assert after == context.before, sorted(set(after) ^ set(context.before))
+
+
+@then("the outside folder is empty")
+def step_outside_empty(context: Context) -> None:
+    assert list(context.outside.iterdir()) == []
+
+
+@then('plan "{plan}" has no changeset artifacts left')
+def step_no_artifacts(context: Context, plan: str) -> None:
+    assert store(context).get_for_plan(plan) == []
+    assert store(context).delete_for_plan(plan) == 0
+
+
+@when('I cancel plan "{plan}"')
+def step_cancel(context: Context, plan: str) -> None:
+    context.result = service(context).cancel(plan)
+
+
+@then("the cleanup count is {count:d}")
+def step_cleanup_count(context: Context, count: int) -> None:
+    assert context.result == count, context.result
+
+
+@then('cleaning up plan "{plan}" again counts 0')
+def step_cleanup_again(context: Context, plan: str) -> None:
+    assert service(context).cleanup_changeset(plan) == 0
+
+
+@when("I try to clean up plan {value}")
+def step_try_cleanup(context: Context, value: str) -> None:
+    values: dict[str, Any] = {"empty": "", "blank": "  ", "None": None, "too long": "p" * 65}
+    attempt(context, lambda: service(context).cleanup_changeset(values[value]))
+
+
+@when("I try to build a PlanApplyService without a store")
+def step_service_without_store(context: Context) -> None:
+    attempt(context, lambda: PlanApplyService(None))

@@ -1,0 +1,233 @@
+"""Steps for Alembic migrations and session factories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from unittest import mock
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from behave import given, then, when
+from behave.runner import Context
+from sqlalchemy import inspect, text
+from support import parse_types  # noqa: F401  (registers {name:Text})
+from support.world import attempt, make_entry, run_python
+
+from cleveragents.infrastructure.database import migrations
+from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
+from cleveragents.infrastructure.database.models import Base
+from cleveragents.infrastructure.database.session import (
+    create_database_engine,
+    create_session_factory,
+    default_database_url,
+)
+
+
+def _keep_engine(context: Context) -> None:
+    """A memory database lives in one connection: keep one engine for the whole scenario."""
+    if getattr(context, "engine", None) is None:
+        context.engine = create_database_engine(context.url)
+        context.cleanups.append(context.engine.dispose)
+
+
+def _upgrade(context: Context, revision: str) -> None:
+    _keep_engine(context)
+    if context.url == "sqlite://":
+        migrations.upgrade_engine(context.engine, revision)
+    else:
+        migrations.upgrade(context.url, revision)
+
+
+def _current(context: Context) -> str | None:
+    _keep_engine(context)
+    with context.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+@given('the database is upgraded to "{revision}"')
+@when('I upgrade the database to "{revision}"')
+def step_upgrade(context: Context, revision: str) -> None:
+    _upgrade(context, revision)
+
+
+@when('I try to upgrade the database to "{revision}"')
+def step_try_upgrade(context: Context, revision: str) -> None:
+    attempt(context, lambda: _upgrade(context, revision))
+
+
+@when('I downgrade the database to "{revision}"')
+def step_downgrade(context: Context, revision: str) -> None:
+    _keep_engine(context)
+    if context.url == "sqlite://":
+        migrations._run(context.engine, "downgrade", revision)
+    else:
+        migrations.downgrade(context.url, revision)
+
+
+@then("the current revision is the head revision")
+def step_current_head(context: Context) -> None:
+    head = migrations.head_revision()
+    assert _current(context) == head
+    if context.url != "sqlite://":
+        assert migrations.current_revision(context.url) == head
+
+
+@then("the current revision is none")
+def step_current_none(context: Context) -> None:
+    assert _current(context) is None
+    if context.url != "sqlite://":
+        assert migrations.current_revision(context.url) is None
+
+
+@then("the schema matches the models exactly")
+def step_schema_matches(context: Context) -> None:
+    with context.engine.connect() as connection:
+        differences = compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
+        )
+    assert differences == [], differences
+
+
+@then("the database has no cleveragents tables")
+def step_no_tables(context: Context) -> None:
+    with context.engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names()) & set(Base.metadata.tables)
+    assert tables == set(), tables
+
+
+@given('a changeset for plan "{plan}" holding {count:d} entries is recorded')
+def step_plan_entries(context: Context, plan: str, count: int) -> None:
+    factory = create_session_factory(context.url)
+    context.cleanups.append(factory.kw["bind"].dispose)
+    store = SqliteChangeSetStore(factory)
+    changeset = store.start(plan)
+    context.names = {"X": changeset.changeset_id}
+    store.record_many(
+        [
+            make_entry(context, "X", plan, {"path": f"f{i}", "operation": "create"})
+            for i in range(count)
+        ]
+    )
+    context.kept_factory = factory
+
+
+@when("I open a new session factory on the database")
+def step_open_new(context: Context) -> None:
+    if context.url == "sqlite://":
+        context.reopened = context.kept_factory  # a memory database cannot be reopened
+        return
+    context.reopened = create_session_factory(context.url)
+    context.cleanups.append(context.reopened.kw["bind"].dispose)
+
+
+@then('plan "{plan}" still has {count:d} entries')
+def step_still_has(context: Context, plan: str, count: int) -> None:
+    changesets = SqliteChangeSetStore(context.reopened).get_for_plan(plan)
+    assert sum(len(c.entries) for c in changesets) == count
+
+
+@given('the database claims revision "{revision}"')
+def step_claims(context: Context, revision: str) -> None:
+    _keep_engine(context)
+    with context.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+
+def _open(context: Context, url: str, migrate: bool) -> None:
+    if url == "sqlite://":
+        # The memory database of this scenario lives in context.engine: check it directly.
+        _keep_engine(context)
+
+        def check() -> None:
+            if migrate:
+                migrations.upgrade_engine(context.engine, "head")
+            else:
+                migrations.check_schema_version(context.engine)
+
+        attempt(context, check)
+        return
+
+    def open_factory() -> object:
+        factory = create_session_factory(url, migrate=migrate)
+        context.cleanups.append(factory.kw["bind"].dispose)
+        return factory
+
+    attempt(context, open_factory)
+
+
+@when("I try to open a session factory on the database")
+def step_try_open(context: Context) -> None:
+    _open(context, context.url, migrate=True)
+
+
+@when("I try to open a session factory on the database without migrating")
+def step_try_open_no_migrate(context: Context) -> None:
+    _open(context, context.url, migrate=False)
+
+
+@when("I open a session factory on the database without migrating")
+def step_open_no_migrate(context: Context) -> None:
+    _open(context, context.url, migrate=False)
+    assert context.error is None, context.error
+
+
+@when('I try to open a session factory on "{url}"')
+def step_try_open_url(context: Context, url: str) -> None:
+    _open(context, url, migrate=True)
+
+
+@then('the error names "{revision}" and the head revision')
+def step_error_names(context: Context, revision: str) -> None:
+    message = str(context.error)
+    assert revision in message and migrations.head_revision() in message, message
+
+
+@then('the error mentions "{shown}" but not "{secret}"')
+def step_error_mentions(context: Context, shown: str, secret: str) -> None:
+    message = str(context.error)
+    assert shown in message, message
+    assert secret not in message, message
+    cause = context.error.__cause__
+    assert cause is not None or "unsupported" in message, "the original error is not the cause"
+
+
+_OPENER = """
+import json, sys
+from cleveragents.infrastructure.database.session import create_session_factory
+from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
+factory = create_session_factory(sys.argv[1])
+print(json.dumps(SqliteChangeSetStore(factory).start("p").plan_id))
+"""
+
+
+@when("{count:d} processes open the database at the same time")
+def step_concurrent_open(context: Context, count: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(run_python, _OPENER, context.url) for _ in range(count)]
+        context.outcomes = [f.exception() or f.result() for f in futures]
+
+
+@then("every process succeeded")
+def step_every_process(context: Context) -> None:
+    assert context.outcomes == ["p"] * len(context.outcomes), context.outcomes
+
+
+@then("the default database URL follows CLEVERAGENTS_DATABASE_URL and XDG_DATA_HOME")
+def step_default_url(context: Context) -> None:
+    with mock.patch.dict(os.environ, {"CLEVERAGENTS_DATABASE_URL": "sqlite:///x.db"}):
+        assert default_database_url() == "sqlite:///x.db"
+    clean = {k: v for k, v in os.environ.items() if k != "CLEVERAGENTS_DATABASE_URL"}
+    with mock.patch.dict(os.environ, {**clean, "XDG_DATA_HOME": str(context.tmp)}, clear=True):
+        assert default_database_url() == f"sqlite:///{context.tmp}/cleveragents/cleveragents.db"
+        factory = create_session_factory()
+        factory.kw["bind"].dispose()
+        assert (context.tmp / "cleveragents" / "cleveragents.db").is_file()
+    clean.pop("XDG_DATA_HOME", None)
+    with mock.patch.dict(os.environ, clean, clear=True):
+        home = Path.home()
+        assert (
+            default_database_url() == f"sqlite:///{home}/.local/share/cleveragents/cleveragents.db"
+        )
