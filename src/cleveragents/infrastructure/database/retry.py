@@ -17,7 +17,7 @@ from tenacity import (
 )
 
 from cleveragents._logging import get_logger
-from cleveragents.infrastructure.database.errors import DatabaseError, is_transient, translate
+from cleveragents.infrastructure.database.errors import is_transient, translate
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -26,10 +26,6 @@ DEFAULT_ATTEMPTS = 5
 DEFAULT_DEADLINE_SECONDS = 5.0
 
 _log = get_logger(__name__)
-
-
-class CommitOutcomeUnknownError(DatabaseError):
-    """The connection was lost during COMMIT: the write may or may not have happened."""
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -43,8 +39,6 @@ def _log_retry(state: RetryCallState) -> None:
 
 
 def _should_retry(exc: BaseException) -> bool:
-    if isinstance(exc, CommitOutcomeUnknownError):
-        return False
     return isinstance(exc, sa_exc.SQLAlchemyError) and is_transient(exc)
 
 
