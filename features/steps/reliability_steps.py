@@ -28,24 +28,24 @@ class _DriverError(Exception):
         self.sqlstate = sqlstate
 
 
-class sqlite3_error(Exception):  # noqa: N801  (named like the sqlite3 module's errors)
+class SqliteDriverError(Exception):
     pass
 
 
-sqlite3_error.__module__ = "sqlite3"
+SqliteDriverError.__module__ = "sqlite3"
 
 
 def _failure(kind: str) -> BaseException:
     """A SQLAlchemy exception as the named driver failure would raise it."""
     failures: dict[str, Callable[[], BaseException]] = {
         "sqlite locked": lambda: sa_exc.OperationalError(
-            "INSERT", {}, sqlite3_error("database is locked")
+            "INSERT", {}, SqliteDriverError("database is locked")
         ),
         "sqlite busy": lambda: sa_exc.OperationalError(
-            "INSERT", {}, sqlite3_error("database is busy")
+            "INSERT", {}, SqliteDriverError("database is busy")
         ),
         "sqlite disk io": lambda: sa_exc.OperationalError(
-            "INSERT", {}, sqlite3_error("disk I/O error")
+            "INSERT", {}, SqliteDriverError("disk I/O error")
         ),
         "postgres serialization": lambda: sa_exc.OperationalError(
             "UPDATE", {}, _DriverError("could not serialize", "40001")
@@ -64,19 +64,19 @@ def _failure(kind: str) -> BaseException:
         ),
         "pool timeout": lambda: sa_exc.TimeoutError("QueuePool limit reached"),
         "unique violation": lambda: sa_exc.IntegrityError(
-            "INSERT", {}, sqlite3_error("UNIQUE constraint failed: t.id")
+            "INSERT", {}, SqliteDriverError("UNIQUE constraint failed: t.id")
         ),
         "postgres unique": lambda: sa_exc.IntegrityError(
             "INSERT", {}, _DriverError("duplicate key value violates unique constraint", "23505")
         ),
         "foreign key violation": lambda: sa_exc.IntegrityError(
-            "INSERT", {}, sqlite3_error("FOREIGN KEY constraint failed")
+            "INSERT", {}, SqliteDriverError("FOREIGN KEY constraint failed")
         ),
         "other integrity": lambda: sa_exc.IntegrityError(
-            "INSERT", {}, sqlite3_error("NOT NULL constraint failed: t.x")
+            "INSERT", {}, SqliteDriverError("NOT NULL constraint failed: t.x")
         ),
         "programming error": lambda: sa_exc.ProgrammingError(
-            "SELECT", {}, sqlite3_error("no such table: t")
+            "SELECT", {}, SqliteDriverError("no such table: t")
         ),
         "value error": lambda: ValueError("not a database problem"),
     }
