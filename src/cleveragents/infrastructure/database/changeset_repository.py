@@ -32,6 +32,7 @@ from cleveragents.infrastructure.database.session import (
     check_session_factory,
     run_in_transaction,
 )
+from cleveragents.infrastructure.database.trusted import from_trusted
 
 _ENTRIES = ChangeSetEntryModel.__table__
 _INVOCATIONS = ToolInvocationModel.__table__
@@ -93,22 +94,44 @@ _ENTRY_COLUMNS = [
 ]
 
 
+_OPERATIONS = {operation.value: operation for operation in ChangeOperation}
+
+
 def _entry_to_domain(row: Row[Any]) -> ChangeEntry:
-    return ChangeEntry(
-        entry_id=row.entry_id,
-        changeset_id=row.changeset_id,
-        plan_id=row.plan_id,
-        path=row.path,
-        operation=ChangeOperation(row.operation),
-        old_path=row.old_path,
-        before_hash=row.before_hash,
-        after_hash=row.after_hash,
-        diff=row.diff,
-        insertions=row.insertions,
-        deletions=row.deletions,
-        tool_invocation_id=row.tool_invocation_id,
-        metadata=row.entry_metadata,
-        created_at=row.created_at,
+    (
+        entry_id,
+        changeset_id,
+        plan_id,
+        path,
+        operation,
+        old_path,
+        before_hash,
+        after_hash,
+        diff,
+        insertions,
+        deletions,
+        tool_invocation_id,
+        metadata,
+        created_at,
+    ) = row
+    return from_trusted(
+        ChangeEntry,
+        {
+            "entry_id": entry_id,
+            "changeset_id": changeset_id,
+            "plan_id": plan_id,
+            "path": path,
+            "operation": _OPERATIONS[operation],
+            "old_path": old_path,
+            "before_hash": before_hash,
+            "after_hash": after_hash,
+            "diff": diff,
+            "insertions": insertions,
+            "deletions": deletions,
+            "tool_invocation_id": tool_invocation_id,
+            "metadata": metadata,
+            "created_at": created_at,
+        },
     )
 
 
@@ -146,7 +169,26 @@ _INVOCATION_COLUMNS = [
 
 
 def _invocation_to_domain(row: Row[Any]) -> ToolInvocation:
-    return ToolInvocation.model_validate(row._asdict())
+    return from_trusted(ToolInvocation, row._asdict())
+
+
+def _changeset(
+    changeset_id: str,
+    plan_id: str,
+    created_at: Any,
+    entries: list[ChangeEntry],
+    invocations: list[ToolInvocation],
+) -> SpecChangeSet:
+    return from_trusted(
+        SpecChangeSet,
+        {
+            "changeset_id": changeset_id,
+            "plan_id": plan_id,
+            "created_at": created_at,
+            "entries": entries,
+            "invocations": invocations,
+        },
+    )
 
 
 # --- shared queries ---------------------------------------------------------------------
@@ -198,8 +240,8 @@ def _check_entries(entries: object) -> list[ChangeEntry]:
 
 
 def _select_entries(session: Session, column: Any, value: str) -> list[ChangeEntry]:
-    rows = session.execute(select(*_ENTRY_COLUMNS).where(column == value).order_by(_ENTRIES.c.seq))
-    return [_entry_to_domain(row) for row in rows]
+    query = select(*_ENTRY_COLUMNS).where(column == value).order_by(_ENTRIES.c.seq)
+    return [_entry_to_domain(row) for row in session.execute(query).all()]
 
 
 def _select_invocations(session: Session, column: Any, value: str) -> list[ToolInvocation]:
@@ -418,12 +460,12 @@ class SqliteChangeSetStore:
             ).first()
             if header is None:
                 return None
-            return SpecChangeSet(
-                changeset_id=key,
-                plan_id=header.plan_id,
-                created_at=header.created_at,
-                entries=_select_entries(session, _ENTRIES.c.changeset_id, key),
-                invocations=_select_invocations(session, _INVOCATIONS.c.changeset_id, key),
+            return _changeset(
+                key,
+                header.plan_id,
+                header.created_at,
+                _select_entries(session, _ENTRIES.c.changeset_id, key),
+                _select_invocations(session, _INVOCATIONS.c.changeset_id, key),
             )
 
         return run_in_transaction(self._session_factory, f"read changeset {key}", work, write=False)
@@ -439,9 +481,7 @@ class SqliteChangeSetStore:
                 .order_by(_CHANGESETS.c.seq)
             ).all()
             changesets = {
-                row.changeset_id: SpecChangeSet(
-                    changeset_id=row.changeset_id, plan_id=key, created_at=row.created_at
-                )
+                row.changeset_id: _changeset(row.changeset_id, key, row.created_at, [], [])
                 for row in headers
             }
             for entry in _select_entries(session, _ENTRIES.c.plan_id, key):

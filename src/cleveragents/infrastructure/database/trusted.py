@@ -1,0 +1,24 @@
+"""Building domain models from rows without validating them a second time."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def from_trusted(model: type[M], values: dict[str, Any]) -> M:
+    """A ``model`` holding ``values``, which must list every field in declaration order.
+
+    Only for rows this library validated when it wrote them: reading 100 entries
+    through full validation cost 15x the database read itself. This is what
+    pydantic's ``model_construct`` does, minus its per-field default handling.
+    """
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
