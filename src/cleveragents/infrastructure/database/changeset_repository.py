@@ -97,7 +97,7 @@ _ENTRY_COLUMNS = [
 _OPERATIONS = {operation.value: operation for operation in ChangeOperation}
 
 
-def _entry_to_domain(row: Row[Any]) -> ChangeEntry:
+def _entry_to_domain(row: Sequence[Any]) -> ChangeEntry:
     (
         entry_id,
         changeset_id,
