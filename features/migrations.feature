@@ -58,6 +58,20 @@ Feature: Schema migrations
       | url                                               | shown               |
       | nosuchdb://user:hunter2@host/db                   | nosuchdb://user:*** |
       | postgresql+psycopg://user:hunter2@127.0.0.1:1/db  | 127.0.0.1:1         |
+      | mysql://user:hunter2@127.0.0.1/db                 | mysql://user:***    |
+
+  Scenario Outline: Session factories refuse nonsense arguments
+    When I try to open a session factory with <argument>
+    Then it fails with ValueError
+
+    Examples:
+      | argument       |
+      | an empty URL   |
+      | a number       |
+
+  Scenario: Repositories refuse a session factory that is not callable
+    When I try to build a SqliteChangeSetStore with a string as session factory
+    Then it fails with ValueError
 
   Scenario: The default URL is under XDG_DATA_HOME unless configured
     Then the default database URL follows CLEVERAGENTS_DATABASE_URL and XDG_DATA_HOME

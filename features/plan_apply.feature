@@ -120,6 +120,16 @@ Feature: Applying and cleaning up a plan
     And the target tree is exactly as before
     And plan "plan-1" has no changeset artifacts left
 
+  Scenario: A folder in the target where the plan expects a file fails the apply
+    Given the agent records in the sandbox for plan "plan-1"
+      | operation | path         | content        |
+      | create    | src/new.py   | NEW = True     |
+    And the target holds a folder "src/new.py"
+    When I try to apply plan "plan-1"
+    Then it fails with ApplyError
+    And the target tree is exactly as before
+    And plan "plan-1" has no changeset artifacts left
+
   Scenario: Applying a plan with nothing recorded is refused
     When I try to apply plan "nothing-here"
     Then it fails with RecordNotFoundError
@@ -127,6 +137,8 @@ Feature: Applying and cleaning up a plan
 
   Scenario: Apply refuses arguments that are not folders
     When I try to apply plan "plan-1" from a sandbox that does not exist
+    Then it fails with ValueError
+    When I try to apply plan "plan-1" from a sandbox given as a number
     Then it fails with ValueError
 
   Scenario: Cancelling a plan cleans up its artifacts

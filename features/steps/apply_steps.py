@@ -163,6 +163,17 @@ def step_fail_on_move(context: Context, nth: int) -> None:
     context.cleanups.append(lambda: setattr(Path, "replace", original))
 
 
+@given('the target holds a folder "{rel}"')
+def step_target_folder(context: Context, rel: str) -> None:
+    (context.target / rel).mkdir(parents=True)
+    context.before = snapshot(context.target)
+
+
+@when('I try to apply plan "{plan}" from a sandbox given as a number')
+def step_apply_number(context: Context, plan: str) -> None:
+    attempt(context, lambda: service(context).apply(plan, 42, context.target))
+
+
 @when('I apply plan "{plan}"')
 def step_apply(context: Context, plan: str) -> None:
     context.result = service(context).apply(plan, context.sandbox, context.target)

@@ -231,3 +231,14 @@ def step_default_url(context: Context) -> None:
         assert (
             default_database_url() == f"sqlite:///{home}/.local/share/cleveragents/cleveragents.db"
         )
+
+
+@when("I try to open a session factory with {argument}")
+def step_open_nonsense(context: Context, argument: str) -> None:
+    value: object = {"an empty URL": "  ", "a number": 42}[argument]
+    attempt(context, lambda: create_session_factory(value))  # deliberately not a str
+
+
+@when("I try to build a SqliteChangeSetStore with a string as session factory")
+def step_store_string_factory(context: Context) -> None:
+    attempt(context, lambda: SqliteChangeSetStore("sqlite://"))  # deliberately not callable

@@ -1,0 +1,52 @@
+"""``cleveragents db``: Alembic migrations of the configured database.
+
+Every command prints the database's revision afterwards (``none`` when unmigrated).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cleveragents.cli.context import state_of
+from cleveragents.cli.output import write_text
+from cleveragents.infrastructure.database import migrations
+
+db_app = typer.Typer(help="Database schema migrations.")
+
+
+def _print_revision(url: str) -> None:
+    write_text(migrations.current_revision(url) or "none")
+
+
+@db_app.command("upgrade")
+def upgrade_command(
+    ctx: typer.Context,
+    revision: Annotated[
+        str, typer.Argument(metavar="REV", help="Target revision (default: head).")
+    ] = "head",
+) -> None:
+    """Upgrade the schema to REV and print the revision reached."""
+    url = state_of(ctx).resolved_database_url()
+    migrations.upgrade(url, revision)
+    _print_revision(url)
+
+
+@db_app.command("downgrade")
+def downgrade_command(
+    ctx: typer.Context,
+    revision: Annotated[
+        str, typer.Argument(metavar="REV", help="Target revision ('base' drops every table).")
+    ],
+) -> None:
+    """Downgrade the schema to REV and print the revision reached."""
+    url = state_of(ctx).resolved_database_url()
+    migrations.downgrade(url, revision)
+    _print_revision(url)
+
+
+@db_app.command("current")
+def current_command(ctx: typer.Context) -> None:
+    """Print the schema's revision, or ``none`` when the database is not migrated."""
+    _print_revision(state_of(ctx).resolved_database_url())

@@ -1,0 +1,311 @@
+"""What ``plan status`` and ``plan diff`` show: read from the database, rendered per format.
+
+``plan status --format json`` prints (yaml: the same keys, in the same order)::
+
+    {
+      "plan_id": "demo-01J...",
+      "changesets": [                       # oldest first
+        {
+          "summary": {                      # ChangeSetSummary, field for field
+            "changeset_id": "01J...", "plan_id": "demo-01J...",
+            "files_changed": 5, "created": 1, "modified": 2, "deleted": 1, "renamed": 1,
+            "insertions": 31, "deletions": 4,
+            "tool_invocations": 9, "failed_invocations": 1,
+            "paths": ["README.md", "app/http.py", ...]       # sorted, distinct
+          },
+          "created_at": "2024-05-01T12:00:00.123456Z"       # the changeset's, UTC
+        }
+      ],
+      "tool_invocations": {                 # the whole plan, including invocations
+        "total": 9,                         # attached to no changeset
+        "failed": 1,
+        "failures": [                       # recording order
+          {"invocation_id": "01J...", "tool_name": "run_tests", "error": "Traceback ..."}
+        ]
+      }
+    }
+
+``plan diff --format json`` prints ``{"plan_id": ..., "entries": [...]}`` where each
+entry is a ``ChangeEntry`` dump (entry_id, changeset_id, plan_id, path, operation,
+old_path, before_hash, after_hash, diff, insertions, deletions, tool_invocation_id,
+metadata, created_at), in recording order; no matching entry gives ``"entries": []``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Any
+
+from pydantic import TypeAdapter
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from cleveragents.cli.context import NotFoundError
+from cleveragents.cli.output import (
+    OutputFormat,
+    indent,
+    stdout_console,
+    write_document,
+    write_lines,
+    write_text,
+)
+from cleveragents.domain.models.core.change import (
+    ChangeEntry,
+    ChangeOperation,
+    ChangeSetSummary,
+    ToolInvocation,
+)
+from cleveragents.infrastructure.database.changeset_repository import (
+    ChangeSetEntryRepository,
+    SqliteChangeSetStore,
+    ToolInvocationRepository,
+    valid_id,
+)
+from cleveragents.infrastructure.database.session import SessionFactory
+
+_DATETIME = TypeAdapter(datetime)
+
+
+def _timestamp(value: datetime) -> str:
+    rendered = _DATETIME.dump_python(value, mode="json")
+    return str(rendered)
+
+
+@dataclass(frozen=True)
+class ChangeSetStatus:
+    """One changeset of a plan: when it was started and its summary."""
+
+    created_at: datetime
+    summary: ChangeSetSummary
+
+
+@dataclass(frozen=True)
+class PlanStatus:
+    """Everything ``plan status`` shows about one plan."""
+
+    plan_id: str
+    changesets: list[ChangeSetStatus]
+    invocations: list[ToolInvocation]
+    # A later issue adds the plan's checkpoints here (and a "checkpoints" section below).
+
+    @property
+    def failures(self) -> list[ToolInvocation]:
+        """The failed tool invocations, in recording order."""
+        return [invocation for invocation in self.invocations if invocation.error is not None]
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON/YAML document described in this module's docstring."""
+        return {
+            "plan_id": self.plan_id,
+            "changesets": [
+                {
+                    "summary": status.summary.model_dump(mode="json"),
+                    "created_at": _timestamp(status.created_at),
+                }
+                for status in self.changesets
+            ],
+            "tool_invocations": {
+                "total": len(self.invocations),
+                "failed": len(self.failures),
+                "failures": [
+                    {
+                        "invocation_id": failure.invocation_id,
+                        "tool_name": failure.tool_name,
+                        "error": failure.error,
+                    }
+                    for failure in self.failures
+                ],
+            },
+            # checkpoints: a later issue adds the plan's checkpoints as a section here.
+        }
+
+
+@dataclass(frozen=True)
+class PlanDiff:
+    """The recorded entries ``plan diff`` shows, in recording order."""
+
+    plan_id: str
+    entries: list[ChangeEntry]
+
+    def to_document(self) -> dict[str, Any]:
+        """``{"plan_id": ..., "entries": [ChangeEntry dumps]}``."""
+        return {
+            "plan_id": self.plan_id,
+            "entries": [entry.model_dump(mode="json") for entry in self.entries],
+        }
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+def load_status(session_factory: SessionFactory, plan_id: str) -> PlanStatus:
+    """The plan's changesets with their summaries and its tool invocations."""
+    key = valid_id(plan_id, "plan_id")
+    store = SqliteChangeSetStore(session_factory)
+    changesets = store.get_for_plan(key)
+    invocations = ToolInvocationRepository(session_factory).get_invocations_for_plan(key)
+    if not changesets and not invocations:
+        raise NotFoundError(f"plan {key} not found")
+    statuses = [
+        ChangeSetStatus(created_at=cs.created_at, summary=store.summarize(cs.changeset_id))
+        for cs in changesets
+    ]
+    return PlanStatus(plan_id=key, changesets=statuses, invocations=invocations)
+
+
+def load_diff(
+    session_factory: SessionFactory,
+    plan_id: str,
+    *,
+    changeset_id: str | None = None,
+    path_glob: str | None = None,
+) -> PlanDiff:
+    """The plan's entries (of one changeset, when given), filtered by a path glob."""
+    key = valid_id(plan_id, "plan_id")
+    store = SqliteChangeSetStore(session_factory)
+    if changeset_id is not None:
+        changeset = store.get(valid_id(changeset_id, "changeset_id"))
+        if changeset is None or changeset.plan_id != key:
+            raise NotFoundError(f"changeset {changeset_id} of plan {key} not found")
+        entries = changeset.entries
+    else:
+        entries = ChangeSetEntryRepository(session_factory).get_entries_for_plan(key)
+        if not entries and not _plan_exists(session_factory, key):
+            raise NotFoundError(f"plan {key} not found")
+    if path_glob is not None:
+        entries = [entry for entry in entries if _matches(entry, path_glob)]
+    return PlanDiff(plan_id=key, entries=entries)
+
+
+def _plan_exists(session_factory: SessionFactory, plan_id: str) -> bool:
+    if SqliteChangeSetStore(session_factory).get_for_plan(plan_id):
+        return True
+    return bool(ToolInvocationRepository(session_factory).get_invocations_for_plan(plan_id))
+
+
+def _matches(entry: ChangeEntry, pattern: str) -> bool:
+    """fnmatch-style, case-sensitive; a rename also matches by its old path."""
+    if fnmatchcase(entry.path, pattern):
+        return True
+    return entry.old_path is not None and fnmatchcase(entry.old_path, pattern)
+
+
+# --- rendering -----------------------------------------------------------------------
+
+
+def render_status(status: PlanStatus, fmt: OutputFormat) -> None:
+    """Write ``plan status`` output in ``fmt``."""
+    if fmt.is_document:
+        write_document(status.to_document(), fmt)
+    elif fmt is OutputFormat.RICH:
+        stdout_console().print(_rich_status(status))
+    else:
+        write_lines(_plain_status(status))
+
+
+def _plain_status(status: PlanStatus) -> list[str]:
+    lines = [f"plan: {status.plan_id}", f"changesets: {len(status.changesets)}"]
+    for changeset in status.changesets:
+        summary = changeset.summary
+        lines += [
+            f"changeset: {summary.changeset_id}",
+            f"  created_at: {_timestamp(changeset.created_at)}",
+        ]
+        for field in _SUMMARY_COUNTS:
+            lines.append(f"  {field}: {getattr(summary, field)}")
+        lines.append("  paths:")
+        lines += [f"    {path}" for path in summary.paths]
+    failures = status.failures
+    lines += [
+        f"tool_invocations: {len(status.invocations)}",
+        f"failed_invocations: {len(failures)}",
+    ]
+    for failure in failures:
+        lines.append(f"failure: {failure.tool_name} ({failure.invocation_id})")
+        lines += indent(failure.error or "")
+    return lines
+
+
+_SUMMARY_COUNTS = (
+    "files_changed",
+    "created",
+    "modified",
+    "deleted",
+    "renamed",
+    "insertions",
+    "deletions",
+    "tool_invocations",
+    "failed_invocations",
+)
+
+
+def _rich_status(status: PlanStatus) -> RenderableType:
+    failures = status.failures
+    parts: list[RenderableType] = [Text(f"plan {status.plan_id}", style="bold")]
+    for changeset in status.changesets:
+        s = changeset.summary
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim")
+        grid.add_column()
+        grid.add_row("created", _timestamp(changeset.created_at))
+        grid.add_row(
+            "files",
+            f"{s.files_changed} ({s.created} created, {s.modified} modified, "
+            f"{s.deleted} deleted, {s.renamed} renamed)",
+        )
+        grid.add_row(
+            "lines", Text.assemble((f"+{s.insertions}", "green"), " ", (f"-{s.deletions}", "red"))
+        )
+        grid.add_row("tool calls", _tools_cell(s.tool_invocations, s.failed_invocations))
+        grid.add_row("paths", "\n".join(s.paths))
+        parts.append(Panel(grid, title=f"changeset {s.changeset_id}", title_align="left"))
+    parts.append(
+        Text.assemble("tool invocations: ", _tools_cell(len(status.invocations), len(failures)))
+    )
+    parts += [
+        Panel(
+            Text(failure.error or ""),
+            title=f"failed: {failure.tool_name} ({failure.invocation_id})",
+            title_align="left",
+            border_style="red",
+        )
+        for failure in failures
+    ]
+    return Group(*parts)
+
+
+def _tools_cell(total: int, failed: int) -> Text:
+    text = Text(str(total))
+    if failed:
+        text.append(f" ({failed} failed)", style="bold red")
+    return text
+
+
+def render_diff(diff: PlanDiff, fmt: OutputFormat) -> None:
+    """Write ``plan diff`` output in ``fmt``."""
+    if fmt.is_document:
+        write_document(diff.to_document(), fmt)
+    elif fmt is OutputFormat.RICH:
+        console = stdout_console()
+        for entry in diff.entries:
+            console.print(Text(diff_header(entry), style="bold"))
+            if entry.diff:
+                console.print(
+                    Syntax(entry.diff.rstrip("\n"), "diff", theme="ansi_dark", word_wrap=True)
+                )
+    else:
+        for entry in diff.entries:
+            write_text(diff_header(entry))
+            write_text(entry.diff)
+
+
+def diff_header(entry: ChangeEntry) -> str:
+    """``# <operation> <path>``, or ``# rename <old_path> -> <path>``."""
+    if entry.operation is ChangeOperation.RENAME:
+        return f"# rename {entry.old_path} -> {entry.path}"
+    return f"# {entry.operation.value} {entry.path}"
