@@ -1,0 +1,338 @@
+"""Every check the project runs, as nox sessions (``nox -l`` lists them).
+
+``nox`` with no arguments runs the default sessions in order; a failing session
+does not stop the others, and ``summary`` prints ``tests: N passed, M failed`` last.
+Each session builds a fresh virtualenv and installs what it needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+
+import nox
+from nox.command import CommandFailed
+
+ROOT = Path(__file__).resolve().parent
+PYPROJECT = ROOT / "pyproject.toml"
+BUILD = ROOT / "build"
+COVERAGE_DIR = BUILD / "coverage"
+JUNIT_DIR = BUILD / "junit"
+ROBOT_DIR = BUILD / "robot"
+DIST_DIR = BUILD / "dist"
+ASV_CONFIG = ROOT / "asv.conf.json"
+COMPARE_SQLITE = ROOT / "benchmarks" / "compare_sqlite.py"
+LINT_TARGETS = ("src", "features", "benchmarks", "tools", "noxfile.py", "alembic")
+SQLITE_BACKENDS = ("sqlite-memory", "sqlite-file")
+# Scenarios tagged @persistent need a database that outlives a process (features/environment.py).
+BEHAVE_BACKEND_ARGS = {"sqlite-memory": ("--tags=not @persistent",)}
+POSTGRES_URL_ENV = "CLEVERAGENTS_TEST_POSTGRES_URL"
+
+# Python 3.11 is the supported floor and what CI runs; CLEVERAGENTS_NOX_PYTHON
+# picks another interpreter (a version such as "3.12" or a path).
+PYTHON = os.environ.get("CLEVERAGENTS_NOX_PYTHON", "3.11")
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "no"
+nox.options.error_on_missing_interpreters = True  # a missing Python fails, never skips
+nox.options.sessions = [
+    "clean",
+    "lint",
+    "typecheck",
+    "unit_tests",
+    "postgres_tests",
+    "integration_tests",
+    "coverage_report",
+    "benchmarks",
+    "docs",
+    "summary",
+]
+
+
+def _dev_requirement(name: str) -> str:
+    """The requirement for ``name`` as pinned in the ``dev`` extra of pyproject.toml."""
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    for requirement in project["optional-dependencies"]["dev"]:
+        if re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0].lower() == name:
+            return str(requirement)
+    raise LookupError(f"{name} is not in the dev extra of {PYPROJECT}")
+
+
+def _coverage_env() -> dict[str, str]:
+    """Measure this process and every Python subprocess into build/coverage."""
+    COVERAGE_DIR.mkdir(parents=True, exist_ok=True)
+    return {
+        # Read by coverage's .pth file in every new Python process of the venv.
+        "COVERAGE_PROCESS_START": str(PYPROJECT),
+        # Absolute, so processes started in another folder find config and data.
+        "COVERAGE_RCFILE": str(PYPROJECT),
+        "COVERAGE_FILE": str(COVERAGE_DIR / ".coverage"),
+    }
+
+
+def _load_tool(name: str) -> ModuleType:
+    """Import tools/<name>.py (the tools folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load tools/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def _postgres_url(session: nox.Session) -> Iterator[str]:
+    """$CLEVERAGENTS_TEST_POSTGRES_URL if set, else a throwaway cluster; never a skip."""
+    external = os.environ.get(POSTGRES_URL_ENV)
+    if external:
+        session.log(f"using the PostgreSQL server given by ${POSTGRES_URL_ENV}")
+        yield external
+        return
+    pg_cluster = _load_tool("pg_cluster")
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(pg_cluster.running_cluster())
+        except pg_cluster.ClusterError as exc:
+            session.error(f"PostgreSQL is required for this session: {exc}")
+        session.log(f"started a throwaway PostgreSQL cluster at {url}")
+        yield str(url)
+
+
+@contextlib.contextmanager
+def _scratch_dir(prefix: str) -> Iterator[Path]:
+    """A temporary folder outside the source tree, removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _behave(session: nox.Session, backend: str, env: Mapping[str, str] | None = None) -> None:
+    """One run of the Behave contract suite against ``backend``, under coverage."""
+    junit = JUNIT_DIR / backend
+    shutil.rmtree(junit, ignore_errors=True)
+    with _scratch_dir(f"cleveragents-behave-{backend}-") as scratch:
+        session.run(
+            "coverage",
+            "run",
+            "-m",
+            "behave",
+            "--format",
+            "progress",
+            "--junit",
+            "--junit-directory",
+            str(junit),
+            *BEHAVE_BACKEND_ARGS.get(backend, ()),
+            *session.posargs,
+            env={
+                **_coverage_env(),
+                "CLEVERAGENTS_TEST_BACKEND": backend,
+                # Nothing a test forgets to redirect lands in the real ~/.local/share.
+                "XDG_DATA_HOME": str(scratch / "xdg-data"),
+                **(env or {}),
+            },
+        )
+
+
+@nox.session(python=False)
+def clean(session: nox.Session) -> None:
+    """Remove the reports of the previous run (coverage data, JUnit, Robot)."""
+    for folder in (COVERAGE_DIR, JUNIT_DIR, ROBOT_DIR):
+        shutil.rmtree(folder, ignore_errors=True)
+    (BUILD / "coverage.xml").unlink(missing_ok=True)
+    session.log(f"removed {COVERAGE_DIR}, {JUNIT_DIR}, {ROBOT_DIR}")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install(_dev_requirement("ruff"))
+    session.run("ruff", "check", *LINT_TARGETS)
+    session.run("ruff", "format", "--check", *LINT_TARGETS)
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package (and the stdlib-only tools)."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict", "src")
+    session.run("mypy", "--strict", "tools/pg_cluster.py", "tools/test_summary.py")
+
+
+@nox.session(python=PYTHON)
+def unit_tests(session: nox.Session) -> None:
+    """The Behave suite on SQLite in memory and on a file; extra args go to behave."""
+    session.install("-e", ".[dev]")
+    failed: list[str] = []
+    for backend in SQLITE_BACKENDS:
+        try:
+            _behave(session, backend)
+        except CommandFailed:
+            failed.append(backend)  # still run the other backend
+    if failed:
+        session.error(f"behave failed on: {', '.join(failed)}")
+
+
+@nox.session(python=PYTHON)
+def postgres_tests(session: nox.Session) -> None:
+    """The same Behave suite on PostgreSQL ($CLEVERAGENTS_TEST_POSTGRES_URL or throwaway)."""
+    session.install("-e", ".[dev]")
+    with _postgres_url(session) as url:
+        _behave(session, "postgres", {POSTGRES_URL_ENV: url})
+
+
+@nox.session(python=PYTHON)
+def integration_tests(session: nox.Session) -> None:
+    """Robot suites against the installed wheel, run from outside the source tree."""
+    shutil.rmtree(DIST_DIR, ignore_errors=True)
+    shutil.rmtree(ROBOT_DIR, ignore_errors=True)
+    session.run(
+        "python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(DIST_DIR), str(ROOT)
+    )
+    wheels = sorted(DIST_DIR.glob("cleveragents-*.whl"))
+    if len(wheels) != 1:
+        session.error(f"expected one cleveragents wheel in {DIST_DIR}, found {wheels}")
+    session.install(
+        f"cleveragents[postgres] @ {wheels[0].as_uri()}",
+        _dev_requirement("robotframework"),
+        _dev_requirement("coverage"),
+    )
+    with (
+        _postgres_url(session) as url,
+        _scratch_dir("cleveragents-robot-") as workdir,
+        session.chdir(workdir),
+    ):
+        session.run(
+            "robot",
+            "--outputdir",
+            str(ROBOT_DIR),
+            "--xunit",
+            "xunit.xml",
+            *session.posargs,
+            str(ROOT / "robot"),
+            env={
+                **_coverage_env(),
+                POSTGRES_URL_ENV: url,
+                "XDG_DATA_HOME": str(workdir / "xdg-data"),
+            },
+        )
+
+
+@nox.session(python=PYTHON)
+def coverage_report(session: nox.Session) -> None:
+    """Combine the coverage of all test sessions; fails under pyproject's fail_under."""
+    session.install(_dev_requirement("coverage"))
+    data_file = COVERAGE_DIR / ".coverage"
+    env = {"COVERAGE_RCFILE": str(PYPROJECT), "COVERAGE_FILE": str(data_file)}
+    if any(COVERAGE_DIR.glob(".coverage.*")):
+        session.run("coverage", "combine", env=env)
+    elif not data_file.exists():
+        session.error(f"no coverage data in {COVERAGE_DIR}: run the test sessions first")
+    # The XML is written even when the total is too low; `report` enforces fail_under.
+    session.run("coverage", "xml", "-o", str(BUILD / "coverage.xml"), "--fail-under=0", env=env)
+    session.run("coverage", "report", env=env)
+
+
+def _ensure_asv_machine(session: nox.Session) -> None:
+    """asv refuses to run (or asks questions) until this machine is described once."""
+    machine_file = Path.home() / ".asv-machine.json"
+    known = json.loads(machine_file.read_text(encoding="utf-8")) if machine_file.exists() else {}
+    if platform.uname().node not in known:
+        session.run("asv", "machine", "--yes", "--config", str(ASV_CONFIG), silent=True)
+
+
+def _git_head() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() or None
+
+
+@nox.session(python=PYTHON)
+def benchmarks(session: nox.Session) -> None:
+    """Every asv benchmark once at small scale (a failing benchmark fails the session)."""
+    session.install("-e", ".[dev]")
+    env = {"CLEVERAGENTS_BENCH_SCALE": "small"}
+    _ensure_asv_machine(session)
+    # --python=same: the session's venv with the package installed; --quick: one
+    # call per benchmark; --dry-run: nothing recorded. asv exits 2 on a failure.
+    session.run(
+        "asv",
+        "run",
+        "--config",
+        str(ASV_CONFIG),
+        "--python=same",
+        "--quick",
+        "--dry-run",
+        "--show-stderr",
+        *session.posargs,
+        env=env,
+    )
+    if COMPARE_SQLITE.exists():
+        session.run("python", str(COMPARE_SQLITE), "--scale", "small", env=env)
+
+
+@nox.session(python=PYTHON)
+def benchmarks_full(session: nox.Session) -> None:
+    """Full-scale asv run (recorded against HEAD when there is one) and comparison."""
+    session.install("-e", ".[dev]")
+    env = {"CLEVERAGENTS_BENCH_SCALE": "full"}
+    _ensure_asv_machine(session)
+    head = _git_head()
+    record = ["--set-commit-hash", head] if head else ["--dry-run"]
+    session.run(
+        "asv",
+        "run",
+        "--config",
+        str(ASV_CONFIG),
+        "--python=same",
+        "--show-stderr",
+        *record,
+        *session.posargs,
+        env=env,
+    )
+    if COMPARE_SQLITE.exists():
+        session.run("python", str(COMPARE_SQLITE), "--scale", "full", env=env)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """mkdocs build --strict into build/site."""
+    session.install(_dev_requirement("mkdocs"))
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--config-file",
+        str(ROOT / "mkdocs.yml"),
+        "--site-dir",
+        str(BUILD / "site"),
+    )
+
+
+@nox.session(python=False)
+def summary(session: nox.Session) -> None:
+    """Sum the JUnit reports; its last line is ``tests: N passed, M failed``."""
+    session.run(
+        sys.executable, str(ROOT / "tools" / "test_summary.py"), str(JUNIT_DIR), str(ROBOT_DIR)
+    )
