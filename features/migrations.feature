@@ -26,9 +26,15 @@ Feature: Schema migrations
   Scenario: A database that was never migrated reports no revision
     Then the current revision is none
 
-  Scenario: An unknown revision is refused
-    When I try to upgrade the database to "not-a-revision"
+  Scenario Outline: An unknown or empty revision is refused
+    When I try to <direction> the database to "<revision>"
     Then it fails with ValueError
+
+    Examples:
+      | direction | revision       |
+      | upgrade   | not-a-revision |
+      | upgrade   |                |
+      | downgrade | 0001x          |
 
   Scenario: A schema newer than this version is refused
     Given the database is upgraded to "head"
@@ -59,6 +65,11 @@ Feature: Schema migrations
       | nosuchdb://user:hunter2@host/db                   | nosuchdb://user:*** |
       | postgresql+psycopg://user:hunter2@127.0.0.1:1/db  | 127.0.0.1:1         |
       | mysql://user:hunter2@127.0.0.1/db                 | mysql://user:***    |
+
+  Scenario: An unreachable server is reported without migrating too
+    When I try to open a session factory on "postgresql+psycopg://user:hunter2@127.0.0.1:1/db" without migrating
+    Then it fails with DatabaseError
+    And the error mentions "127.0.0.1:1" but not "hunter2"
 
   Scenario Outline: Session factories refuse nonsense arguments
     When I try to open a session factory with <argument>

@@ -51,9 +51,15 @@ def step_upgrade(context: Context, revision: str) -> None:
     _upgrade(context, revision)
 
 
-@when('I try to upgrade the database to "{revision}"')
+@when('I try to upgrade the database to "{revision:Text}"')
 def step_try_upgrade(context: Context, revision: str) -> None:
     attempt(context, lambda: _upgrade(context, revision))
+
+
+@when('I try to downgrade the database to "{revision:Text}"')
+def step_try_downgrade(context: Context, revision: str) -> None:
+    _upgrade(context, "head")
+    attempt(context, lambda: step_downgrade(context, revision))
 
 
 @when('I downgrade the database to "{revision}"')
@@ -175,6 +181,11 @@ def step_open_no_migrate(context: Context) -> None:
 @when('I try to open a session factory on "{url}"')
 def step_try_open_url(context: Context, url: str) -> None:
     _open(context, url, migrate=True)
+
+
+@when('I try to open a session factory on "{url}" without migrating')
+def step_try_open_url_no_migrate(context: Context, url: str) -> None:
+    _open(context, url, migrate=False)
 
 
 @then('the error names "{revision}" and the head revision')

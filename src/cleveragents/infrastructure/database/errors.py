@@ -70,8 +70,6 @@ def translate(exc: BaseException, action: str) -> DatabaseError:
 
     The caller raises the result ``from exc`` so the original stays the ``__cause__``.
     """
-    if isinstance(exc, DatabaseError):
-        return exc
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     if isinstance(exc, sa_exc.IntegrityError):
         lowered = f"{detail} {sqlstate(exc) or ''}".lower()

@@ -18,6 +18,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy import exc as sa_exc
 
@@ -116,10 +118,8 @@ def _run(engine: Engine, direction: str, revision: str) -> None:
         raise
     except sa_exc.SQLAlchemyError as exc:
         raise translate(exc, f"migrate database {url}") from exc
-    except Exception as exc:  # Alembic raises CommandError and friends for bad revisions
-        if type(exc).__module__.startswith("alembic"):
-            raise ValueError(f"cannot {direction} database {url} to {revision!r}: {exc}") from exc
-        raise
+    except (CommandError, RevisionError) as exc:
+        raise ValueError(f"cannot {direction} database {url} to {revision!r}: {exc}") from exc
 
 
 def upgrade(url: str, revision: str = "head") -> None:

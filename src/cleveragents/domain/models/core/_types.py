@@ -7,7 +7,6 @@ no text may hold NUL or a lone surrogate (PostgreSQL text and UTF-8 refuse both)
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -70,9 +69,10 @@ def check_sha256(value: str) -> str:
 
 
 def check_storable(value: Any) -> Any:
-    """Refuse NUL, lone surrogates and non-finite floats anywhere inside ``value``.
+    """Refuse NUL and lone surrogates in any text inside ``value`` (keys included).
 
     Walks nested containers iteratively so deeply nested JSON cannot exhaust the stack.
+    Non-finite floats are refused by pydantic itself (``allow_inf_nan=False``).
     """
     stack = [value]
     while stack:
@@ -80,9 +80,6 @@ def check_storable(value: Any) -> Any:
         if isinstance(item, str):
             if _FORBIDDEN_TEXT.search(item):
                 raise ValueError("text must not contain NUL characters or lone surrogates")
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                raise ValueError("numbers must be finite (no NaN or infinity)")
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())

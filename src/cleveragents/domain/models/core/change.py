@@ -87,11 +87,6 @@ class ToolInvocation(DomainModel):
     resource_refs: list[str] = Field(default_factory=list)
     provider_metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
-    @property
-    def succeeded(self) -> bool:
-        """True when the call raised no error."""
-        return self.error is None
-
 
 class SpecChangeSet(DomainModel):
     """A plan's changeset: its entries and tool invocations in recording order."""

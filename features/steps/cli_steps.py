@@ -1,0 +1,153 @@
+"""Steps that run the command line in-process, in a new process and on a terminal."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import select
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from behave import given, then, when
+from behave.runner import Context
+from support import parse_types  # noqa: F401  (registers {name:Text})
+from support.world import factory
+
+import cleveragents
+from cleveragents.cli.app import main
+
+_SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _args(context: Context, line: str) -> list[str]:
+    return shlex.split(line.replace("{plan}", getattr(context, "plan_id", "none")))
+
+
+def _run_in_process(context: Context, args: list[str]) -> None:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        context.exit_code = main(args)
+    context.stdout, context.stderr = stdout.getvalue(), stderr.getvalue()
+
+
+@given("a demo plan recorded in the scenario database")
+def step_demo_plan(context: Context) -> None:
+    factory(context)  # migrate (and, for memory databases, keep) the scenario database
+    _run_in_process(context, ["--database-url", context.url, "demo"])
+    assert context.exit_code == 0, context.stderr
+    found = re.search(r"^plan: (\S+)$", context.stdout, re.M)
+    assert found is not None, context.stdout
+    context.plan_id = found.group(1)
+
+
+@when('I run the command line with "{line}"')
+def step_run(context: Context, line: str) -> None:
+    _run_in_process(context, _args(context, line))
+
+
+@when('I run the command line with "{line}" on the scenario database')
+def step_run_db(context: Context, line: str) -> None:
+    _run_in_process(context, ["--database-url", context.url, *_args(context, line)])
+
+
+@then("the exit code is {code:d}")
+def step_exit_code(context: Context, code: int) -> None:
+    assert context.exit_code == code, (context.exit_code, context.stderr)
+
+
+@then("stderr shows a traceback")
+def step_traceback(context: Context) -> None:
+    assert "Traceback (most recent call last)" in context.stderr, context.stderr
+
+
+@then('the last line of stderr starts with "{prefix}"')
+def step_last_line(context: Context, prefix: str) -> None:
+    assert context.stderr.strip().splitlines()[-1].startswith(prefix), context.stderr
+
+
+@then('stderr does not contain "{text}"')
+def step_stderr_lacks(context: Context, text: str) -> None:
+    assert text not in context.stderr, context.stderr
+
+
+@then('stderr contains "{text}"')
+def step_stderr_has(context: Context, text: str) -> None:
+    assert text in context.stderr, context.stderr
+
+
+@then("stdout is valid JSON")
+def step_stdout_json(context: Context) -> None:
+    document = json.loads(context.stdout)
+    assert document["plan_id"] == context.plan_id
+
+
+@then('stderr is exactly one line starting with "{prefix}"')
+def step_one_line(context: Context, prefix: str) -> None:
+    lines = context.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(prefix), context.stderr
+
+
+def _run_on_terminal(context: Context, args: list[str]) -> str:
+    """Run the command with stdout on a pseudo-terminal; returns what it printed."""
+    leader, follower = os.openpty()
+    env = {**os.environ, "PYTHONPATH": _SRC, "COLUMNS": "120", "TERM": "xterm"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cleveragents", "--database-url", context.url, *args],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
+
+
+@when('I run "{line}" on a terminal on the scenario database')
+def step_terminal(context: Context, line: str) -> None:
+    factory(context)
+    context.terminal = _run_on_terminal(context, _args(context, line))
+    found = re.search(r"plan: (\S+)", context.terminal)
+    if found:
+        context.plan_id = found.group(1)
+
+
+@then('the terminal output contains "{first}" and "{second}"')
+def step_terminal_has(context: Context, first: str, second: str) -> None:
+    assert first in context.terminal and second in context.terminal, context.terminal[-2000:]
+
+
+@when('I run "python -m cleveragents --version" in a new process')
+def step_module(context: Context) -> None:
+    env = {**os.environ, "PYTHONPATH": _SRC}
+    context.completed = subprocess.run(
+        [sys.executable, "-m", "cleveragents", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+@then("the process prints the package version")
+def step_version(context: Context) -> None:
+    assert context.completed.returncode == 0, context.completed.stderr
+    assert cleveragents.__version__ in context.completed.stdout, context.completed.stdout
