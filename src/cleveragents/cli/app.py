@@ -187,7 +187,3 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         return
-
-
-if __name__ == "__main__":
-    sys.exit(main())
