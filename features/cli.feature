@@ -34,6 +34,8 @@ Feature: The command line entry point
     When I run "plan status {plan}" on a terminal on the scenario database
     Then the terminal output contains "tool invocations" and "run_tests"
 
-  Scenario: python -m cleveragents is the same command
+  Scenario: python -m cleveragents is the same command, exit codes included
     When I run "python -m cleveragents --version" in a new process
     Then the process prints the package version
+    When I run "python -m cleveragents --no-such-option" in a new process
+    Then the process exits with 2

@@ -135,11 +135,11 @@ def step_terminal_has(context: Context, first: str, second: str) -> None:
     assert first in context.terminal and second in context.terminal, context.terminal[-2000:]
 
 
-@when('I run "python -m cleveragents --version" in a new process')
-def step_module(context: Context) -> None:
+@when('I run "python -m cleveragents {argument}" in a new process')
+def step_module(context: Context, argument: str) -> None:
     env = {**os.environ, "PYTHONPATH": _SRC}
     context.completed = subprocess.run(
-        [sys.executable, "-m", "cleveragents", "--version"],
+        [sys.executable, "-m", "cleveragents", argument],
         capture_output=True,
         text=True,
         env=env,
@@ -151,3 +151,8 @@ def step_module(context: Context) -> None:
 def step_version(context: Context) -> None:
     assert context.completed.returncode == 0, context.completed.stderr
     assert cleveragents.__version__ in context.completed.stdout, context.completed.stdout
+
+
+@then("the process exits with {code:d}")
+def step_process_exit(context: Context, code: int) -> None:
+    assert context.completed.returncode == code, context.completed

@@ -3,7 +3,7 @@
 SQLite files run in WAL mode with ``synchronous=FULL`` (a committed transaction
 survives a power cut), a busy timeout and foreign keys on. Write transactions
 start with ``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a read
-lock. PostgreSQL engines use a small pool with pre-ping; see docs/reliability.
+lock. PostgreSQL engines use a small pool with pre-ping; see docs/reference/database.md.
 """
 
 from __future__ import annotations
