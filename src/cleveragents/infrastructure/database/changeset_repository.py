@@ -10,8 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, case, delete, func, insert, select
+from sqlalchemy import (
+    CursorResult,
+    Row,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from cleveragents.domain.models.core._types import check_identifier, new_id, utc_now
 from cleveragents.domain.models.core.change import (
@@ -34,9 +46,9 @@ from cleveragents.infrastructure.database.session import (
 )
 from cleveragents.infrastructure.database.trusted import from_trusted
 
-_ENTRIES = ChangeSetEntryModel.__table__
-_INVOCATIONS = ToolInvocationModel.__table__
-_CHANGESETS = ChangeSetModel.__table__
+_ENTRIES = cast(Table, ChangeSetEntryModel.__table__)
+_INVOCATIONS = cast(Table, ToolInvocationModel.__table__)
+_CHANGESETS = cast(Table, ChangeSetModel.__table__)
 
 
 def valid_id(value: object, name: str) -> str:
@@ -168,6 +180,52 @@ _INVOCATION_COLUMNS = [
 ]
 
 
+# Statements built once: rebuilding and re-keying them cost more than reading 100 rows.
+_ENTRY_QUERIES = {
+    column.name: select(*_ENTRY_COLUMNS).where(column == bindparam("key")).order_by(_ENTRIES.c.seq)
+    for column in (_ENTRIES.c.changeset_id, _ENTRIES.c.plan_id)
+}
+_INVOCATION_QUERIES = {
+    column.name: select(*_INVOCATION_COLUMNS)
+    .where(column == bindparam("key"))
+    .order_by(_INVOCATIONS.c.seq)
+    for column in (_INVOCATIONS.c.changeset_id, _INVOCATIONS.c.plan_id)
+}
+_ROW_FIELDS = [column.name for column in _ENTRY_COLUMNS]
+
+
+def _insert_if_started(cast_json: bool) -> ReturningInsert[tuple[int]]:
+    """``INSERT ... SELECT :values WHERE`` the changeset exists for the entry's plan.
+
+    PostgreSQL types the selected parameters as text, so JSON ones are cast there
+    (SQLite must not cast: a JSON cast has numeric affinity and would turn text into 0).
+    """
+
+    def value(name: str) -> Any:
+        column_type = _ENTRIES.c[name].type
+        parameter = bindparam(name, type_=column_type)
+        return (
+            sql_cast(parameter, column_type)
+            if cast_json and name == "entry_metadata"
+            else parameter
+        )
+
+    return (
+        insert(_ENTRIES)
+        .from_select(
+            _ROW_FIELDS,
+            select(*[value(name) for name in _ROW_FIELDS]).where(
+                _CHANGESETS.c.changeset_id == bindparam("changeset_id"),
+                _CHANGESETS.c.plan_id == bindparam("plan_id"),
+            ),
+        )
+        .returning(_ENTRIES.c.seq)
+    )
+
+
+_INSERT_IF_STARTED = {False: _insert_if_started(False), True: _insert_if_started(True)}
+
+
 def _invocation_to_domain(row: Row[Any]) -> ToolInvocation:
     return from_trusted(ToolInvocation, row._asdict())
 
@@ -225,8 +283,15 @@ def _insert_entries(session: Session, entries: Sequence[ChangeEntry]) -> int:
         if entry.entry_id in seen:
             raise DuplicateRecordError(f"entry id {entry.entry_id} appears twice in one batch")
         seen.add(entry.entry_id)
+    if len(entries) == 1:
+        # One statement: the insert happens only when the changeset exists for this plan.
+        connection = session.connection()
+        statement = _INSERT_IF_STARTED[connection.dialect.name == "postgresql"]
+        if connection.execute(statement, _entry_to_row(entries[0])).first() is not None:
+            return 1
     _check_targets(session, ((e.changeset_id, e.plan_id) for e in entries), "entries")
-    session.execute(insert(ChangeSetEntryModel), [_entry_to_row(entry) for entry in entries])
+    # Core insert (executemany), not the ORM bulk path: no per-row ORM bookkeeping.
+    session.execute(insert(_ENTRIES), [_entry_to_row(entry) for entry in entries])
     return len(entries)
 
 
@@ -240,14 +305,14 @@ def _check_entries(entries: object) -> list[ChangeEntry]:
 
 
 def _select_entries(session: Session, column: Any, value: str) -> list[ChangeEntry]:
-    query = select(*_ENTRY_COLUMNS).where(column == value).order_by(_ENTRIES.c.seq)
-    return [_entry_to_domain(row) for row in session.execute(query).all()]
+    query = _ENTRY_QUERIES[column.name]
+    rows = session.connection().execute(query, {"key": value}).all()
+    return [_entry_to_domain(row) for row in rows]
 
 
 def _select_invocations(session: Session, column: Any, value: str) -> list[ToolInvocation]:
-    rows = session.execute(
-        select(*_INVOCATION_COLUMNS).where(column == value).order_by(_INVOCATIONS.c.seq)
-    )
+    query = _INVOCATION_QUERIES[column.name]
+    rows = session.connection().execute(query, {"key": value}).all()
     return [_invocation_to_domain(row) for row in rows]
 
 

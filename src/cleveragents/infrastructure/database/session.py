@@ -20,8 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from cleveragents._logging import get_logger
-from cleveragents.infrastructure.database.errors import DatabaseError, mask_url, translate
-from cleveragents.infrastructure.database.retry import database_retry
+from cleveragents.infrastructure.database.errors import (
+    DatabaseError,
+    is_transient,
+    mask_url,
+    translate,
+)
+from cleveragents.infrastructure.database.retry import DEFAULT_ATTEMPTS, database_retry
 
 SessionFactory = Callable[[], Session]
 
@@ -158,7 +163,6 @@ def run_in_transaction(
     Write transactions take SQLite's write lock up front (``BEGIN IMMEDIATE``).
     """
 
-    @database_retry(action=action)
     def attempt() -> T:
         with session_factory() as session:
             if write:
@@ -174,4 +178,12 @@ def run_in_transaction(
                 raise
             return result
 
-    return attempt()
+    # The first attempt runs bare: building tenacity's retry loop on every call cost
+    # more than a whole single-row insert. Only a transient failure enters the loop.
+    try:
+        return attempt()
+    except sa_exc.SQLAlchemyError as exc:
+        if not is_transient(exc):
+            raise translate(exc, action) from exc
+        _log.warning("database.retry", attempt=1, action=action, error=type(exc).__name__)
+    return database_retry(attempts=DEFAULT_ATTEMPTS - 1, action=action)(attempt)()

@@ -1,0 +1,108 @@
+"""Checkpoints: a workspace snapshot before each agent decision, and the store protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from pydantic import Field, JsonValue
+
+from cleveragents.domain.models.core._types import (
+    DomainModel,
+    Identifier,
+    NonNegativeInt,
+    Sha256Hex,
+    UtcDateTime,
+    WorkspacePath,
+    new_id,
+    utc_now,
+)
+
+DIFF_PATHS = "diff_paths"
+DIFF_BASED = "diff_based"
+DIFF_HASH = "diff_hash"
+
+
+class CheckpointMetadata(DomainModel):
+    """Why a checkpoint was taken, plus free-form extra data (the diff metadata lives here)."""
+
+    decision_id: Identifier | None = None
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    extra: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Checkpoint(DomainModel):
+    """A named point in a plan's history that the workspace can be brought back to."""
+
+    checkpoint_id: Identifier = Field(default_factory=new_id)
+    plan_id: Identifier
+    sandbox_ref: str = Field(min_length=1)
+    checkpoint_type: str = Field(default="manual", min_length=1, max_length=64)
+    parent_id: Identifier | None = None
+    created_at: UtcDateTime = Field(default_factory=utc_now)
+    metadata: CheckpointMetadata = Field(default_factory=CheckpointMetadata)
+
+
+class FileKind(StrEnum):
+    """What a manifest entry is."""
+
+    FILE = "file"
+    SYMLINK = "symlink"
+    LARGE = "large"  # above the size limit: recorded by hash and size only
+
+
+class ManifestEntry(DomainModel):
+    """One file of a snapshot: its content hash, size and mode bits."""
+
+    path: WorkspacePath
+    kind: FileKind = FileKind.FILE
+    sha256: Sha256Hex
+    size: NonNegativeInt
+    executable: bool = False
+
+
+class Blob(DomainModel):
+    """Content to store, addressed by the sha256 of its bytes."""
+
+    sha256: Sha256Hex
+    data: bytes
+
+
+class DiffEntry(DomainModel):
+    """One changed path since the previous checkpoint: its new hash, or None if deleted."""
+
+    path: WorkspacePath
+    sha256: Sha256Hex | None
+
+
+@runtime_checkable
+class CheckpointStore(Protocol):
+    """Durable storage of checkpoints, their manifests and content."""
+
+    def create(
+        self,
+        checkpoint: Checkpoint,
+        manifest: Sequence[ManifestEntry] | None = None,
+        blobs: Sequence[Blob] = (),
+        diff: Sequence[DiffEntry] = (),
+    ) -> Checkpoint:
+        """Persist the checkpoint, its manifest, new blobs and diff in one transaction."""
+        ...
+
+    def get(self, checkpoint_id: str) -> Checkpoint | None:
+        """The checkpoint, or None."""
+        ...
+
+    def list_for_plan(self, plan_id: str) -> list[Checkpoint]:
+        """The plan's checkpoints, oldest first."""
+        ...
+
+    def latest_for_plan(self, plan_id: str) -> Checkpoint | None:
+        """The plan's newest checkpoint, or None."""
+        ...
+
+    def delete_for_plan(self, plan_id: str) -> int:
+        """Delete the plan's checkpoints (and content no checkpoint needs); returns how many."""
+        ...
