@@ -39,3 +39,29 @@ Feature: The command line entry point
     Then the process prints the package version
     When I run "python -m cleveragents --no-such-option" in a new process
     Then the process exits with 2
+
+  Scenario Outline: Every kind of failure maps to its exit code and one line
+    When the command line reports a <failure>
+    Then the reported exit code is <code>
+    And the reported message is one line containing "<text>"
+
+    Examples:
+      | failure              | code | text                    |
+      | missing record       | 3    | no such checkpoint      |
+      | database failure     | 1    | disk I/O error          |
+      | bad value            | 2    | plan_id must not        |
+      | validation error     | 2    | path                    |
+      | unexpected exception | 1    | boom                    |
+
+  @persistent
+  Scenario: A reader that goes away stops the command quietly
+    Given a demo plan recorded in the scenario database
+    When I run "plan diff {plan}" with a stdout that is closed by its reader
+    Then the exit code is 1
+    And stderr is empty
+
+  Scenario: An unexpected exception is reported in one line, without a traceback
+    Given the plan views fail with "RuntimeError: boom"
+    When I run the command line with "plan status p1" on the scenario database
+    Then the exit code is 1
+    And stderr is exactly one line starting with "error: unexpected RuntimeError: boom"

@@ -81,3 +81,15 @@ Feature: Retries, error translation and concurrent writers
     When 4 processes each record 100 entries into "A" for plan "plan-1" one by one
     Then changeset "A" holds 400 entries
     And each process's entries are in its recording order
+
+  Scenario: A unit of work that meets a transient failure is run again as a whole
+    Given a changeset store
+    When a unit of work fails once with "sqlite locked" and then succeeds
+    Then the unit of work ran 2 times
+    And its result is returned
+
+  Scenario: A unit of work that meets a permanent failure is not run again
+    Given a changeset store
+    When a unit of work fails once with "programming error" and then succeeds
+    Then the unit of work ran 1 times
+    And it fails with DatabaseError

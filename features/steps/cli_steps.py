@@ -156,3 +156,91 @@ def step_version(context: Context) -> None:
 @then("the process exits with {code:d}")
 def step_process_exit(context: Context, code: int) -> None:
     assert context.completed.returncode == code, context.completed
+
+
+def _failure(kind: str) -> BaseException:
+    from pydantic import BaseModel, ValidationError
+
+    from cleveragents.infrastructure.database.errors import DatabaseError, RecordNotFoundError
+
+    class _Probe(BaseModel):
+        path: int
+
+    if kind == "missing record":
+        return RecordNotFoundError("no such checkpoint c1")
+    if kind == "database failure":
+        return DatabaseError("read plan p1 failed: disk I/O error\nsecond line")
+    if kind == "bad value":
+        return ValueError("plan_id must not be empty")
+    if kind == "validation error":
+        try:
+            _Probe(path="x")
+        except ValidationError as exc:
+            return exc
+    return RuntimeError("boom")
+
+
+@when("the command line reports a {kind}")
+def step_report(context: Context, kind: str) -> None:
+    from cleveragents.cli.app import error_message, exit_code_for
+
+    failure = _failure(kind)
+    context.reported = (exit_code_for(failure), error_message(failure))
+
+
+@then("the reported exit code is {code:d}")
+def step_reported_code(context: Context, code: int) -> None:
+    assert context.reported[0] == code, context.reported
+
+
+@then('the reported message is one line containing "{text}"')
+def step_reported_message(context: Context, text: str) -> None:
+    message = context.reported[1]
+    assert text in message and "\n" not in message, message
+
+
+class _ClosedPipe(io.StringIO):
+    """A stdout whose reader has gone away."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def fileno(self) -> int:
+        return self._fd
+
+
+@when('I run "{line}" with a stdout that is closed by its reader')
+def step_broken_pipe(context: Context, line: str) -> None:
+    fd = os.open(os.devnull, os.O_WRONLY)
+    stderr = io.StringIO()
+    saved = sys.stdout
+    try:
+        sys.stdout = _ClosedPipe(fd)
+        with contextlib.redirect_stderr(stderr):
+            context.exit_code = main(["--database-url", context.url, *_args(context, line)])
+    finally:
+        sys.stdout = saved
+        os.close(fd)
+    context.stderr = stderr.getvalue()
+
+
+@then("stderr is empty")
+def step_stderr_empty(context: Context) -> None:
+    assert context.stderr == "", context.stderr
+
+
+@given('the plan views fail with "RuntimeError: {message}"')
+def step_views_fail(context: Context, message: str) -> None:
+    from cleveragents.cli import plan as plan_module
+
+    original = plan_module.load_status
+
+    def failing(*args: object, **kwargs: object) -> object:
+        raise RuntimeError(message)
+
+    plan_module.load_status = failing  # a fault injected for this scenario only
+    context.cleanups.append(lambda: setattr(plan_module, "load_status", original))

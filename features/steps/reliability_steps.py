@@ -219,3 +219,33 @@ def step_per_process_order(context: Context) -> None:
     for worker in range(context.workers):
         paths = [e.path for e in context.changeset.entries if e.path.startswith(f"w{worker}/")]
         assert paths == sorted(paths), paths[:5]
+
+
+@when('a unit of work fails once with "{kind}" and then succeeds')
+def step_unit_of_work(context: Context, kind: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from cleveragents.infrastructure.database.session import run_in_transaction
+
+    runs = {"n": 0}
+
+    def work(session: Session) -> str:
+        runs["n"] += 1
+        session.execute(text("SELECT 1"))
+        if runs["n"] == 1:
+            raise _failure(kind)
+        return "written"
+
+    context.runs = runs
+    attempt(context, lambda: run_in_transaction(factory(context), "test work", work, write=True))
+
+
+@then("the unit of work ran {times:d} times")
+def step_unit_runs(context: Context, times: int) -> None:
+    assert context.runs["n"] == times, context.runs
+
+
+@then("its result is returned")
+def step_unit_result(context: Context) -> None:
+    assert context.error is None, context.error
+    assert context.result == "written"
