@@ -18,6 +18,7 @@ from cleveragents._logging import get_logger
 from cleveragents.domain.models.core.change import ChangeEntry, ChangeOperation, ChangeSetStore
 from cleveragents.infrastructure.database.changeset_repository import valid_id
 from cleveragents.infrastructure.database.errors import RecordNotFoundError
+from cleveragents.infrastructure.workspace.file_swap import FileSwap
 from cleveragents.infrastructure.workspace.safe_paths import (
     regular_file_hash,
     resolve_under,
@@ -87,46 +88,6 @@ class _Plan:
         return {p: h for p, h in self.state.items() if h != self.original[p]}
 
 
-class _Swap:
-    """Moves staged files into the target, keeping what it replaces to roll back."""
-
-    def __init__(self, target: Path, staging: Path) -> None:
-        self.target = target
-        self.staging = staging
-        self.undo: list[tuple[Path, Path | None]] = []  # (target path, backup or None)
-
-    def put(self, path: str, staged: Path | None) -> None:
-        destination = resolve_under(self.target, path)
-        if staged is not None:
-            self._make_parents(destination.parent)
-        backup: Path | None = None
-        if os.path.lexists(destination):
-            backup = self.staging / "backup" / str(len(self.undo))
-            backup.parent.mkdir(parents=True, exist_ok=True)
-            destination.replace(backup)
-        self.undo.append((destination, backup))
-        if staged is not None:
-            staged.replace(destination)
-
-    def _make_parents(self, folder: Path) -> None:
-        missing: list[Path] = []
-        while not folder.exists():
-            missing.append(folder)
-            folder = folder.parent
-        for created in reversed(missing):
-            created.mkdir()
-            self.undo.append((created, None))
-
-    def roll_back(self) -> None:
-        for destination, backup in reversed(self.undo):
-            if destination.is_dir() and not destination.is_symlink():
-                destination.rmdir()
-            elif os.path.lexists(destination):
-                destination.unlink()
-            if backup is not None:
-                backup.replace(destination)
-
-
 class PlanApplyService:
     """Promotes a plan's recorded changes and cleans up its changeset artifacts."""
 
@@ -191,7 +152,7 @@ def _apply_entries(entries: list[ChangeEntry], sandbox: Path, target: Path) -> A
             for index, (path, wanted) in enumerate(sorted(changes.items()))
             if wanted is not None
         }
-        swap = _Swap(target, staging)
+        swap = FileSwap(target, staging)
         try:
             for path in sorted(changes):
                 swap.put(path, staged.get(path))

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -144,3 +145,58 @@ class ToolInvocationModel(Base):
     change_ids: Mapped[Any] = mapped_column(JSON())
     resource_refs: Mapped[Any] = mapped_column(JSON())
     provider_metadata: Mapped[dict[str, Any]]
+
+
+class CheckpointModel(Base):
+    """A checkpoint header: its plan, its place in the plan's history and its root tree."""
+
+    __tablename__ = "checkpoints"
+
+    seq: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    checkpoint_id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    plan_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    sandbox_ref: Mapped[str] = mapped_column(Text)
+    checkpoint_type: Mapped[str] = mapped_column(String(64))
+    parent_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    created_at: Mapped[datetime]
+    checkpoint_metadata: Mapped[dict[str, Any]]
+    root_tree: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    file_count: Mapped[int] = mapped_column(Integer)
+    total_size: Mapped[int] = mapped_column(BigInteger)
+
+
+class CheckpointDiffModel(Base):
+    """One path a checkpoint changed since its parent: the new hash, or NULL for a deletion."""
+
+    __tablename__ = "checkpoint_diffs"
+
+    seq: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    checkpoint_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH),
+        ForeignKey("checkpoints.checkpoint_id", ondelete="CASCADE"),
+        index=True,
+    )
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+
+
+class CheckpointObjectModel(Base):
+    """Content-addressed, zlib-compressed content: file blobs and directory trees."""
+
+    __tablename__ = "checkpoint_objects"
+
+    object_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CheckpointStatCacheModel(Base):
+    """Per plan, the stat data of its latest snapshot: unchanged files are not re-read."""
+
+    __tablename__ = "checkpoint_stat_cache"
+
+    plan_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    checkpoint_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    scan_started_ns: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -63,13 +64,6 @@ class ManifestEntry(DomainModel):
     executable: bool = False
 
 
-class Blob(DomainModel):
-    """Content to store, addressed by the sha256 of its bytes."""
-
-    sha256: Sha256Hex
-    data: bytes
-
-
 class DiffEntry(DomainModel):
     """One changed path since the previous checkpoint: its new hash, or None if deleted."""
 
@@ -77,18 +71,27 @@ class DiffEntry(DomainModel):
     sha256: Sha256Hex | None
 
 
+@dataclass(frozen=True)
+class SnapshotContent:
+    """Everything a workspace snapshot writes together with its checkpoint.
+
+    ``blobs`` maps sha256 to the bytes of content that may not be stored yet;
+    ``stat_cache`` is opaque data the scanner reads back for the plan's next snapshot.
+    """
+
+    manifest: Sequence[ManifestEntry]
+    diff: Sequence[DiffEntry]
+    blobs: Mapping[str, bytes] = field(default_factory=dict)
+    stat_cache: bytes | None = None
+    scan_started_ns: int = 0
+
+
 @runtime_checkable
 class CheckpointStore(Protocol):
     """Durable storage of checkpoints, their manifests and content."""
 
-    def create(
-        self,
-        checkpoint: Checkpoint,
-        manifest: Sequence[ManifestEntry] | None = None,
-        blobs: Sequence[Blob] = (),
-        diff: Sequence[DiffEntry] = (),
-    ) -> Checkpoint:
-        """Persist the checkpoint, its manifest, new blobs and diff in one transaction."""
+    def create(self, checkpoint: Checkpoint, content: SnapshotContent | None = None) -> Checkpoint:
+        """Persist the checkpoint and its snapshot content in one transaction."""
         ...
 
     def get(self, checkpoint_id: str) -> Checkpoint | None:
@@ -105,4 +108,28 @@ class CheckpointStore(Protocol):
 
     def delete_for_plan(self, plan_id: str) -> int:
         """Delete the plan's checkpoints (and content no checkpoint needs); returns how many."""
+        ...
+
+    def prune(self, plan_id: str, keep_last: int) -> int:
+        """Delete all but the plan's newest ``keep_last`` checkpoints; returns how many."""
+        ...
+
+    def manifest(self, checkpoint_id: str) -> list[ManifestEntry]:
+        """The files of a checkpoint's snapshot, sorted by path ([] without a snapshot)."""
+        ...
+
+    def diff(self, checkpoint_id: str) -> list[DiffEntry]:
+        """The paths the checkpoint changed since its parent, as stored with it."""
+        ...
+
+    def read_blobs(self, hashes: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """The stored content of each hash (not verified: callers re-hash it)."""
+        ...
+
+    def known_paths(self, plan_id: str) -> set[str]:
+        """Every path any checkpoint of the plan has in its snapshot."""
+        ...
+
+    def stat_cache(self, plan_id: str) -> tuple[str, int, bytes] | None:
+        """(checkpoint id, scan start, data) of the plan's latest snapshot scan."""
         ...

@@ -1,0 +1,363 @@
+"""Checkpoints of a plan's sandbox: snapshots, verification and restore.
+
+``create_workspace_snapshot`` computes everything (manifest, new content, the diff
+metadata ``diff_paths``, ``diff_based``, ``diff_hash``) *before* the one
+``repository.create`` call that persists it, and never touches the checkpoint
+afterwards. ``diff_hash`` is the sha256 of :func:`diff_canonical_bytes`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cleveragents._logging import get_logger
+from cleveragents.domain.models.core.checkpoint import (
+    DIFF_BASED,
+    DIFF_HASH,
+    DIFF_PATHS,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointStore,
+    DiffEntry,
+    FileKind,
+    ManifestEntry,
+    SnapshotContent,
+)
+from cleveragents.infrastructure.database.changeset_repository import valid_id
+from cleveragents.infrastructure.database.errors import IntegrityCheckError, RecordNotFoundError
+from cleveragents.infrastructure.workspace.file_swap import FileSwap
+from cleveragents.infrastructure.workspace.safe_paths import resolve_under
+from cleveragents.infrastructure.workspace.scanner import (
+    DEFAULT_SIZE_LIMIT,
+    ScanSettings,
+    load_cache,
+    scan,
+)
+
+_log = get_logger(__name__)
+
+STAGING_PREFIX = ".cleveragents-restore-"
+
+
+def diff_canonical_bytes(diff: Sequence[DiffEntry]) -> bytes:
+    """The canonical form behind ``diff_hash``: ``[[path, sha256 or null], ...]`` by path.
+
+    Compact JSON (no spaces), UTF-8, not ASCII-escaped; a deleted path has ``null``.
+    """
+    pairs = sorted([entry.path, entry.sha256] for entry in diff)
+    return json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def diff_hash(diff: Sequence[DiffEntry]) -> str:
+    """Lowercase sha256 hex of :func:`diff_canonical_bytes`."""
+    return hashlib.sha256(diff_canonical_bytes(diff)).hexdigest()
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What a restore changed (or, with ``dry_run``, would change); every list sorted."""
+
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def _same(current: ManifestEntry | None, wanted: ManifestEntry) -> bool:
+    return (
+        current is not None
+        and current.sha256 == wanted.sha256
+        and current.kind is wanted.kind
+        and current.executable == wanted.executable
+    )
+
+
+class CheckpointService:
+    """Snapshots a plan's sandbox before each decision, and brings it back."""
+
+    def __init__(
+        self,
+        repository: CheckpointStore | None = None,
+        *,
+        excludes: Sequence[str] = (),
+        size_limit: int = DEFAULT_SIZE_LIMIT,
+    ) -> None:
+        if repository is None:
+            # The one place the application layer builds infrastructure: the real
+            # repository on an in-memory SQLite database, for the life of the process.
+            from cleveragents.infrastructure.database.checkpoint_repository import (
+                CheckpointRepository,
+            )
+            from cleveragents.infrastructure.database.session import create_session_factory
+
+            repository = CheckpointRepository(create_session_factory("sqlite://"))
+        if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit < 0:
+            raise ValueError(f"size_limit must be an integer >= 0, got {size_limit!r}")
+        if isinstance(excludes, str) or not all(isinstance(p, str) and p for p in excludes):
+            raise ValueError("excludes must be a sequence of non-empty glob strings")
+        self._repository = repository
+        self._settings = ScanSettings(excludes=tuple(excludes), size_limit=size_limit)
+
+    # --- creating -------------------------------------------------------------------------
+
+    def create_checkpoint(
+        self,
+        plan_id: str,
+        sandbox_ref: str,
+        *,
+        checkpoint_type: str = "manual",
+        decision_id: str | None = None,
+        description: str | None = None,
+        metadata: CheckpointMetadata | None = None,
+    ) -> Checkpoint:
+        """Record a checkpoint without a snapshot (the plan's previous one is its parent)."""
+        key = valid_id(plan_id, "plan_id")
+        base = metadata or CheckpointMetadata()
+        merged = base.model_copy(
+            update={
+                "decision_id": decision_id if decision_id is not None else base.decision_id,
+                "description": description if description is not None else base.description,
+            }
+        )
+        parent = self._repository.latest_for_plan(key)
+        checkpoint = Checkpoint(
+            plan_id=key,
+            sandbox_ref=sandbox_ref,
+            checkpoint_type=checkpoint_type,
+            parent_id=parent.checkpoint_id if parent else None,
+            metadata=CheckpointMetadata.model_validate(merged.model_dump()),
+        )
+        return self._repository.create(checkpoint)
+
+    def create_workspace_snapshot(
+        self,
+        plan_id: str,
+        sandbox_ref: str,
+        decision_id: str,
+        *,
+        description: str | None = None,
+    ) -> Checkpoint:
+        """Snapshot the sandbox before a decision: ONE ``create`` call, diff metadata included."""
+        key = valid_id(plan_id, "plan_id")
+        valid_id(decision_id, "decision_id")
+        root = _directory(sandbox_ref, "sandbox_ref")
+        parent = self._repository.latest_for_plan(key)
+        cached = self._repository.stat_cache(key)
+        baseline: dict[str, ManifestEntry] = {}
+        cache = None
+        cache_started = 0
+        if cached is not None:
+            baseline = {e.path: e for e in self._repository.manifest(cached[0])}
+            cache, cache_started = load_cache(cached[2]), cached[1]
+        found = scan(root, self._settings, cache, cache_started)
+        manifest = sorted((f.entry for f in found.files.values()), key=lambda e: e.path)
+        diff = [
+            DiffEntry(path=e.path, sha256=e.sha256)
+            for e in manifest
+            if not _same(baseline.get(e.path), e)
+        ]
+        diff += [DiffEntry(path=p, sha256=None) for p in baseline if p not in found.files]
+        diff.sort(key=lambda entry: entry.path)
+        stored = {e.sha256 for e in baseline.values()}
+        blobs = {
+            f.entry.sha256: f.content
+            for f in found.files.values()
+            if f.content is not None and f.entry.sha256 not in stored
+        }
+        checkpoint = Checkpoint(
+            plan_id=key,
+            sandbox_ref=str(sandbox_ref),
+            checkpoint_type="pre_decision",
+            parent_id=parent.checkpoint_id if parent else None,
+            metadata=CheckpointMetadata(
+                decision_id=decision_id,
+                description=description,
+                extra={
+                    DIFF_PATHS: [entry.path for entry in diff],
+                    DIFF_BASED: True,
+                    DIFF_HASH: diff_hash(diff),
+                },
+            ),
+        )
+        content = SnapshotContent(
+            manifest=manifest,
+            diff=diff,
+            blobs=blobs,
+            stat_cache=found.cache_bytes(),
+            scan_started_ns=found.started_ns,
+        )
+        created = self._repository.create(checkpoint, content)
+        _log.info(
+            "checkpoint.snapshot",
+            plan_id=key,
+            checkpoint_id=created.checkpoint_id,
+            files=len(manifest),
+            changed=len(diff),
+            new_blobs=len(blobs),
+        )
+        return created
+
+    # --- reading --------------------------------------------------------------------------
+
+    def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
+        """The checkpoint, or None."""
+        return self._repository.get(checkpoint_id)
+
+    def list_checkpoints(self, plan_id: str) -> list[Checkpoint]:
+        """The plan's checkpoints, oldest first."""
+        return self._repository.list_for_plan(plan_id)
+
+    def prune(self, plan_id: str, keep_last: int) -> int:
+        """Keep the plan's newest ``keep_last`` checkpoints; returns how many were deleted."""
+        return self._repository.prune(plan_id, keep_last)
+
+    def _require(self, checkpoint_id: str) -> Checkpoint:
+        checkpoint = self._repository.get(checkpoint_id)
+        if checkpoint is None:
+            raise RecordNotFoundError(f"checkpoint {checkpoint_id} does not exist")
+        return checkpoint
+
+    def verify_checkpoint(self, checkpoint_id: str) -> bool:
+        """Re-read and re-hash every object the checkpoint needs, and recompute its diff hash."""
+        checkpoint = self._require(checkpoint_id)
+        try:
+            manifest = self._repository.manifest(checkpoint.checkpoint_id)
+            wanted = {e.sha256 for e in manifest if e.kind is not FileKind.LARGE}
+            seen: set[str] = set()
+            for digest, data in self._repository.read_blobs(wanted):
+                if hashlib.sha256(data).hexdigest() != digest:
+                    _log.warning(
+                        "checkpoint.corrupt_blob", checkpoint_id=checkpoint_id, blob=digest
+                    )
+                    return False
+                seen.add(digest)
+            if seen != wanted:
+                _log.warning("checkpoint.missing_blobs", checkpoint_id=checkpoint_id)
+                return False
+        except IntegrityCheckError as exc:
+            _log.warning("checkpoint.corrupt", checkpoint_id=checkpoint_id, reason=str(exc))
+            return False
+        extra = checkpoint.metadata.extra
+        if DIFF_HASH in extra:
+            diff = self._repository.diff(checkpoint.checkpoint_id)
+            if extra[DIFF_HASH] != diff_hash(diff):
+                return False
+            if extra.get(DIFF_PATHS) != [entry.path for entry in diff]:
+                return False
+        return True
+
+    # --- restoring ------------------------------------------------------------------------
+
+    def restore_workspace(
+        self,
+        checkpoint_id: str,
+        target_dir: str | Path,
+        *,
+        remove_untracked: bool = False,
+        dry_run: bool = False,
+    ) -> RestoreResult:
+        """Bring every path the plan's checkpoints know back to its state at the checkpoint.
+
+        Every blob is verified before anything is written; nothing is written outside
+        ``target_dir`` or through a symlink; excluded paths are never touched.
+        """
+        checkpoint = self._require(checkpoint_id)
+        if not isinstance(target_dir, str | os.PathLike):
+            raise ValueError(f"target_dir must be a path, got {type(target_dir).__name__}")
+        target = Path(target_dir)
+        if target.exists() and not target.is_dir():
+            raise ValueError(f"target_dir is not a directory: {target}")
+        wanted = {
+            e.path: e
+            for e in self._repository.manifest(checkpoint.checkpoint_id)
+            if not self._settings.excluded_path(e.path)
+        }
+        current = (
+            {p: f.entry for p, f in scan(target, self._settings).files.items()}
+            if target.exists()
+            else {}
+        )
+        known = self._repository.known_paths(checkpoint.plan_id)
+        skipped = sorted(
+            p
+            for p, e in wanted.items()
+            if e.kind is FileKind.LARGE and not _same(current.get(p), e)
+        )
+        writes = sorted(
+            p
+            for p, e in wanted.items()
+            if e.kind is not FileKind.LARGE and not _same(current.get(p), e)
+        )
+        removals = sorted(
+            p for p in current if p not in wanted and (remove_untracked or p in known)
+        )
+        for path in writes + removals:
+            destination = resolve_under(target, path)
+            if destination.is_dir() and not destination.is_symlink():
+                raise ValueError(f"cannot restore {path}: a folder is in the way")
+        if dry_run:
+            return RestoreResult(writes, removals, skipped, dry_run=True)
+        target.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
+        try:
+            staged = self._stage(wanted, writes, staging)
+            swap = FileSwap(target, staging)
+            try:
+                for path in removals:
+                    swap.put(path, None)
+                for path in writes:
+                    swap.put(path, staged[path])
+            except BaseException:
+                swap.roll_back()
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        _log.info(
+            "checkpoint.restored",
+            checkpoint_id=checkpoint.checkpoint_id,
+            written=len(writes),
+            removed=len(removals),
+        )
+        return RestoreResult(writes, removals, skipped, dry_run=False)
+
+    def _stage(
+        self, wanted: dict[str, ManifestEntry], writes: list[str], staging: Path
+    ) -> dict[str, Path]:
+        """Write every needed blob under ``staging`` after checking its hash."""
+        by_hash: dict[str, list[str]] = {}
+        for path in writes:
+            by_hash.setdefault(wanted[path].sha256, []).append(path)
+        staged: dict[str, Path] = {}
+        for digest, data in self._repository.read_blobs(by_hash):
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise IntegrityCheckError(f"stored content {digest} does not match its hash")
+            for path in by_hash[digest]:
+                entry = wanted[path]
+                place = staging / "new" / str(len(staged))
+                place.parent.mkdir(parents=True, exist_ok=True)
+                if entry.kind is FileKind.SYMLINK:
+                    place.symlink_to(os.fsdecode(data))
+                else:
+                    place.write_bytes(data)
+                    place.chmod(0o755 if entry.executable else 0o644)
+                staged[path] = place
+        missing = sorted(set(writes) - set(staged))
+        if missing:
+            raise IntegrityCheckError(f"stored content for {missing[0]} is missing")
+        return staged
+
+
+def _directory(value: object, name: str) -> Path:
+    if not isinstance(value, str | os.PathLike):
+        raise ValueError(f"{name} must be a path, got {type(value).__name__}")
+    path = Path(value)
+    if not path.is_dir():
+        raise ValueError(f"{name} is not a directory: {path}")
+    return path

@@ -1,0 +1,505 @@
+"""Checkpoint persistence: headers, per-checkpoint diffs and content-addressed objects.
+
+A snapshot's files are stored as a Merkle tree: each directory is a *tree* object
+listing its children, each file a *blob* object, both zlib-compressed and keyed by
+the sha256 of their bytes. An unchanged directory has an unchanged tree, so a new
+snapshot stores only the trees and blobs that changed; identical content is stored
+once across checkpoints and plans. Objects no checkpoint reaches are deleted by
+``prune`` and ``delete_for_plan``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final, cast
+
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cleveragents.domain.models.core.checkpoint import (
+    Checkpoint,
+    CheckpointMetadata,
+    DiffEntry,
+    FileKind,
+    ManifestEntry,
+    SnapshotContent,
+)
+from cleveragents.infrastructure.database.changeset_repository import valid_id
+from cleveragents.infrastructure.database.errors import IntegrityCheckError, RecordNotFoundError
+from cleveragents.infrastructure.database.models import (
+    CheckpointDiffModel,
+    CheckpointModel,
+    CheckpointObjectModel,
+    CheckpointStatCacheModel,
+)
+from cleveragents.infrastructure.database.session import (
+    SessionFactory,
+    check_session_factory,
+    run_in_transaction,
+)
+from cleveragents.infrastructure.database.trusted import from_trusted
+
+_CHECKPOINTS = cast(Table, CheckpointModel.__table__)
+_DIFFS = cast(Table, CheckpointDiffModel.__table__)
+_OBJECTS = cast(Table, CheckpointObjectModel.__table__)
+_STAT_CACHE = cast(Table, CheckpointStatCacheModel.__table__)
+
+BLOB: Final = "blob"
+TREE: Final = "tree"
+TREE_KIND: Final = "tree"
+COMPRESSION_LEVEL: Final = 1  # what git uses for loose objects: fast, and about as small
+_CHUNK: Final = 500
+
+_HEADER_COLUMNS = [
+    _CHECKPOINTS.c.checkpoint_id,
+    _CHECKPOINTS.c.plan_id,
+    _CHECKPOINTS.c.sandbox_ref,
+    _CHECKPOINTS.c.checkpoint_type,
+    _CHECKPOINTS.c.parent_id,
+    _CHECKPOINTS.c.created_at,
+    _CHECKPOINTS.c.checkpoint_metadata,
+]
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+# --- trees ------------------------------------------------------------------------------
+
+
+def tree_bytes(children: Iterable[Sequence[Any]]) -> bytes:
+    """The canonical bytes of a tree: its children ``[name, kind, sha256, size, executable]``."""
+    ordered = sorted(children, key=lambda child: str(child[0]))
+    return json.dumps(ordered, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def build_trees(manifest: Sequence[ManifestEntry]) -> tuple[str, dict[str, bytes]]:
+    """The root tree hash of ``manifest`` and every tree object, by hash."""
+    children: dict[str, list[list[Any]]] = defaultdict(list)
+    folders: set[str] = {""}
+    for entry in manifest:
+        parent, _, name = entry.path.rpartition("/")
+        children[parent].append(
+            [name, entry.kind.value, entry.sha256, entry.size, entry.executable]
+        )
+        while parent not in folders:
+            folders.add(parent)
+            parent = parent.rpartition("/")[0]
+    trees: dict[str, bytes] = {}
+    root = ""
+    for folder in sorted(folders, key=lambda path: path.count("/") if path else -1, reverse=True):
+        data = tree_bytes(children[folder])
+        digest = hashlib.sha256(data).hexdigest()
+        trees[digest] = data
+        if folder:
+            parent, _, name = folder.rpartition("/")
+            children[parent].append([name, TREE_KIND, digest, 0, False])
+        else:
+            root = digest
+    return root, trees
+
+
+def _compress(items: Mapping[str, bytes]) -> list[tuple[str, int, bytes]]:
+    """(hash, size, compressed) for each item; zlib releases the GIL, so use every core."""
+    keys = list(items)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        packed = pool.map(lambda key: zlib.compress(items[key], COMPRESSION_LEVEL), keys)
+        return [(key, len(items[key]), data) for key, data in zip(keys, packed, strict=True)]
+
+
+def _insert_ignoring_existing(session: Session, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    dialect = session.connection().dialect.name
+    dml = postgresql.insert(_OBJECTS) if dialect == "postgresql" else sqlite.insert(_OBJECTS)
+    session.execute(dml.on_conflict_do_nothing(index_elements=["object_hash"]), rows)
+
+
+def _existing_objects(session: Session, hashes: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(hashes):
+        found.update(
+            session.execute(
+                select(_OBJECTS.c.object_hash).where(_OBJECTS.c.object_hash.in_(chunk))
+            ).scalars()
+        )
+    return found
+
+
+def _load_objects(session: Session, hashes: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+    """kind and decompressed bytes of each hash that is stored."""
+    loaded: dict[str, tuple[str, bytes]] = {}
+    for chunk in _chunks(hashes):
+        rows = session.execute(
+            select(_OBJECTS.c.object_hash, _OBJECTS.c.kind, _OBJECTS.c.data).where(
+                _OBJECTS.c.object_hash.in_(chunk)
+            )
+        )
+        for object_hash, kind, data in rows:
+            try:
+                loaded[object_hash] = (kind, zlib.decompress(data))
+            except zlib.error as exc:
+                raise IntegrityCheckError(f"object {object_hash} is corrupt: {exc}") from exc
+    return loaded
+
+
+def _walk_trees(session: Session, roots: Iterable[str]) -> dict[str, list[list[Any]]]:
+    """Every tree reachable from ``roots``, parsed, read one level at a time."""
+    trees: dict[str, list[list[Any]]] = {}
+    wanted = sorted(set(roots))
+    while wanted:
+        loaded = _load_objects(session, wanted)
+        missing = set(wanted) - set(loaded)
+        if missing:
+            raise IntegrityCheckError(f"tree {sorted(missing)[0]} is missing from the store")
+        next_level: set[str] = set()
+        for digest, (_, data) in loaded.items():
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise IntegrityCheckError(f"tree {digest} does not match its hash")
+            children: list[list[Any]] = json.loads(data)
+            trees[digest] = children
+            next_level.update(c[2] for c in children if c[1] == TREE_KIND and c[2] not in trees)
+        wanted = sorted(next_level - set(trees))
+    return trees
+
+
+def _flatten(root: str, trees: Mapping[str, list[list[Any]]]) -> list[ManifestEntry]:
+    entries: list[ManifestEntry] = []
+    stack: list[tuple[str, str]] = [("", root)]
+    while stack:
+        prefix, digest = stack.pop()
+        for name, kind, sha256, size, executable in trees[digest]:
+            path = f"{prefix}{name}"
+            if kind == TREE_KIND:
+                stack.append((f"{path}/", sha256))
+            else:
+                entries.append(
+                    from_trusted(
+                        ManifestEntry,
+                        {
+                            "path": path,
+                            "kind": FileKind(kind),
+                            "sha256": sha256,
+                            "size": size,
+                            "executable": executable,
+                        },
+                    )
+                )
+    entries.sort(key=lambda entry: entry.path)
+    return entries
+
+
+def _collect_garbage(session: Session) -> None:
+    """Delete objects that no checkpoint reaches any more."""
+    roots = session.execute(
+        select(_CHECKPOINTS.c.root_tree).where(_CHECKPOINTS.c.root_tree.is_not(None))
+    ).scalars()
+    trees = _walk_trees(session, roots)
+    reachable = set(trees)
+    for children in trees.values():
+        reachable.update(child[2] for child in children if child[1] != FileKind.LARGE.value)
+    stored = list(session.execute(select(_OBJECTS.c.object_hash)).scalars())
+    unreachable = sorted(set(stored) - reachable)
+    for chunk in _chunks(unreachable):
+        session.execute(delete(_OBJECTS).where(_OBJECTS.c.object_hash.in_(chunk)))
+    # A stat cache naming a deleted checkpoint could vouch for content that is gone.
+    session.execute(
+        delete(_STAT_CACHE).where(
+            _STAT_CACHE.c.checkpoint_id.not_in(select(_CHECKPOINTS.c.checkpoint_id))
+        )
+    )
+
+
+# --- the repository ---------------------------------------------------------------------
+
+
+def _header_to_domain(row: Sequence[Any]) -> Checkpoint:
+    checkpoint_id, plan_id, sandbox_ref, checkpoint_type, parent_id, created_at, metadata = row
+    return from_trusted(
+        Checkpoint,
+        {
+            "checkpoint_id": checkpoint_id,
+            "plan_id": plan_id,
+            "sandbox_ref": sandbox_ref,
+            "checkpoint_type": checkpoint_type,
+            "parent_id": parent_id,
+            "created_at": created_at,
+            "metadata": CheckpointMetadata.model_validate(metadata),
+        },
+    )
+
+
+class CheckpointRepository:
+    """``CheckpointStore`` on SQLite or PostgreSQL."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._session_factory = check_session_factory(session_factory)
+
+    def create(self, checkpoint: Checkpoint, content: SnapshotContent | None = None) -> Checkpoint:
+        """Persist the checkpoint with its manifest, new objects and diff in ONE transaction."""
+        if not isinstance(checkpoint, Checkpoint):
+            raise ValueError(f"checkpoint must be a Checkpoint, got {type(checkpoint).__name__}")
+        if content is not None and not isinstance(content, SnapshotContent):
+            raise ValueError("content must be a SnapshotContent")
+        root: str | None = None
+        objects: dict[str, tuple[str, bytes]] = {}
+        file_count = total_size = 0
+        if content is not None:
+            root, trees = build_trees(content.manifest)
+            objects = {digest: (TREE, data) for digest, data in trees.items()}
+            for digest, data in content.blobs.items():
+                objects.setdefault(digest, (BLOB, data))
+            file_count = len(content.manifest)
+            total_size = sum(entry.size for entry in content.manifest)
+        # Compress outside the write transaction: it must not hold the write lock.
+        missing = sorted(
+            set(objects)
+            - run_in_transaction(
+                self._session_factory,
+                "look up stored objects",
+                lambda session: _existing_objects(session, sorted(objects)),
+                write=False,
+            )
+        )
+        packed = _compress({digest: objects[digest][1] for digest in missing})
+        object_rows = [
+            {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
+            for digest, size, data in packed
+        ]
+
+        def work(session: Session) -> None:
+            _insert_ignoring_existing(session, object_rows)
+            session.execute(
+                insert(_CHECKPOINTS),
+                [
+                    {
+                        "checkpoint_id": checkpoint.checkpoint_id,
+                        "plan_id": checkpoint.plan_id,
+                        "sandbox_ref": checkpoint.sandbox_ref,
+                        "checkpoint_type": checkpoint.checkpoint_type,
+                        "parent_id": checkpoint.parent_id,
+                        "created_at": checkpoint.created_at,
+                        "checkpoint_metadata": checkpoint.metadata.model_dump(mode="json"),
+                        "root_tree": root,
+                        "file_count": file_count,
+                        "total_size": total_size,
+                    }
+                ],
+            )
+            if content is None:
+                return
+            if content.diff:
+                session.execute(
+                    insert(_DIFFS),
+                    [
+                        {
+                            "checkpoint_id": checkpoint.checkpoint_id,
+                            "path": d.path,
+                            "sha256": d.sha256,
+                        }
+                        for d in content.diff
+                    ],
+                )
+            if content.stat_cache is not None:
+                session.execute(
+                    delete(_STAT_CACHE).where(_STAT_CACHE.c.plan_id == checkpoint.plan_id)
+                )
+                session.execute(
+                    insert(_STAT_CACHE),
+                    [
+                        {
+                            "plan_id": checkpoint.plan_id,
+                            "checkpoint_id": checkpoint.checkpoint_id,
+                            "scan_started_ns": content.scan_started_ns,
+                            "data": zlib.compress(content.stat_cache, COMPRESSION_LEVEL),
+                        }
+                    ],
+                )
+
+        run_in_transaction(
+            self._session_factory, f"create checkpoint {checkpoint.checkpoint_id}", work, write=True
+        )
+        return checkpoint
+
+    def get(self, checkpoint_id: str) -> Checkpoint | None:
+        """The checkpoint, or None."""
+        key = valid_id(checkpoint_id, "checkpoint_id")
+
+        def work(session: Session) -> Checkpoint | None:
+            row = session.execute(
+                select(*_HEADER_COLUMNS).where(_CHECKPOINTS.c.checkpoint_id == key)
+            ).first()
+            return None if row is None else _header_to_domain(row)
+
+        return run_in_transaction(
+            self._session_factory, f"read checkpoint {key}", work, write=False
+        )
+
+    def list_for_plan(self, plan_id: str) -> list[Checkpoint]:
+        """The plan's checkpoints, oldest first."""
+        key = valid_id(plan_id, "plan_id")
+
+        def work(session: Session) -> list[Checkpoint]:
+            rows = session.execute(
+                select(*_HEADER_COLUMNS)
+                .where(_CHECKPOINTS.c.plan_id == key)
+                .order_by(_CHECKPOINTS.c.seq)
+            )
+            return [_header_to_domain(row) for row in rows]
+
+        return run_in_transaction(
+            self._session_factory, f"list checkpoints of plan {key}", work, write=False
+        )
+
+    def latest_for_plan(self, plan_id: str) -> Checkpoint | None:
+        """The plan's newest checkpoint, or None."""
+        key = valid_id(plan_id, "plan_id")
+
+        def work(session: Session) -> Checkpoint | None:
+            row = session.execute(
+                select(*_HEADER_COLUMNS)
+                .where(_CHECKPOINTS.c.plan_id == key)
+                .order_by(_CHECKPOINTS.c.seq.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else _header_to_domain(row)
+
+        return run_in_transaction(
+            self._session_factory, f"read the latest checkpoint of plan {key}", work, write=False
+        )
+
+    def delete_for_plan(self, plan_id: str) -> int:
+        """Delete every checkpoint of the plan and the content only they used."""
+        return self.prune(plan_id, 0)
+
+    def prune(self, plan_id: str, keep_last: int) -> int:
+        """Delete all but the newest ``keep_last`` checkpoints of the plan; returns how many."""
+        key = valid_id(plan_id, "plan_id")
+        if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:
+            raise ValueError(f"keep_last must be an integer >= 0, got {keep_last!r}")
+
+        def work(session: Session) -> int:
+            ids = list(
+                session.execute(
+                    select(_CHECKPOINTS.c.checkpoint_id)
+                    .where(_CHECKPOINTS.c.plan_id == key)
+                    .order_by(_CHECKPOINTS.c.seq)
+                ).scalars()
+            )
+            doomed = ids[: len(ids) - keep_last] if keep_last else ids
+            for chunk in _chunks(doomed):
+                session.execute(delete(_DIFFS).where(_DIFFS.c.checkpoint_id.in_(chunk)))
+                session.execute(delete(_CHECKPOINTS).where(_CHECKPOINTS.c.checkpoint_id.in_(chunk)))
+            if doomed:
+                _collect_garbage(session)
+            return len(doomed)
+
+        return run_in_transaction(
+            self._session_factory, f"prune checkpoints of plan {key}", work, write=True
+        )
+
+    def _root_of(self, session: Session, checkpoint_id: str) -> str | None:
+        row = session.execute(
+            select(_CHECKPOINTS.c.root_tree).where(_CHECKPOINTS.c.checkpoint_id == checkpoint_id)
+        ).first()
+        if row is None:
+            raise RecordNotFoundError(f"checkpoint {checkpoint_id} does not exist")
+        return cast(str | None, row[0])
+
+    def manifest(self, checkpoint_id: str) -> list[ManifestEntry]:
+        """The files of the checkpoint's snapshot, sorted by path ([] without a snapshot)."""
+        key = valid_id(checkpoint_id, "checkpoint_id")
+
+        def work(session: Session) -> list[ManifestEntry]:
+            root = self._root_of(session, key)
+            return [] if root is None else _flatten(root, _walk_trees(session, [root]))
+
+        return run_in_transaction(
+            self._session_factory, f"read the manifest of checkpoint {key}", work, write=False
+        )
+
+    def diff(self, checkpoint_id: str) -> list[DiffEntry]:
+        """The paths the checkpoint changed since its parent, sorted by path."""
+        key = valid_id(checkpoint_id, "checkpoint_id")
+
+        def work(session: Session) -> list[DiffEntry]:
+            self._root_of(session, key)
+            rows = session.execute(
+                select(_DIFFS.c.path, _DIFFS.c.sha256)
+                .where(_DIFFS.c.checkpoint_id == key)
+                .order_by(_DIFFS.c.path)
+            )
+            return [from_trusted(DiffEntry, {"path": p, "sha256": h}) for p, h in rows]
+
+        return run_in_transaction(
+            self._session_factory, f"read the diff of checkpoint {key}", work, write=False
+        )
+
+    def read_blobs(self, hashes: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """(hash, content) of each stored blob, a chunk at a time; missing ones are skipped."""
+        wanted = sorted(set(hashes))
+        for chunk in _chunks(wanted):
+
+            def work(session: Session, part: Sequence[str] = chunk) -> dict[str, tuple[str, bytes]]:
+                return _load_objects(session, part)
+
+            loaded = run_in_transaction(
+                self._session_factory, "read checkpoint content", work, write=False
+            )
+            for digest in chunk:
+                if digest in loaded:
+                    yield digest, loaded[digest][1]
+
+    def known_paths(self, plan_id: str) -> set[str]:
+        """Every path that any checkpoint of the plan has in its snapshot."""
+        key = valid_id(plan_id, "plan_id")
+
+        def work(session: Session) -> set[str]:
+            query = select(_CHECKPOINTS.c.root_tree).where(
+                _CHECKPOINTS.c.plan_id == key, _CHECKPOINTS.c.root_tree.is_not(None)
+            )
+            roots = [str(root) for root in session.execute(query).scalars()]
+            trees = _walk_trees(session, roots)
+            return {entry.path for root in set(roots) for entry in _flatten(root, trees)}
+
+        return run_in_transaction(
+            self._session_factory, f"read the paths of plan {key}", work, write=False
+        )
+
+    def stat_cache(self, plan_id: str) -> tuple[str, int, bytes] | None:
+        """(checkpoint id, scan start in ns, data) of the plan's latest snapshot scan."""
+        key = valid_id(plan_id, "plan_id")
+
+        def work(session: Session) -> tuple[str, int, bytes] | None:
+            row = session.execute(
+                select(
+                    _STAT_CACHE.c.checkpoint_id, _STAT_CACHE.c.scan_started_ns, _STAT_CACHE.c.data
+                ).where(_STAT_CACHE.c.plan_id == key)
+            ).first()
+            if row is None:
+                return None
+            return row[0], int(row[1]), zlib.decompress(row[2])
+
+        return run_in_transaction(
+            self._session_factory, f"read the stat cache of plan {key}", work, write=False
+        )
+
+    def object_count(self) -> int:
+        """How many content objects are stored (for retention checks and statistics)."""
+        return run_in_transaction(
+            self._session_factory,
+            "count checkpoint objects",
+            lambda session: int(
+                session.execute(select(func.count()).select_from(_OBJECTS)).scalar_one()
+            ),
+            write=False,
+        )
