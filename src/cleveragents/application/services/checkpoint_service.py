@@ -319,6 +319,7 @@ class CheckpointService:
                 raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        _remove_emptied_folders(target, removals)
         _log.info(
             "checkpoint.restored",
             checkpoint_id=checkpoint.checkpoint_id,
@@ -361,3 +362,12 @@ def _directory(value: object, name: str) -> Path:
     if not path.is_dir():
         raise ValueError(f"{name} is not a directory: {path}")
     return path
+
+
+def _remove_emptied_folders(target: Path, removed: Sequence[str]) -> None:
+    """Folders are not tracked: drop the ones a restore left empty (never ``target``)."""
+    for path in removed:
+        folder = (target / path).parent
+        while folder != target and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent

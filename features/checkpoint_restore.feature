@@ -1,0 +1,126 @@
+Feature: Restoring, verifying and pruning checkpoints
+  Any checkpoint can be verified and brought back byte for byte, on its own,
+  without touching what the plan never saw, and old ones can be pruned.
+
+  Background:
+    Given a checkpoint service
+    And a sandbox holding
+      | path            | content          |
+      | src/main.py     | print('hello')   |
+      | src/util.py     | def util(): ...  |
+      | README.md       | # project        |
+    And I make "src/util.py" executable
+    And the sandbox holds a symlink "link" to "src/main.py"
+    And I snapshot the sandbox for plan "plan-1" before decision "d1"
+    And I remember the sandbox tree as "first"
+    And I change "src/main.py" to "print('changed')"
+    And I delete "README.md"
+    And I change "docs/guide.md" to "# guide"
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    And I remember the sandbox tree as "second"
+
+  Scenario: Restoring an earlier checkpoint gives back its tree exactly
+    When I restore checkpoint 1 into the sandbox
+    Then the sandbox tree equals "first"
+    And the sandbox has no folder "docs" left
+    And the restore wrote "README.md, src/main.py" and removed "docs/guide.md"
+
+  Scenario: Any checkpoint restores on its own into a fresh folder
+    When I restore checkpoint 2 into a fresh folder
+    Then the fresh folder tree equals "second"
+
+  Scenario: Files no checkpoint ever saw survive unless asked
+    Given the user adds "notes/todo.txt" to the sandbox
+    When I restore checkpoint 1 into the sandbox
+    Then the sandbox still holds "notes/todo.txt"
+    When I restore checkpoint 1 into the sandbox removing untracked files
+    Then the sandbox tree equals "first"
+
+  Scenario: A dry run changes nothing and reports what would change
+    When I restore checkpoint 1 into the sandbox as a dry run
+    Then the sandbox tree equals "second"
+    And the restore would write "README.md, src/main.py" and remove "docs/guide.md"
+
+  Scenario: A corrupted blob makes restore fail with nothing written, and verify false
+    Given checkpoint 1 verifies
+    When the stored content of "README.md" is corrupted
+    Then checkpoint 1 does not verify
+    When I try to restore checkpoint 1 into the sandbox
+    Then it fails with IntegrityCheckError
+    And the sandbox tree equals "second"
+
+  Scenario: Garbled stored bytes are caught too
+    When the stored bytes of "README.md" are garbled
+    Then checkpoint 1 does not verify
+    When I try to restore checkpoint 1 into the sandbox
+    Then it fails with IntegrityCheckError
+    And the sandbox tree equals "second"
+
+  Scenario: A tampered diff hash fails verification
+    When the stored diff hash of checkpoint 2 is tampered with
+    Then checkpoint 2 does not verify
+
+  Scenario: A symlinked parent in the target is never written through
+    Given an outside folder for the restore
+    And the sandbox's "src" is replaced by a symlink to the outside folder
+    When I try to restore checkpoint 1 into the sandbox
+    Then it fails with ValueError
+    And the outside folder is still empty
+
+  Scenario: A folder where a file should be is refused before anything is written
+    Given the sandbox's "README.md" is a folder holding "keep.txt"
+    When I try to restore checkpoint 1 into the sandbox
+    Then it fails with ValueError
+    And the sandbox still holds "README.md/keep.txt"
+
+  Scenario: Excluded paths are never touched
+    Given a checkpoint service excluding "docs" with a size limit of 1000000 bytes
+    When I restore checkpoint 1 into the sandbox removing untracked files
+    Then the sandbox still holds "docs/guide.md"
+
+  Scenario: Restoring an unknown checkpoint is refused
+    When I try to restore checkpoint "missing" into the sandbox
+    Then it fails with RecordNotFoundError
+
+  Scenario: Pruning keeps the newest checkpoints restorable and drops unreachable content
+    Given I change "src/util.py" to "def util(): return 3"
+    And I snapshot the sandbox for plan "plan-1" before decision "d3"
+    And I remember the sandbox tree as "third"
+    When I prune plan "plan-1" keeping 2
+    Then 1 checkpoint was pruned
+    And the plan lists checkpoints 2 and 3
+    And checkpoint 3's parent is checkpoint 2 and checkpoint 2's parent is gone
+    And every remaining checkpoint verifies
+    And restoring checkpoint 2 into a fresh folder gives "second"
+    And restoring checkpoint 3 into a fresh folder gives "third"
+    And no stored object is unreachable
+
+  Scenario: Deleting a plan's checkpoints keeps other plans' shared content
+    Given I snapshot the sandbox for plan "plan-2" before decision "d1"
+    When I delete the checkpoints of plan "plan-1"
+    Then 2 checkpoints were pruned
+    And plan "plan-2"'s checkpoint still restores into a fresh folder as "second"
+    And no stored object is unreachable
+
+  Scenario Outline: Bad arguments are refused before anything happens
+    When I try to call the checkpoint service with <call>
+    Then it fails with <error>
+
+    Examples:
+      | call                                   | error           |
+      | a snapshot of a missing folder         | ValueError      |
+      | a snapshot with an empty plan id       | ValueError      |
+      | a snapshot with an empty decision id   | ValueError      |
+      | a prune keeping -1                     | ValueError      |
+      | a prune keeping "two"                  | ValueError      |
+      | a restore into a file                  | ValueError      |
+      | a restore into a number                | ValueError      |
+      | a verify of an unknown checkpoint      | RecordNotFoundError |
+      | a size limit of -5                     | ValueError      |
+      | excludes given as one string           | ValueError      |
+      | a repository create of a string        | ValueError      |
+      | a repository create with bad content   | ValueError      |
+      | a repository manifest of an unknown id | RecordNotFoundError |
+
+  Scenario: Restoring after arbitrary edits gives back the exact tree (property)
+    Then for random edit sequences every checkpoint restores byte-identically

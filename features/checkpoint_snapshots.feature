@@ -1,0 +1,94 @@
+Feature: Workspace snapshots
+  Before each agent decision the sandbox is snapshotted; the diff metadata
+  (diff_paths, diff_based, diff_hash) is computed first and persisted by the one
+  create call, so it survives a restart.
+
+  Background:
+    Given a checkpoint service
+    And a sandbox holding
+      | path            | content          |
+      | src/main.py     | print('hello')   |
+      | src/util.py     | def util(): ...  |
+      | README.md       | # project        |
+      | .git/HEAD       | ref: main        |
+
+  Scenario: The snapshot makes exactly one create call, with the diff metadata already set
+    Given the repository is wrapped by a spy
+    When I snapshot the sandbox for plan "plan-1" before decision "d1"
+    Then the spy saw exactly 1 write call and it was create
+    And the checkpoint passed to create already had diff_paths, diff_based and diff_hash
+    And the checkpoint returned is the one passed to create, unchanged
+
+  @persistent
+  Scenario: The diff metadata survives a restart
+    When I snapshot the sandbox for plan "plan-1" before decision "d1"
+    And I change "src/main.py" to "print('bye')"
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    Then a new process reads both checkpoints with the same diff metadata
+
+  Scenario: The first snapshot lists every file and .git is never included
+    When I snapshot the sandbox for plan "plan-1" before decision "d1"
+    Then the diff paths are "README.md, src/main.py, src/util.py"
+    And diff_based is true
+    And the diff hash is the sha256 of the canonical diff
+
+  Scenario: Later snapshots list exactly what was added, modified and deleted
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    When I change "src/main.py" to "print('bye')"
+    And I delete "README.md"
+    And I change "docs/new.md" to "# new"
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    Then the diff paths are "README.md, docs/new.md, src/main.py"
+    And the checkpoint's parent is the previous checkpoint
+
+  Scenario: An unchanged workspace gives an empty diff, and equal diffs give equal hashes
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    When I snapshot the sandbox for plan "plan-1" before decision "d2"
+    And I snapshot the sandbox for plan "plan-1" before decision "d3"
+    Then the diff paths are ""
+    And the last two checkpoints have the same diff hash
+
+  Scenario: A change of the executable bit is a change
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    When I make "src/main.py" executable
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    Then the diff paths are "src/main.py"
+
+  Scenario: A file rewritten within the same timestamp tick is still seen as changed
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    When I rewrite "src/util.py" with same-size content keeping its timestamps
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    Then the diff paths are "src/util.py"
+
+  Scenario: Unchanged files are not read again
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    And the sandbox's files are older than the last snapshot
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    When I change "src/main.py" to "print('bye')"
+    And I snapshot the sandbox for plan "plan-1" while counting file reads
+    Then only "src/main.py" was read
+
+  Scenario: Only changed content is stored, and identical content once across plans
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    And I note the number of stored objects
+    When I snapshot the sandbox for plan "plan-2" before decision "d1"
+    Then no new blob was stored
+    When I change "src/main.py" to "print('bye')"
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    Then exactly 1 new blob was stored
+
+  Scenario: Excluded globs, symlinks, large files and undecodable names
+    Given a checkpoint service excluding "*.log, build" with a size limit of 64 bytes
+    And the sandbox also holds "debug.log", "build/out.bin" and a 100-byte "data/big.bin"
+    And the sandbox holds a symlink "link" to "src/main.py"
+    And the sandbox holds a file whose name is not valid UTF-8
+    When I snapshot the sandbox for plan "plan-1" before decision "d1"
+    Then the diff paths are "README.md, data/big.bin, link, src/main.py, src/util.py"
+    And "link" is recorded as a symlink and "data/big.bin" as a large file
+
+  Scenario: A checkpoint without a snapshot records its parent and metadata
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    When I create a manual checkpoint for plan "plan-1" with description "before refactor"
+    Then the checkpoint's parent is the previous checkpoint
+    And the plan lists 2 checkpoints oldest first
+    And the latest checkpoint of plan "plan-1" is the manual one
