@@ -92,3 +92,10 @@ Feature: Workspace snapshots
     Then the checkpoint's parent is the previous checkpoint
     And the plan lists 2 checkpoints oldest first
     And the latest checkpoint of plan "plan-1" is the manual one
+
+  Scenario: A prune racing a snapshot cannot leave it pointing at deleted content
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    And a prune of plan "plan-1" will run right after the next snapshot reads its baseline
+    When I change "src/main.py" to "print('raced')"
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    Then the last checkpoint verifies and restores into a fresh folder like the sandbox

@@ -298,3 +298,32 @@ def step_latest(context: Context, plan: str) -> None:
     assert latest is not None and latest.checkpoint_type == "manual"
     assert latest.metadata.description == "before refactor"
     assert service(context).get_checkpoint(latest.checkpoint_id) == latest
+
+
+@given('a prune of plan "{plan}" will run right after the next snapshot reads its baseline')
+def step_racing_prune(context: Context, plan: str) -> None:
+    inner = repository(context)
+    original = inner.manifest
+    fired = {"done": False}
+
+    def manifest_then_prune(checkpoint_id: str) -> Any:
+        found = original(checkpoint_id)
+        if not fired["done"]:
+            fired["done"] = True
+            inner.prune(plan, 0)  # what a concurrent process could do at this moment
+        return found
+
+    inner.manifest = manifest_then_prune  # a race injected for this scenario
+    context.cleanups.append(lambda: setattr(inner, "manifest", original))
+
+
+@then("the last checkpoint verifies and restores into a fresh folder like the sandbox")
+def step_verifies_restores(context: Context) -> None:
+    from restore_steps import files_of
+
+    latest = checkpoints(context)[-1]
+    assert service(context).verify_checkpoint(latest.checkpoint_id)
+    fresh = context.tmp / "fresh-raced"
+    service(context).restore_workspace(latest.checkpoint_id, fresh)
+    expected = {p: v for p, v in files_of(context.sandbox).items() if not p.startswith(".git/")}
+    assert files_of(fresh) == expected, (files_of(fresh), expected)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cleveragents._logging import get_logger
+from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
     DIFF_BASED,
     DIFF_HASH,
@@ -30,8 +31,11 @@ from cleveragents.domain.models.core.checkpoint import (
     ManifestEntry,
     SnapshotContent,
 )
-from cleveragents.infrastructure.database.changeset_repository import valid_id
-from cleveragents.infrastructure.database.errors import IntegrityCheckError, RecordNotFoundError
+from cleveragents.infrastructure.database.errors import (
+    BaselineGoneError,
+    IntegrityCheckError,
+    RecordNotFoundError,
+)
 from cleveragents.infrastructure.workspace.file_swap import FileSwap
 from cleveragents.infrastructure.workspace.safe_paths import resolve_under
 from cleveragents.infrastructure.workspace.scanner import (
@@ -148,8 +152,17 @@ class CheckpointService:
         key = valid_id(plan_id, "plan_id")
         valid_id(decision_id, "decision_id")
         root = _directory(sandbox_ref, "sandbox_ref")
+        try:
+            return self._snapshot(key, root, decision_id, description, reuse=True)
+        except BaselineGoneError:
+            # A concurrent prune removed what this snapshot reused: read everything again.
+            return self._snapshot(key, root, decision_id, description, reuse=False)
+
+    def _snapshot(
+        self, key: str, root: Path, decision_id: str, description: str | None, *, reuse: bool
+    ) -> Checkpoint:
         parent = self._repository.latest_for_plan(key)
-        cached = self._repository.stat_cache(key)
+        cached = self._repository.stat_cache(key) if reuse else None
         baseline: dict[str, ManifestEntry] = {}
         cache = None
         cache_started = 0
@@ -173,7 +186,7 @@ class CheckpointService:
         }
         checkpoint = Checkpoint(
             plan_id=key,
-            sandbox_ref=str(sandbox_ref),
+            sandbox_ref=str(root),
             checkpoint_type="pre_decision",
             parent_id=parent.checkpoint_id if parent else None,
             metadata=CheckpointMetadata(
@@ -192,6 +205,7 @@ class CheckpointService:
             blobs=blobs,
             stat_cache=found.cache_bytes(),
             scan_started_ns=found.started_ns,
+            baseline_checkpoint_id=cached[0] if cached is not None else None,
         )
         created = self._repository.create(checkpoint, content)
         _log.info(

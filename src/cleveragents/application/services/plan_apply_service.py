@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cleveragents._logging import get_logger
+from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.change import ChangeEntry, ChangeOperation, ChangeSetStore
-from cleveragents.infrastructure.database.changeset_repository import valid_id
 from cleveragents.infrastructure.database.errors import RecordNotFoundError
 from cleveragents.infrastructure.workspace.file_swap import FileSwap
 from cleveragents.infrastructure.workspace.safe_paths import (

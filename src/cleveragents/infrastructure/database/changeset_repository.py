@@ -25,7 +25,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
-from cleveragents.domain.models.core._types import check_identifier, new_id, utc_now
+from cleveragents.domain.models.core._types import new_id, require_id, utc_now
 from cleveragents.domain.models.core.change import (
     ChangeEntry,
     ChangeOperation,
@@ -51,14 +51,8 @@ _INVOCATIONS = cast(Table, ToolInvocationModel.__table__)
 _CHANGESETS = cast(Table, ChangeSetModel.__table__)
 
 
-def valid_id(value: object, name: str) -> str:
-    """``value`` if it is a usable id, else ``ValueError`` naming the argument."""
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
-    try:
-        return check_identifier(value)
-    except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from None
+# The id rule is the domain's; kept under this name for existing callers.
+valid_id = require_id
 
 
 def _require(value: object, kind: type[Any], name: str) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
     CheckpointMetadata,
@@ -31,8 +32,11 @@ from cleveragents.domain.models.core.checkpoint import (
     ManifestEntry,
     SnapshotContent,
 )
-from cleveragents.infrastructure.database.changeset_repository import valid_id
-from cleveragents.infrastructure.database.errors import IntegrityCheckError, RecordNotFoundError
+from cleveragents.infrastructure.database.errors import (
+    BaselineGoneError,
+    IntegrityCheckError,
+    RecordNotFoundError,
+)
 from cleveragents.infrastructure.database.models import (
     CheckpointDiffModel,
     CheckpointModel,
@@ -56,6 +60,8 @@ TREE: Final = "tree"
 TREE_KIND: Final = "tree"
 COMPRESSION_LEVEL: Final = 1  # what git uses for loose objects: fast, and about as small
 _CHUNK: Final = 500
+_OBJECTS_LOCK_KEY: Final = 0x63686B70  # PostgreSQL advisory lock over checkpoint_objects
+
 
 _HEADER_COLUMNS = [
     _CHECKPOINTS.c.checkpoint_id,
@@ -198,6 +204,22 @@ def _flatten(root: str, trees: Mapping[str, list[list[Any]]]) -> list[ManifestEn
     return entries
 
 
+def _lock_objects(session: Session, *, exclusive: bool) -> None:
+    """Keep garbage collection and snapshot writes apart.
+
+    SQLite serializes writers already (``BEGIN IMMEDIATE``); PostgreSQL takes an
+    advisory lock: shared for writers that reuse stored objects, exclusive to collect.
+    """
+    if session.connection().dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        session.execute(select(getattr(func, function)(_OBJECTS_LOCK_KEY)))
+
+
+def _checkpoint_exists(session: Session, checkpoint_id: str) -> bool:
+    query = select(_CHECKPOINTS.c.seq).where(_CHECKPOINTS.c.checkpoint_id == checkpoint_id)
+    return session.execute(query).first() is not None
+
+
 def _collect_garbage(session: Session) -> None:
     """Delete objects that no checkpoint reaches any more."""
     roots = session.execute(
@@ -276,8 +298,23 @@ class CheckpointRepository:
             for digest, size, data in packed
         ]
 
+        skipped = sorted(set(objects) - set(missing))
+
         def work(session: Session) -> None:
-            _insert_ignoring_existing(session, object_rows)
+            _lock_objects(session, exclusive=False)
+            baseline = content.baseline_checkpoint_id if content is not None else None
+            if baseline is not None and not _checkpoint_exists(session, baseline):
+                raise BaselineGoneError(
+                    f"checkpoint {baseline}, whose content this snapshot reuses, was deleted "
+                    "while the snapshot was taken"
+                )
+            # Objects found stored before the lock may have been collected since.
+            late = sorted(set(skipped) - _existing_objects(session, skipped))
+            late_rows = [
+                {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
+                for digest, size, data in _compress({d: objects[d][1] for d in late})
+            ]
+            _insert_ignoring_existing(session, object_rows + late_rows)
             session.execute(
                 insert(_CHECKPOINTS),
                 [
@@ -396,6 +433,8 @@ class CheckpointRepository:
                 ).scalars()
             )
             doomed = ids[: len(ids) - keep_last] if keep_last else ids
+            if doomed:
+                _lock_objects(session, exclusive=True)
             for chunk in _chunks(doomed):
                 session.execute(delete(_DIFFS).where(_DIFFS.c.checkpoint_id.in_(chunk)))
                 session.execute(delete(_CHECKPOINTS).where(_CHECKPOINTS.c.checkpoint_id.in_(chunk)))

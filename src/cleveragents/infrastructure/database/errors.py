@@ -20,6 +20,10 @@ class RecordNotFoundError(DatabaseError):
     """An operation on, or a recording into, a record that does not exist."""
 
 
+class BaselineGoneError(RecordNotFoundError):
+    """The checkpoint a snapshot reuses content of was pruned before the snapshot was written."""
+
+
 class IntegrityCheckError(DatabaseError):
     """Stored content whose hash does not match what it should be."""
 

@@ -40,6 +40,16 @@ def check_identifier(value: str) -> str:
     return value
 
 
+def require_id(value: object, name: str) -> str:
+    """``value`` if it is a usable id, else ``ValueError`` naming the argument."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+    try:
+        return check_identifier(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
 def to_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if value.tzinfo is None or value.utcoffset() is None:

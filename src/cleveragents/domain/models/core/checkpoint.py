@@ -75,7 +75,8 @@ class DiffEntry(DomainModel):
 class SnapshotContent:
     """Everything a workspace snapshot writes together with its checkpoint.
 
-    ``blobs`` maps sha256 to the bytes of content that may not be stored yet;
+    ``blobs`` maps sha256 to the bytes of content that may not be stored yet (the
+    content of unchanged files is the baseline checkpoint's, which must still exist);
     ``stat_cache`` is opaque data the scanner reads back for the plan's next snapshot.
     """
 
@@ -84,6 +85,8 @@ class SnapshotContent:
     blobs: Mapping[str, bytes] = field(default_factory=dict)
     stat_cache: bytes | None = None
     scan_started_ns: int = 0
+    # The checkpoint whose stored content the unchanged files of this snapshot reuse.
+    baseline_checkpoint_id: str | None = None
 
 
 @runtime_checkable
