@@ -78,6 +78,18 @@ Feature: Restoring, verifying and pruning checkpoints
     When I restore checkpoint 1 into the sandbox removing untracked files
     Then the sandbox still holds "docs/guide.md"
 
+  Scenario: A checkpoint without a snapshot cannot be restored
+    Given I create a manual checkpoint for plan "plan-1" with description "before refactor"
+    When I try to restore checkpoint 3 into the sandbox
+    Then it fails with ValueError
+    And the sandbox tree equals "second"
+
+  Scenario: A failed restore into a new folder leaves no folder behind
+    When the stored bytes of "README.md" are garbled
+    And I try to restore checkpoint 1 into a new folder
+    Then it fails with IntegrityCheckError
+    And the new folder does not exist
+
   Scenario: Restoring an unknown checkpoint is refused
     When I try to restore checkpoint "missing" into the sandbox
     Then it fails with RecordNotFoundError

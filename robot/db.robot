@@ -7,7 +7,7 @@ Test Setup          Use Fresh Database
 
 
 *** Variables ***
-${HEAD}     0001
+${HEAD}     0002
 
 
 *** Test Cases ***

@@ -27,6 +27,7 @@ Demo Prints Status, Diff And The Commands To Look Again
     Should Contain    ${result.stdout}    No module named 'requests'
     Should Contain    ${result.stdout}    \# rename tests/test_util.py -> tests/test_app.py
     Should Contain    ${result.stdout}    cleveragents --database-url ${DB_URL} plan status demo-
+    Should Contain    ${result.stdout}    cleveragents --database-url ${DB_URL} checkpoint list demo-
 
 Status As Json Carries The Summary Fields And Counts
     ${result}=    Run Cleveragents    plan    status    ${PLAN}    --format    json
@@ -217,6 +218,9 @@ Cleanup Deletes Everything Once
     ${second}=    Run Cleveragents    plan    cleanup    ${PLAN}
     Should Have Succeeded    ${second}
     Should Be Equal    ${second.stdout}    0
+    # Cleanup deletes the changeset artifacts; the checkpoints go with ``checkpoint prune``.
+    ${pruned}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --keep    0
+    Should Have Succeeded    ${pruned}
     ${status}=    Run Cleveragents    plan    status    ${PLAN}
     Should Have Failed With    ${status}    3
     ${diff}=    Run Cleveragents    plan    diff    ${PLAN}
@@ -247,7 +251,7 @@ Record A Demo Plan In A Fresh Database
 Status Document Should Describe The Demo
     [Arguments]    ${status}
     ${keys}=    Get Dictionary Keys    ${status}    sort_keys=False
-    ${expected_keys}=    Create List    plan_id    changesets    tool_invocations
+    ${expected_keys}=    Create List    plan_id    changesets    tool_invocations    checkpoints
     Should Be Equal    ${keys}    ${expected_keys}
     Should Be Equal    ${status}[plan_id]    ${PLAN}
     Length Should Be    ${status}[changesets]    1
@@ -280,6 +284,10 @@ Status Document Should Describe The Demo
     Should Be Equal    ${failure}[tool_name]    run_tests
     Should Contain    ${failure}[error]    No module named 'requests'
     Should Contain    ${failure}[error]    Traceback (most recent call last)
+    # One pre-decision checkpoint per step of the demo, the first with every file.
+    Length Should Be    ${status}[checkpoints]    9
+    Should Be Equal    ${status}[checkpoints][0][decision_id]    step-1
+    Should Be Equal As Integers    ${status}[checkpoints][0][diff_path_count]    5
 
 Diff Entries
     [Documentation]    The json entries of ``plan diff ${PLAN} ARGS``.

@@ -278,7 +278,7 @@ def step_kinds(context: Context, link: str, big: str) -> None:
     assert entries[big].kind is FileKind.LARGE and entries[big].size == 100
 
 
-@when('I create a manual checkpoint for plan "{plan}" with description "{text}"')
+@step('I create a manual checkpoint for plan "{plan}" with description "{text}"')
 def step_manual(context: Context, plan: str, text: str) -> None:
     made = service(context).create_checkpoint(plan, str(context.sandbox), description=text)
     checkpoints(context).append(made)

@@ -81,6 +81,18 @@ def step_try_restore(context: Context, name: str) -> None:
     attempt(context, lambda: service(context).restore_workspace(checkpoint_id, context.sandbox))
 
 
+@when("I try to restore checkpoint {number} into a new folder")
+def step_try_restore_new(context: Context, number: str) -> None:
+    context.new_folder = context.tmp / "never-made" / "target"
+    checkpoint_id = _checkpoint(context, number)
+    attempt(context, lambda: service(context).restore_workspace(checkpoint_id, context.new_folder))
+
+
+@then("the new folder does not exist")
+def step_new_folder_gone(context: Context) -> None:
+    assert not context.new_folder.exists()
+
+
 @when("I restore checkpoint {number} into a fresh folder")
 def step_restore_fresh(context: Context, number: str) -> None:
     context.fresh = context.tmp / f"fresh-{number}"

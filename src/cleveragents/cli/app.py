@@ -19,6 +19,7 @@ import typer
 from pydantic import ValidationError
 
 from cleveragents import __version__
+from cleveragents.cli.checkpoint import checkpoint_app
 from cleveragents.cli.context import (
     EXIT_NOT_FOUND,
     EXIT_OK,
@@ -37,12 +38,13 @@ from cleveragents.infrastructure.database.errors import DatabaseError, RecordNot
 
 app = typer.Typer(
     name="cleveragents",
-    help="Changesets, tool invocations and migrations of the cleveragents agent runtime.",
+    help="Changesets, tool invocations, checkpoints and migrations of the agent runtime.",
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 app.add_typer(plan_app, name="plan")
+app.add_typer(checkpoint_app, name="checkpoint")
 app.add_typer(db_app, name="db")
 app.command("demo")(demo_command)
 
@@ -50,6 +52,12 @@ app.command("demo")(demo_command)
 @plan_app.callback(invoke_without_command=True)
 def _plan_group(ctx: typer.Context) -> None:
     """A plan's recorded changes: status, diffs and cleanup."""
+    require_command(ctx)
+
+
+@checkpoint_app.callback(invoke_without_command=True)
+def _checkpoint_group(ctx: typer.Context) -> None:
+    """A plan's checkpoints: list, show, restore, verify and prune."""
     require_command(ctx)
 
 
@@ -94,7 +102,7 @@ def root(
         ),
     ] = False,
 ) -> None:
-    """Changesets, tool invocations and migrations of the cleveragents agent runtime."""
+    """Changesets, tool invocations, checkpoints and migrations of the agent runtime."""
     state = state_of(ctx)
     state.database_url = database_url
     if debug:

@@ -3,10 +3,13 @@
 An "agent" works on a tiny Python project in a temporary sandbox: it reads files,
 changes them (two modifications, one creation, one deletion, one rename), and runs
 the tests, which fail once on a missing dependency. File changes are real; the
-results of the non-file tools (tests, package installs) are scripted. Everything
-is recorded through the public ``ChangeSetStore`` API, then ``plan status`` and
-``plan diff`` are printed by the commands' own renderers from what the database
-holds. Steps are plain functions in ``DEMO_STEPS``: add one to extend the story.
+results of the non-file tools (tests, package installs) are scripted. Before each
+step (decision) the sandbox is snapshotted through ``CheckpointService``. Everything
+is recorded through the public APIs, then ``plan status``, ``plan diff`` and the
+checkpoints (a restore that undoes the last file-changing step, as a dry run on the
+sandbox and for real into a new folder, and its verification) are printed by the
+commands' own renderers from what the database holds. Steps are plain functions in
+``DEMO_STEPS``: add one to extend the story.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from rich.rule import Rule
 from ulid import ULID
 
 from cleveragents.cli import demo_project as project
+from cleveragents.cli.checkpoint_views import checkpoint_service
 from cleveragents.cli.context import state_of
+from cleveragents.cli.demo_checkpoints import show_checkpoints, snapshot_before
 from cleveragents.cli.demo_session import AgentSession
 from cleveragents.cli.output import OutputFormat, resolve_format, stdout_console, write_text
 from cleveragents.cli.plan_views import load_diff, load_status, render_diff, render_status
@@ -124,11 +129,12 @@ def demo_command(
         bool, typer.Option("--keep-sandbox", help="Keep the sandbox folder afterwards.")
     ] = False,
 ) -> None:
-    """Record a scripted agent session, then show its plan status and diff."""
+    """Record a scripted agent session, then show its plan status, diff and checkpoints."""
     state = state_of(ctx)
     fmt = resolve_format(None)
     factory = state.session_factory()
     store = SqliteChangeSetStore(factory)
+    checkpoints = checkpoint_service(factory)
     plan_id = f"demo-{ULID()}"
     changeset = store.start(plan_id)
     sandbox = Path(tempfile.mkdtemp(prefix="cleveragents-demo-"))
@@ -142,15 +148,21 @@ def demo_command(
         for number, step in enumerate(DEMO_STEPS, start=1):
             session.step = number
             write_text(f"step {number}: {step.title}")
+            snapshot_before(checkpoints, plan_id, sandbox, number, step.title)
             step.run(session)
+
+        _heading("plan status", fmt)
+        render_status(load_status(factory, plan_id), fmt)
+        _heading("plan diff", fmt)
+        render_diff(load_diff(factory, plan_id), fmt)
+        # The dry run looks at the sandbox: before it is removed.
+        restored = show_checkpoints(
+            factory, checkpoints, plan_id, sandbox, fmt, _heading, keep=keep_sandbox
+        )
     finally:
         if not keep_sandbox:
             shutil.rmtree(sandbox, ignore_errors=True)
 
-    _heading("plan status", fmt)
-    render_status(load_status(factory, plan_id), fmt)
-    _heading("plan diff", fmt)
-    render_diff(load_diff(factory, plan_id), fmt)
     _heading("look at it again from a new process", fmt)
     prefix = "cleveragents"
     if state.database_url is not None:
@@ -158,6 +170,13 @@ def demo_command(
     write_text(f"  {prefix} plan status {plan_id}")
     write_text(f"  {prefix} plan diff {plan_id} --path 'app/*'")
     write_text(f"  {prefix} plan status {plan_id} --format json")
+    write_text(f"  {prefix} checkpoint list {plan_id}")
+    if restored is not None:
+        write_text(f"  {prefix} checkpoint show {restored.checkpoint_id}")
+        write_text(f"  {prefix} checkpoint verify {restored.checkpoint_id}")
+        write_text(
+            f"  {prefix} checkpoint restore {restored.checkpoint_id} --to ./restored --dry-run"
+        )
     write_text(f"  {prefix} plan cleanup {plan_id}")
     if keep_sandbox:
         write_text(f"the sandbox is kept in {sandbox}")

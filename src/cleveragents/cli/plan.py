@@ -21,7 +21,7 @@ PlanIdArgument = Annotated[
 
 @plan_app.command("status")
 def status_command(ctx: typer.Context, plan_id: PlanIdArgument, fmt: FormatOption = None) -> None:
-    """Show the plan's changesets with their summaries and its tool invocations."""
+    """Show the plan's changesets with their summaries, tool invocations and checkpoints."""
     output = resolve_format(fmt)
     factory = state_of(ctx).session_factory()
     render_status(load_status(factory, plan_id), output)

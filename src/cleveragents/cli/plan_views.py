@@ -22,8 +22,18 @@
         "failures": [                       # recording order
           {"invocation_id": "01J...", "tool_name": "run_tests", "error": "Traceback ..."}
         ]
-      }
+      },
+      "checkpoints": [                      # oldest first
+        {
+          "checkpoint_id": "01J...", "checkpoint_type": "pre_decision",
+          "created_at": "2024-05-01T12:00:00.123456Z",
+          "decision_id": "step-1",          # null when the checkpoint has none
+          "diff_path_count": 5              # len(metadata.extra["diff_paths"]), else 0
+        }
+      ]
     }
+
+A plan is found when it has a changeset, a tool invocation or a checkpoint.
 
 ``plan diff --format json`` prints ``{"plan_id": ..., "entries": [...]}`` where each
 entry is a ``ChangeEntry`` dump (entry_id, changeset_id, plan_id, path, operation,
@@ -45,6 +55,12 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from cleveragents.cli.checkpoint_views import (
+    checkpoint_service,
+    checkpoint_summary,
+    checkpoint_table,
+    plain_checkpoint_summaries,
+)
 from cleveragents.cli.context import NotFoundError
 from cleveragents.cli.output import (
     OutputFormat,
@@ -60,6 +76,7 @@ from cleveragents.domain.models.core.change import (
     ChangeSetSummary,
     ToolInvocation,
 )
+from cleveragents.domain.models.core.checkpoint import Checkpoint
 from cleveragents.infrastructure.database.changeset_repository import (
     ChangeSetEntryRepository,
     SqliteChangeSetStore,
@@ -91,7 +108,7 @@ class PlanStatus:
     plan_id: str
     changesets: list[ChangeSetStatus]
     invocations: list[ToolInvocation]
-    # A later issue adds the plan's checkpoints here (and a "checkpoints" section below).
+    checkpoints: list[Checkpoint]
 
     @property
     def failures(self) -> list[ToolInvocation]:
@@ -121,7 +138,7 @@ class PlanStatus:
                     for failure in self.failures
                 ],
             },
-            # checkpoints: a later issue adds the plan's checkpoints as a section here.
+            "checkpoints": [checkpoint_summary(checkpoint) for checkpoint in self.checkpoints],
         }
 
 
@@ -144,18 +161,21 @@ class PlanDiff:
 
 
 def load_status(session_factory: SessionFactory, plan_id: str) -> PlanStatus:
-    """The plan's changesets with their summaries and its tool invocations."""
+    """The plan's changesets with their summaries, its tool invocations and checkpoints."""
     key = valid_id(plan_id, "plan_id")
     store = SqliteChangeSetStore(session_factory)
     changesets = store.get_for_plan(key)
     invocations = ToolInvocationRepository(session_factory).get_invocations_for_plan(key)
-    if not changesets and not invocations:
+    checkpoints = checkpoint_service(session_factory).list_checkpoints(key)
+    if not changesets and not invocations and not checkpoints:
         raise NotFoundError(f"plan {key} not found")
     statuses = [
         ChangeSetStatus(created_at=cs.created_at, summary=store.summarize(cs.changeset_id))
         for cs in changesets
     ]
-    return PlanStatus(plan_id=key, changesets=statuses, invocations=invocations)
+    return PlanStatus(
+        plan_id=key, changesets=statuses, invocations=invocations, checkpoints=checkpoints
+    )
 
 
 def load_diff(
@@ -185,7 +205,9 @@ def load_diff(
 def _plan_exists(session_factory: SessionFactory, plan_id: str) -> bool:
     if SqliteChangeSetStore(session_factory).get_for_plan(plan_id):
         return True
-    return bool(ToolInvocationRepository(session_factory).get_invocations_for_plan(plan_id))
+    if ToolInvocationRepository(session_factory).get_invocations_for_plan(plan_id):
+        return True
+    return bool(checkpoint_service(session_factory).list_checkpoints(plan_id))
 
 
 def _matches(entry: ChangeEntry, pattern: str) -> bool:
@@ -228,7 +250,7 @@ def _plain_status(status: PlanStatus) -> list[str]:
     for failure in failures:
         lines.append(f"failure: {failure.tool_name} ({failure.invocation_id})")
         lines += indent(failure.error or "")
-    return lines
+    return lines + plain_checkpoint_summaries(status.checkpoints)
 
 
 _SUMMARY_COUNTS = (
@@ -276,6 +298,9 @@ def _rich_status(status: PlanStatus) -> RenderableType:
         )
         for failure in failures
     ]
+    parts.append(Text(f"checkpoints: {len(status.checkpoints)}"))
+    if status.checkpoints:
+        parts.append(checkpoint_table(status.checkpoints))
     return Group(*parts)
 
 

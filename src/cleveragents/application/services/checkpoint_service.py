@@ -167,7 +167,7 @@ class CheckpointService:
         cache = None
         cache_started = 0
         if cached is not None:
-            baseline = {e.path: e for e in self._repository.manifest(cached[0])}
+            baseline = {e.path: e for e in self._repository.manifest(cached[0]) or []}
             cache, cache_started = load_cache(cached[2]), cached[1]
         found = scan(root, self._settings, cache, cache_started)
         manifest = sorted((f.entry for f in found.files.values()), key=lambda e: e.path)
@@ -242,7 +242,7 @@ class CheckpointService:
         """Re-read and re-hash every object the checkpoint needs, and recompute its diff hash."""
         checkpoint = self._require(checkpoint_id)
         try:
-            manifest = self._repository.manifest(checkpoint.checkpoint_id)
+            manifest = self._repository.manifest(checkpoint.checkpoint_id) or []
             wanted = {e.sha256 for e in manifest if e.kind is not FileKind.LARGE}
             seen: set[str] = set()
             for digest, data in self._repository.read_blobs(wanted):
@@ -288,11 +288,12 @@ class CheckpointService:
         target = Path(target_dir)
         if target.exists() and not target.is_dir():
             raise ValueError(f"target_dir is not a directory: {target}")
-        wanted = {
-            e.path: e
-            for e in self._repository.manifest(checkpoint.checkpoint_id)
-            if not self._settings.excluded_path(e.path)
-        }
+        manifest = self._repository.manifest(checkpoint.checkpoint_id)
+        if manifest is None:
+            raise ValueError(
+                f"checkpoint {checkpoint.checkpoint_id} has no workspace snapshot to restore"
+            )
+        wanted = {e.path: e for e in manifest if not self._settings.excluded_path(e.path)}
         current = (
             {p: f.entry for p, f in scan(target, self._settings).files.items()}
             if target.exists()
@@ -318,10 +319,15 @@ class CheckpointService:
                 raise ValueError(f"cannot restore {path}: a folder is in the way")
         if dry_run:
             return RestoreResult(writes, removals, skipped, dry_run=True)
+        created = not target.exists()
         target.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
         try:
             staged = self._stage(wanted, writes, staging)
+        except BaseException:
+            shutil.rmtree(target if created else staging, ignore_errors=True)
+            raise
+        try:
             swap = FileSwap(target, staging)
             try:
                 for path in removals:

@@ -454,13 +454,13 @@ class CheckpointRepository:
             raise RecordNotFoundError(f"checkpoint {checkpoint_id} does not exist")
         return cast(str | None, row[0])
 
-    def manifest(self, checkpoint_id: str) -> list[ManifestEntry]:
-        """The files of the checkpoint's snapshot, sorted by path ([] without a snapshot)."""
+    def manifest(self, checkpoint_id: str) -> list[ManifestEntry] | None:
+        """The files of the checkpoint's snapshot sorted by path; None if it has no snapshot."""
         key = valid_id(checkpoint_id, "checkpoint_id")
 
-        def work(session: Session) -> list[ManifestEntry]:
+        def work(session: Session) -> list[ManifestEntry] | None:
             root = self._root_of(session, key)
-            return [] if root is None else _flatten(root, _walk_trees(session, [root]))
+            return None if root is None else _flatten(root, _walk_trees(session, [root]))
 
         return run_in_transaction(
             self._session_factory, f"read the manifest of checkpoint {key}", work, write=False

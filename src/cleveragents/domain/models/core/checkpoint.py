@@ -117,8 +117,8 @@ class CheckpointStore(Protocol):
         """Delete all but the plan's newest ``keep_last`` checkpoints; returns how many."""
         ...
 
-    def manifest(self, checkpoint_id: str) -> list[ManifestEntry]:
-        """The files of a checkpoint's snapshot, sorted by path ([] without a snapshot)."""
+    def manifest(self, checkpoint_id: str) -> list[ManifestEntry] | None:
+        """The files of a checkpoint's snapshot, sorted by path; None without a snapshot."""
         ...
 
     def diff(self, checkpoint_id: str) -> list[DiffEntry]:

@@ -1,0 +1,373 @@
+*** Settings ***
+Documentation       ``cleveragents demo`` snapshots its sandbox before every step; the
+...                 ``checkpoint`` commands list, show, verify, restore and prune those
+...                 checkpoints from new processes, and refuse a damaged one.
+Resource            resources/cli.resource
+Suite Setup         Create Suite Temp Dir
+Suite Teardown      Remove Suite Temp Dir
+Test Setup          Record A Demo In A Fresh Database
+
+
+*** Variables ***
+@{CHECKPOINT_FIELDS}    checkpoint_id    plan_id    sandbox_ref    checkpoint_type    parent_id
+...                     created_at    metadata
+@{METADATA_FIELDS}      decision_id    description    tags    extra
+@{INITIAL_FILES}        README.md    app/legacy.py    app/main.py    app/util.py
+...                     tests/test_util.py
+@{RESTORE_FIELDS}       checkpoint_id    target_dir    written    removed    skipped    dry_run
+@{SUMMARY_FIELDS}       checkpoint_id    checkpoint_type    created_at    decision_id
+...                     diff_path_count
+${LONG_ID}              xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+
+
+*** Test Cases ***
+Demo Takes A Checkpoint Before Every Step And Shows A Restore
+    ${taken}=    Get Regexp Matches    ${DEMO}    (?m)^${SPACE*2}checkpoint \\S+ \\(pre_decision, \\d+ changed paths?\\)$
+    Length Should Be    ${taken}    ${STEPS}
+    Should Contain    ${DEMO}    == checkpoint restore --dry-run: undo step 6 in the sandbox ==
+    Should Match Regexp    ${DEMO}    (?m)^dry_run: true\\nwritten: 1\\n  tests/test_util.py\\nremoved: 1\\n  tests/test_app.py$
+    Should Match Regexp    ${DEMO}    (?m)^dry_run: false\\nwritten: 5$
+    Should Match Regexp    ${DEMO}    (?m)^\\S+: ok$
+    Should Contain    ${DEMO}    cleveragents --database-url ${DB_URL} checkpoint list ${PLAN}
+
+List As Json Has One Pre-Decision Checkpoint Per Step In A Parent Chain
+    ${checkpoints}=    Checkpoints Of Plan
+    Length Should Be    ${checkpoints}    ${STEPS}
+    ${parent}=    Set Variable    ${None}
+    FOR    ${index}    ${checkpoint}    IN ENUMERATE    @{checkpoints}    start=1
+        ${keys}=    Get Dictionary Keys    ${checkpoint}    sort_keys=False
+        Should Be Equal    ${keys}    ${CHECKPOINT_FIELDS}
+        ${meta_keys}=    Get Dictionary Keys    ${checkpoint}[metadata]    sort_keys=False
+        Should Be Equal    ${meta_keys}    ${METADATA_FIELDS}
+        Should Be Equal    ${checkpoint}[plan_id]    ${PLAN}
+        Should Be Equal    ${checkpoint}[checkpoint_type]    pre_decision
+        Should Be Equal    ${checkpoint}[parent_id]    ${parent}
+        Should Be Equal    ${checkpoint}[metadata][decision_id]    step-${index}
+        Should Be True    ${checkpoint}[metadata][extra][diff_based] is True
+        Should Match Regexp    ${checkpoint}[metadata][extra][diff_hash]    ^[0-9a-f]{64}$
+        Should Match Regexp    ${checkpoint}[created_at]    ^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z$
+        ${parent}=    Set Variable    ${checkpoint}[checkpoint_id]
+    END
+    Should Be Equal    ${checkpoints}[0][metadata][extra][diff_paths]    ${INITIAL_FILES}
+    # Step 1 only reads files: the checkpoint before step 2 changed nothing.
+    Should Be Empty    ${checkpoints}[1][metadata][extra][diff_paths]
+    ${renamed}=    Create List    tests/test_app.py    tests/test_util.py
+    Should Be Equal    ${checkpoints}[6][metadata][extra][diff_paths]    ${renamed}
+
+List As Yaml Is The Same Document
+    ${json}=    Run Cleveragents    checkpoint    list    ${PLAN}    --format    json
+    ${yaml}=    Run Cleveragents    checkpoint    list    ${PLAN}    --format    yaml
+    Should Have Succeeded    ${yaml}
+    ${from_json}=    Parse Json    ${json.stdout}
+    ${from_yaml}=    Parse Yaml    ${yaml.stdout}
+    Should Be Equal    ${from_yaml}    ${from_json}
+    Should Be Equal    ${from_json}[plan_id]    ${PLAN}
+
+List As Plain And Rich Text Names Every Checkpoint
+    ${checkpoints}=    Checkpoints Of Plan
+    ${plain}=    Run Cleveragents    checkpoint    list    ${PLAN}    --format    plain
+    Should Have Succeeded    ${plain}
+    ${lines}=    Split To Lines    ${plain.stdout}
+    Should Contain    ${lines}    checkpoints: ${STEPS}
+    Should Contain    ${lines}    ${SPACE*2}diff_path_count: 5
+    ${rich}=    Run Cleveragents    checkpoint    list    ${PLAN}    --format    rich
+    Should Have Succeeded    ${rich}
+    FOR    ${checkpoint}    IN    @{checkpoints}
+        Should Contain    ${lines}    checkpoint: ${checkpoint}[checkpoint_id]
+        Should Contain    ${rich.stdout}    ${checkpoint}[checkpoint_id]
+    END
+
+Show As Json Carries The Diff Metadata
+    ${checkpoints}=    Checkpoints Of Plan
+    ${first}=    Set Variable    ${checkpoints}[0]
+    ${shown}=    Show Checkpoint    ${first}[checkpoint_id]
+    Should Be Equal    ${shown}    ${first}
+    ${extra}=    Set Variable    ${shown}[metadata][extra]
+    ${extra_keys}=    Get Dictionary Keys    ${extra}    sort_keys=True
+    ${expected}=    Create List    diff_based    diff_hash    diff_paths
+    Should Be Equal    ${extra_keys}    ${expected}
+    Should Be Equal    ${extra}[diff_paths]    ${INITIAL_FILES}
+
+The Diff Hash Is The Documented Canonical Form
+    ${first}=    First Checkpoint
+    ${dir}=    New Folder Path
+    ${restore}=    Run Cleveragents    checkpoint    restore    ${first}[checkpoint_id]    --to    ${dir}
+    Should Have Succeeded    ${restore}
+    ${recomputed}=    Evaluate
+    ...    (lambda root, paths: hashlib.sha256(json.dumps(sorted([p, hashlib.sha256(pathlib.Path(root, p).read_bytes()).hexdigest()] for p in paths), ensure_ascii=False, separators=(",", ":")).encode()).hexdigest())($dir, $first["metadata"]["extra"]["diff_paths"])
+    ...    modules=hashlib,json,pathlib
+    Should Be Equal    ${recomputed}    ${first}[metadata][extra][diff_hash]
+
+Show As Plain And Rich Text Lists The Fields
+    ${first}=    First Checkpoint
+    ${plain}=    Run Cleveragents    checkpoint    show    ${first}[checkpoint_id]    --format    plain
+    Should Have Succeeded    ${plain}
+    ${lines}=    Split To Lines    ${plain.stdout}
+    FOR    ${line}    IN    checkpoint: ${first}[checkpoint_id]    plan_id: ${PLAN}
+    ...    checkpoint_type: pre_decision    parent_id: none    decision_id: step-1
+    ...    diff_based: true    diff_hash: ${first}[metadata][extra][diff_hash]    diff_paths: 5
+    ...    ${SPACE*2}app/legacy.py
+        Should Contain    ${lines}    ${line}
+    END
+    ${rich}=    Run Cleveragents    checkpoint    show    ${first}[checkpoint_id]    --format    rich
+    Should Have Succeeded    ${rich}
+    Should Contain    ${rich.stdout}    ${first}[metadata][extra][diff_hash]
+    Should Contain    ${rich.stdout}    tests/test_util.py
+
+Verify Prints Ok For Every Checkpoint
+    ${checkpoints}=    Checkpoints Of Plan
+    FOR    ${checkpoint}    IN    @{checkpoints}
+        ${result}=    Run Cleveragents    checkpoint    verify    ${checkpoint}[checkpoint_id]
+        Should Have Succeeded    ${result}
+        Should Be Equal    ${result.stdout}    ok
+    END
+
+Restore Writes The Files Into A New Folder
+    ${first}=    First Checkpoint
+    ${dir}=    New Folder Path
+    ${restored}=    Restore Checkpoint    ${first}[checkpoint_id]    ${dir}
+    ${keys}=    Get Dictionary Keys    ${restored}    sort_keys=False
+    Should Be Equal    ${keys}    ${RESTORE_FIELDS}
+    Should Be Equal    ${restored}[written]    ${INITIAL_FILES}
+    Should Be Empty    ${restored}[removed]
+    Should Be Empty    ${restored}[skipped]
+    Should Be True    ${restored}[dry_run] is False
+    ${readme}=    Get File    ${dir}/README.md
+    Should Contain    ${readme}    \# textkit
+    ${legacy}=    Get File    ${dir}/app/legacy.py
+    Should Contain    ${legacy}    Deprecated: use app.util.normalize_whitespace.
+    ${again}=    Restore Checkpoint    ${first}[checkpoint_id]    ${dir}
+    Should Be Empty    ${again}[written]
+    Should Be Empty    ${again}[removed]
+
+Restore Goes Back And Forth Between Checkpoints
+    ${checkpoints}=    Checkpoints Of Plan
+    ${dir}=    New Folder Path
+    ${last}=    Restore Checkpoint    ${checkpoints}[-1][checkpoint_id]    ${dir}
+    File Should Exist    ${dir}/tests/test_app.py
+    File Should Not Exist    ${dir}/app/legacy.py
+    ${back}=    Restore Checkpoint    ${checkpoints}[0][checkpoint_id]    ${dir}
+    ${written}=    Create List    app/legacy.py    app/main.py    app/util.py    tests/test_util.py
+    Should Be Equal    ${back}[written]    ${written}
+    ${removed}=    Create List    app/http.py    tests/test_app.py
+    Should Be Equal    ${back}[removed]    ${removed}
+    File Should Not Exist    ${dir}/tests/test_app.py
+    File Should Exist    ${dir}/app/legacy.py
+
+Dry Run Writes Nothing
+    ${first}=    First Checkpoint
+    ${dir}=    New Folder Path
+    ${preview}=    Restore Checkpoint    ${first}[checkpoint_id]    ${dir}    --dry-run
+    Should Be True    ${preview}[dry_run] is True
+    Should Be Equal    ${preview}[written]    ${INITIAL_FILES}
+    Directory Should Not Exist    ${dir}
+    Create Directory    ${dir}
+    ${plain}=    Run Cleveragents    checkpoint    restore    ${first}[checkpoint_id]    --to    ${dir}
+    ...    --dry-run    --format    plain
+    Should Have Succeeded    ${plain}
+    ${lines}=    Split To Lines    ${plain.stdout}
+    Should Contain    ${lines}    dry_run: true
+    Should Contain    ${lines}    written: 5
+    Directory Should Be Empty    ${dir}
+
+Untracked Files Stay Unless Asked To Remove Them
+    ${first}=    First Checkpoint
+    ${dir}=    New Folder Path
+    Create File    ${dir}/notes.txt    mine
+    ${kept}=    Restore Checkpoint    ${first}[checkpoint_id]    ${dir}
+    Should Be Empty    ${kept}[removed]
+    File Should Exist    ${dir}/notes.txt
+    ${removed}=    Restore Checkpoint    ${first}[checkpoint_id]    ${dir}    --remove-untracked
+    ${expected}=    Create List    notes.txt
+    Should Be Equal    ${removed}[removed]    ${expected}
+    File Should Not Exist    ${dir}/notes.txt
+
+A Symlink In The Target Is Never Written Through
+    ${first}=    First Checkpoint
+    ${dir}=    New Folder Path
+    ${elsewhere}=    New Folder Path
+    Create Directory    ${dir}
+    Create Directory    ${elsewhere}
+    Evaluate    os.symlink($elsewhere, os.path.join($dir, "app"))    modules=os
+    ${result}=    Run Cleveragents    checkpoint    restore    ${first}[checkpoint_id]    --to    ${dir}
+    Should Have Failed With    ${result}    1
+    Should Contain    ${result.stderr}    symlink
+    Directory Should Be Empty    ${elsewhere}
+    File Should Not Exist    ${dir}/README.md
+
+Unknown Checkpoint Or Plan Is Not Found
+    ${dir}=    New Folder Path
+    FOR    ${args}    IN    show 01NOSUCHCHECKPOINT    verify 01NOSUCHCHECKPOINT
+    ...    restore 01NOSUCHCHECKPOINT --to ${dir}    list no-such-plan
+        @{argv}=    Split String    ${args}
+        ${result}=    Run Cleveragents    checkpoint    @{argv}
+        Should Have Failed With    ${result}    3
+        Should Be Empty    ${result.stdout}
+    END
+    Directory Should Not Exist    ${dir}
+
+Invalid Ids And Missing Options Are Usage Errors
+    FOR    ${command}    IN    show    verify    list
+        FOR    ${bad}    IN    ${LONG_ID}    ${SPACE}padded${SPACE}    ${EMPTY}
+            ${result}=    Run Cleveragents    checkpoint    ${command}    ${bad}
+            Should Have Failed With    ${result}    2
+        END
+    END
+    ${restore}=    Run Cleveragents    checkpoint    restore    ${LONG_ID}    --to    x
+    Should Have Failed With    ${restore}    2
+    ${no_target}=    Run Cleveragents    checkpoint    restore    01ANYCHECKPOINT
+    Should Have Failed With    ${no_target}    2
+    Should Contain    ${no_target.stderr}    --to
+    ${no_keep}=    Run Cleveragents    checkpoint    prune    ${PLAN}
+    Should Have Failed With    ${no_keep}    2
+    ${group}=    Run Cleveragents    checkpoint
+    Should Have Failed With    ${group}    2
+    FOR    ${command}    IN    list    show    restore    verify    prune
+        Should Match Regexp    ${group.stdout}    (?m)^\\s+${command}\\s
+    END
+
+Prune Keeps The Newest Checkpoints
+    ${checkpoints}=    Checkpoints Of Plan
+    ${result}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --keep    1
+    Should Have Succeeded    ${result}
+    ${deleted}=    Evaluate    ${STEPS} - 1
+    Should Be Equal As Integers    ${result.stdout}    ${deleted}
+    ${left}=    Checkpoints Of Plan
+    Length Should Be    ${left}    1
+    Should Be Equal    ${left}[0]    ${checkpoints}[-1]
+    # Its parent is gone, yet it verifies and restores on its own.
+    ${parent}=    Run Cleveragents    checkpoint    show    ${left}[0][parent_id]
+    Should Have Failed With    ${parent}    3
+    ${verify}=    Run Cleveragents    checkpoint    verify    ${left}[0][checkpoint_id]
+    Should Have Succeeded    ${verify}
+    ${dir}=    New Folder Path
+    ${restored}=    Restore Checkpoint    ${left}[0][checkpoint_id]    ${dir}
+    ${files}=    Create List    README.md    app/http.py    app/main.py    app/util.py
+    ...    tests/test_app.py
+    Should Be Equal    ${restored}[written]    ${files}
+    ${again}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --keep    1
+    Should Have Succeeded    ${again}
+    Should Be Equal    ${again.stdout}    0
+
+Prune Refuses A Negative Count
+    ${result}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --keep    -1
+    Should Have Failed With    ${result}    2
+    Should Contain    ${result.stderr}    --keep
+    ${left}=    Checkpoints Of Plan
+    Length Should Be    ${left}    ${STEPS}
+
+Prune Of Everything Leaves The Plan Without Checkpoints
+    ${result}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --keep    0
+    Should Have Succeeded    ${result}
+    Should Be Equal As Integers    ${result.stdout}    ${STEPS}
+    ${list}=    Run Cleveragents    checkpoint    list    ${PLAN}
+    Should Have Failed With    ${list}    3
+    ${unknown}=    Run Cleveragents    checkpoint    prune    no-such-plan    --keep    0
+    Should Have Succeeded    ${unknown}
+    Should Be Equal    ${unknown.stdout}    0
+
+A Damaged Checkpoint Fails Verification And Restore
+    ${first}=    First Checkpoint
+    ${corrupted}=    Corrupt Every Blob
+    Should Be True    ${corrupted} > 0
+    ${verify}=    Run Cleveragents    checkpoint    verify    ${first}[checkpoint_id]
+    Should Have Failed With    ${verify}    1
+    Should Contain    ${verify.stderr}    checkpoint ${first}[checkpoint_id] failed verification
+    Should Be Empty    ${verify.stdout}
+    ${dir}=    New Folder Path
+    ${restore}=    Run Cleveragents    checkpoint    restore    ${first}[checkpoint_id]    --to    ${dir}
+    Should Have Failed With    ${restore}    1
+    Should Be Empty    ${restore.stdout}
+    ${left}=    List Files In Directory    ${dir}
+    Should Be Empty    ${left}
+
+Plan Status Lists The Checkpoints
+    ${checkpoints}=    Checkpoints Of Plan
+    ${result}=    Run Cleveragents    plan    status    ${PLAN}    --format    json
+    Should Have Succeeded    ${result}
+    ${status}=    Parse Json    ${result.stdout}
+    Length Should Be    ${status}[checkpoints]    ${STEPS}
+    FOR    ${summary}    ${checkpoint}    IN ZIP    ${status}[checkpoints]    ${checkpoints}
+        ${keys}=    Get Dictionary Keys    ${summary}    sort_keys=False
+        Should Be Equal    ${keys}    ${SUMMARY_FIELDS}
+        Should Be Equal    ${summary}[checkpoint_id]    ${checkpoint}[checkpoint_id]
+        Should Be Equal    ${summary}[created_at]    ${checkpoint}[created_at]
+        Should Be Equal    ${summary}[decision_id]    ${checkpoint}[metadata][decision_id]
+        ${count}=    Get Length    ${checkpoint}[metadata][extra][diff_paths]
+        Should Be Equal As Integers    ${summary}[diff_path_count]    ${count}
+    END
+    ${plain}=    Run Cleveragents    plan    status    ${PLAN}    --format    plain
+    ${lines}=    Split To Lines    ${plain.stdout}
+    Should Contain    ${lines}    checkpoints: ${STEPS}
+    Should Contain    ${lines}    checkpoint: ${checkpoints}[0][checkpoint_id]
+    ${rich}=    Run Cleveragents    plan    status    ${PLAN}    --format    rich
+    Should Contain    ${rich.stdout}    ${checkpoints}[-1][checkpoint_id]
+
+A Plan With Only Checkpoints Is Found
+    ${cleanup}=    Run Cleveragents    plan    cleanup    ${PLAN}
+    Should Have Succeeded    ${cleanup}
+    ${result}=    Run Cleveragents    plan    status    ${PLAN}    --format    json
+    Should Have Succeeded    ${result}
+    ${status}=    Parse Json    ${result.stdout}
+    Should Be Empty    ${status}[changesets]
+    Should Be Equal As Integers    ${status}[tool_invocations][total]    0
+    Length Should Be    ${status}[checkpoints]    ${STEPS}
+    ${diff}=    Run Cleveragents    plan    diff    ${PLAN}
+    Should Have Succeeded    ${diff}
+    Should Be Empty    ${diff.stdout}
+
+
+*** Keywords ***
+Record A Demo In A Fresh Database
+    Use Fresh Database
+    ${result}=    Run Cleveragents    demo
+    Should Have Succeeded    ${result}
+    ${plan}=    Get Regexp Matches    ${result.stdout}    (?m)^plan: (\\S+)$    1
+    ${steps}=    Get Regexp Matches    ${result.stdout}    (?m)^step \\d+: .*$
+    ${count}=    Get Length    ${steps}
+    Should Be True    ${count} > 1
+    Set Test Variable    ${PLAN}    ${plan}[0]
+    Set Test Variable    ${STEPS}    ${count}
+    Set Test Variable    ${DEMO}    ${result.stdout}
+
+Checkpoints Of Plan
+    [Documentation]    The ``checkpoints`` of ``checkpoint list ${PLAN} --format json``.
+    ${result}=    Run Cleveragents    checkpoint    list    ${PLAN}    --format    json
+    Should Have Succeeded    ${result}
+    ${document}=    Parse Json    ${result.stdout}
+    Should Be Equal    ${document}[plan_id]    ${PLAN}
+    RETURN    ${document}[checkpoints]
+
+First Checkpoint
+    ${checkpoints}=    Checkpoints Of Plan
+    RETURN    ${checkpoints}[0]
+
+Show Checkpoint
+    [Arguments]    ${checkpoint_id}
+    ${result}=    Run Cleveragents    checkpoint    show    ${checkpoint_id}    --format    json
+    Should Have Succeeded    ${result}
+    ${checkpoint}=    Parse Json    ${result.stdout}
+    RETURN    ${checkpoint}
+
+Restore Checkpoint
+    [Documentation]    ``checkpoint restore ID --to DIR ARGS --format json``, parsed.
+    [Arguments]    ${checkpoint_id}    ${dir}    @{args}
+    ${result}=    Run Cleveragents    checkpoint    restore    ${checkpoint_id}    --to    ${dir}
+    ...    @{args}    --format    json
+    Should Have Succeeded    ${result}
+    ${restored}=    Parse Json    ${result.stdout}
+    Should Be Equal    ${restored}[checkpoint_id]    ${checkpoint_id}
+    RETURN    ${restored}
+
+New Folder Path
+    [Documentation]    A path under the suite folder where nothing exists yet.
+    ${name}=    Evaluate    uuid.uuid4().hex    modules=uuid
+    RETURN    ${SUITE_TMP}/restore-${name}
+
+Corrupt Every Blob
+    [Documentation]    Overwrites every stored file blob in the test's SQLite file; returns how many.
+    ${path}=    Evaluate    $DB_URL.removeprefix("sqlite:///")
+    ${count}=    Evaluate
+    ...    (lambda db: (db.execute("UPDATE checkpoint_objects SET data = X'00' WHERE kind = 'blob'").rowcount, db.commit(), db.close())[0])(sqlite3.connect($path))
+    ...    modules=sqlite3
+    RETURN    ${count}

@@ -1,0 +1,113 @@
+"""``cleveragents checkpoint``: a plan's checkpoints (list, show), restore, verify and prune."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cleveragents.cli.checkpoint_views import (
+    RestoreReport,
+    checkpoint_service,
+    load_checkpoint,
+    load_checkpoints,
+    render_checkpoint,
+    render_list,
+    render_restore,
+)
+from cleveragents.cli.context import EXIT_OPERATIONAL, CliError, checked_id, state_of
+from cleveragents.cli.output import FormatOption, resolve_format, write_text
+
+checkpoint_app = typer.Typer(help="A plan's checkpoints: list, show, restore, verify and prune.")
+
+PlanIdArgument = Annotated[
+    str, typer.Argument(metavar="PLAN_ID", help="The plan's id.", callback=checked_id)
+]
+CheckpointIdArgument = Annotated[
+    str, typer.Argument(metavar="ID", help="The checkpoint's id.", callback=checked_id)
+]
+
+
+@checkpoint_app.command("list")
+def list_command(ctx: typer.Context, plan_id: PlanIdArgument, fmt: FormatOption = None) -> None:
+    """List the plan's checkpoints, oldest first."""
+    output = resolve_format(fmt)
+    service = checkpoint_service(state_of(ctx).session_factory())
+    render_list(plan_id, load_checkpoints(service, plan_id), output)
+
+
+@checkpoint_app.command("show")
+def show_command(
+    ctx: typer.Context, checkpoint_id: CheckpointIdArgument, fmt: FormatOption = None
+) -> None:
+    """Show one checkpoint with its metadata (diff_paths, diff_based, diff_hash)."""
+    output = resolve_format(fmt)
+    service = checkpoint_service(state_of(ctx).session_factory())
+    render_checkpoint(load_checkpoint(service, checkpoint_id), output)
+
+
+@checkpoint_app.command("restore")
+def restore_command(
+    ctx: typer.Context,
+    checkpoint_id: CheckpointIdArgument,
+    target: Annotated[
+        Path,
+        typer.Option(
+            "--to",
+            metavar="DIR",
+            file_okay=False,
+            help="The folder to restore into (created when missing).",
+        ),
+    ],
+    remove_untracked: Annotated[
+        bool,
+        typer.Option(
+            "--remove-untracked",
+            help="Also remove files that no checkpoint of the plan ever saw.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Change nothing; report what would change.")
+    ] = False,
+    fmt: FormatOption = None,
+) -> None:
+    """Bring DIR back to the state of the checkpoint; print what was written and removed."""
+    output = resolve_format(fmt)
+    service = checkpoint_service(state_of(ctx).session_factory())
+    checkpoint = load_checkpoint(service, checkpoint_id)
+    try:
+        result = service.restore_workspace(
+            checkpoint.checkpoint_id, target, remove_untracked=remove_untracked, dry_run=dry_run
+        )
+    except ValueError as exc:
+        # The arguments were checked while parsing: what is refused now is the folder's
+        # content (a symlink or a folder in the way), an operational failure.
+        raise CliError(f"cannot restore into {target}: {exc}", EXIT_OPERATIONAL) from exc
+    render_restore(RestoreReport(checkpoint.checkpoint_id, target.absolute(), result), output)
+
+
+@checkpoint_app.command("verify")
+def verify_command(ctx: typer.Context, checkpoint_id: CheckpointIdArgument) -> None:
+    """Re-hash every stored object the checkpoint needs and its diff; print ``ok``."""
+    service = checkpoint_service(state_of(ctx).session_factory())
+    checkpoint = load_checkpoint(service, checkpoint_id)
+    if not service.verify_checkpoint(checkpoint.checkpoint_id):
+        raise CliError(f"checkpoint {checkpoint_id} failed verification", EXIT_OPERATIONAL)
+    write_text("ok")
+
+
+@checkpoint_app.command("prune")
+def prune_command(
+    ctx: typer.Context,
+    plan_id: PlanIdArgument,
+    keep: Annotated[
+        int,
+        typer.Option(
+            "--keep", metavar="N", min=0, help="How many of the newest checkpoints to keep."
+        ),
+    ],
+) -> None:
+    """Delete all but the plan's newest N checkpoints; print how many were deleted."""
+    service = checkpoint_service(state_of(ctx).session_factory())
+    write_text(str(service.prune(plan_id, keep)))
