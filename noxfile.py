@@ -34,6 +34,7 @@ ROBOT_DIR = BUILD / "robot"
 DIST_DIR = BUILD / "dist"
 ASV_CONFIG = ROOT / "asv.conf.json"
 COMPARE_SQLITE = ROOT / "benchmarks" / "compare_sqlite.py"
+COMPARE_GIT = ROOT / "benchmarks" / "compare_git.py"
 LINT_TARGETS = ("src", "features", "benchmarks", "tools", "noxfile.py", "alembic")
 SQLITE_BACKENDS = ("sqlite-memory", "sqlite-file")
 # Scenarios tagged @persistent need a database that outlives a process (features/environment.py).
@@ -290,6 +291,9 @@ def benchmarks(session: nox.Session) -> None:
     )
     if COMPARE_SQLITE.exists():
         session.run("python", str(COMPARE_SQLITE), "--scale", "small", env=env)
+    if COMPARE_GIT.exists():
+        _require_git(session)
+        session.run("python", str(COMPARE_GIT), "--scale", "small", env=env)
 
 
 @nox.session(python=PYTHON)
@@ -313,6 +317,28 @@ def benchmarks_full(session: nox.Session) -> None:
     )
     if COMPARE_SQLITE.exists():
         session.run("python", str(COMPARE_SQLITE), "--scale", "full", env=env)
+    if COMPARE_GIT.exists():
+        _require_git(session)
+        session.run("python", str(COMPARE_GIT), "--scale", "full", env=env)
+
+
+def _require_git(session: nox.Session) -> None:
+    """compare_git.py measures against git: a missing git fails the session, never skips."""
+    if shutil.which("git") is None:
+        session.error("git is required to compare checkpoints with git")
+
+
+@nox.session(python=PYTHON)
+def compare_git(session: nox.Session) -> None:
+    """Checkpoints against `git add -A && git write-tree` (full scale, exit 1 on a miss).
+
+    Not a default session; extra args replace the default ones, e.g.
+    ``nox -s compare_git -- --scale small``.
+    """
+    session.install("-e", ".")
+    _require_git(session)
+    args = session.posargs or ["--scale", "full", "--check"]
+    session.run("python", str(COMPARE_GIT), *args)
 
 
 @nox.session(python=PYTHON)
