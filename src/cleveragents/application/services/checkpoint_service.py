@@ -37,7 +37,7 @@ from cleveragents.infrastructure.database.errors import (
     RecordNotFoundError,
 )
 from cleveragents.infrastructure.workspace.file_swap import FileSwap
-from cleveragents.infrastructure.workspace.safe_paths import resolve_under
+from cleveragents.infrastructure.workspace.safe_paths import existing_directory, resolve_under
 from cleveragents.infrastructure.workspace.scanner import (
     DEFAULT_SIZE_LIMIT,
     ScanSettings,
@@ -151,7 +151,7 @@ class CheckpointService:
         """Snapshot the sandbox before a decision: ONE ``create`` call, diff metadata included."""
         key = valid_id(plan_id, "plan_id")
         valid_id(decision_id, "decision_id")
-        root = _directory(sandbox_ref, "sandbox_ref")
+        root = existing_directory(sandbox_ref, "sandbox_ref")
         try:
             return self._snapshot(key, root, decision_id, description, reuse=True)
         except BaselineGoneError:
@@ -373,15 +373,6 @@ class CheckpointService:
         if missing:
             raise IntegrityCheckError(f"stored content for {missing[0]} is missing")
         return staged
-
-
-def _directory(value: object, name: str) -> Path:
-    if not isinstance(value, str | os.PathLike):
-        raise ValueError(f"{name} must be a path, got {type(value).__name__}")
-    path = Path(value)
-    if not path.is_dir():
-        raise ValueError(f"{name} is not a directory: {path}")
-    return path
 
 
 def _remove_emptied_folders(target: Path, removed: Sequence[str]) -> None:

@@ -7,7 +7,6 @@ target, and a failure while swapping files in rolls back every step taken.
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import tempfile
@@ -20,6 +19,7 @@ from cleveragents.domain.models.core.change import ChangeEntry, ChangeOperation,
 from cleveragents.infrastructure.database.errors import RecordNotFoundError
 from cleveragents.infrastructure.workspace.file_swap import FileSwap
 from cleveragents.infrastructure.workspace.safe_paths import (
+    existing_directory,
     regular_file_hash,
     resolve_under,
     sha256_file,
@@ -114,8 +114,8 @@ class PlanApplyService:
         cleaned up and :class:`ApplyError` is raised.
         """
         key = valid_id(plan_id, "plan_id")
-        sandbox = _existing_directory(sandbox_dir, "sandbox_dir")
-        target = _existing_directory(target_dir, "target_dir")
+        sandbox = existing_directory(sandbox_dir, "sandbox_dir").resolve()
+        target = existing_directory(target_dir, "target_dir").resolve()
         entries = [e for cs in self._store.get_for_plan(key) for e in cs.entries]
         if not entries:
             raise RecordNotFoundError(f"cannot apply plan {key}: it has no recorded changes")
@@ -129,15 +129,6 @@ class PlanApplyService:
             raise ApplyError(f"cannot apply plan {key}: {exc}") from exc
         _log.info("plan.applied", plan_id=key, written=len(result.written))
         return result
-
-
-def _existing_directory(value: object, name: str) -> Path:
-    if not isinstance(value, str | os.PathLike):
-        raise ValueError(f"{name} must be a path, got {type(value).__name__}")
-    path = Path(value)
-    if not path.is_dir():
-        raise ValueError(f"{name} is not a directory: {path}")
-    return path.resolve()
 
 
 def _apply_entries(entries: list[ChangeEntry], sandbox: Path, target: Path) -> ApplyResult:

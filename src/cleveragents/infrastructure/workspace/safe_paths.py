@@ -57,3 +57,13 @@ def regular_file_hash(path: Path) -> str | None:
     if not stat.S_ISREG(mode):
         raise IsADirectoryError(f"{path} is not a regular file")
     return sha256_file(path)
+
+
+def existing_directory(value: object, name: str) -> Path:
+    """``value`` as a Path when it names an existing directory, else ``ValueError``."""
+    if not isinstance(value, str | os.PathLike):
+        raise ValueError(f"{name} must be a path, got {type(value).__name__}")
+    path = Path(value)
+    if not path.is_dir():
+        raise ValueError(f"{name} is not a directory: {path}")
+    return path
