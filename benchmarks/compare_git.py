@@ -275,15 +275,9 @@ class DiskUsage:
     allocated: int = 0
     files: int = 0
 
-    def __add__(self, other: DiskUsage) -> DiskUsage:
-        return DiskUsage(
-            self.apparent + other.apparent,
-            self.allocated + other.allocated,
-            self.files + other.files,
-        )
-
 
 def usage_of(paths: Iterator[Path] | Sequence[Path]) -> DiskUsage:
+    """Sizes of the files among ``paths`` that exist."""
     apparent = allocated = files = 0
     for path in paths:
         try:
@@ -297,6 +291,7 @@ def usage_of(paths: Iterator[Path] | Sequence[Path]) -> DiskUsage:
 
 
 def files_under(folder: Path) -> Iterator[Path]:
+    """Every file below ``folder``."""
     for parent, _, names in os.walk(folder):
         for name in names:
             yield Path(parent) / name
@@ -352,21 +347,52 @@ class GitSide:
     def storage(self) -> DiskUsage:
         return usage_of(files_under(self.git_dir / "objects"))
 
-    def racy(self) -> set[str]:
-        """Files the next ``add -A`` re-hashes even if unchanged: git smudged them as racily
-        clean when it wrote the index (size 0 in the index, not on disk)."""
-        smudged = set()
+    def racy(self, resolution_ns: int) -> set[str]:
+        """Files the next ``add -A`` re-hashes even if unchanged (git's racy-git rule).
+
+        An index entry is racily clean when its file's mtime is not older than the
+        index file's own mtime, compared at ``resolution_ns`` (see :func:`git_racy_resolution`).
+        """
+        index = (self.git_dir / "index").stat().st_mtime_ns // resolution_ns
+        racy = set()
         path = None
         for line in self.git("ls-files", "--debug").splitlines():
             if not line.startswith((" ", "\t")):
                 path = line
-            elif (
-                line.strip().startswith("size: 0")
-                and path is not None
-                and (self.work_tree / path).stat().st_size != 0
-            ):
-                smudged.add(path)
-        return smudged
+            elif line.strip().startswith("mtime:") and path is not None:
+                seconds, nanoseconds = line.split(":", 1)[1].strip().split(":")
+                if (int(seconds) * 1_000_000_000 + int(nanoseconds)) // resolution_ns >= index:
+                    racy.add(path)
+        return racy
+
+
+def git_racy_resolution(folder: Path) -> int:
+    """1 when this git compares timestamps to the nanosecond (built with USE_NSEC), else 10**9.
+
+    Probe: make the index file 1 ns younger than the file it records (same second),
+    then change the file without changing its size or mtime. git sees the change only
+    if it treats the entry as racily clean, i.e. if it compares whole seconds.
+    """
+    work_tree = folder / "racy-probe"
+    work_tree.mkdir()
+    git = GitSide(folder / "racy-probe.git", work_tree)
+    probe = work_tree / "probe.txt"
+    try:
+        for _ in range(100):
+            probe.write_text("before")
+            git.git("add", "-A")
+            recorded = probe.stat().st_mtime_ns
+            if (recorded + 1) % 1_000_000_000 == 0:
+                continue  # the next nanosecond is in the next second: try again
+            os.utime(git.git_dir / "index", ns=(recorded + 1, recorded + 1))
+            probe.write_text("after!")
+            os.utime(probe, ns=(recorded, recorded))
+            changed = git.git("-c", "core.trustctime=false", "diff-files", "--name-only")
+            return 1_000_000_000 if changed.strip() else 1
+        raise SystemExit("could not probe git's racy-git timestamp resolution")
+    finally:
+        shutil.rmtree(work_tree)
+        shutil.rmtree(git.git_dir)
 
 
 class OursSide:
@@ -521,7 +547,6 @@ class Run:
     payload: tuple[int, int, int] = (0, 0, 0)
     racy_ours: list[int] = field(default_factory=list)
     racy_git: list[int] = field(default_factory=list)
-    first_objects: int = 0
 
 
 def _edit(workspace: Workspace, step: int, changed: list[str]) -> None:
@@ -529,7 +554,11 @@ def _edit(workspace: Workspace, step: int, changed: list[str]) -> None:
 
 
 def run_once(
-    workspace: Workspace, folder: Path, repetition: int, first_step: int, restores: int
+    workspace: Workspace,
+    folder: Path,
+    repetition: int,
+    restores: int,
+    git_resolution_ns: int,
 ) -> Run:
     """First snapshot, 20 snapshots of 10 changed files, restore: both sides, fresh stores."""
     ours = OursSide(folder / "checkpoints.db", workspace.root)
@@ -546,8 +575,7 @@ def run_once(
             )
         )
         result.after_first = (ours.pages(), git.storage())
-        result.first_objects = ours.payload()[0]
-        racy_ours, racy_git = ours.racy(), git.racy()
+        racy_ours, racy_git = ours.racy(), git.racy(git_resolution_ns)
         for step in range(INCREMENTAL_SNAPSHOTS):
             changed: list[str] = []
             result.incremental.append(
@@ -555,12 +583,14 @@ def run_once(
                     lambda: ids.append(ours.snapshot()),
                     lambda: trees.append(git.snapshot()),
                     repetition + step + 1,
-                    prepare=functools.partial(_edit, workspace, first_step + step, changed),
+                    prepare=functools.partial(
+                        _edit, workspace, repetition * INCREMENTAL_SNAPSHOTS + step, changed
+                    ),
                 )
             )
             result.racy_ours.append(len(racy_ours - set(changed)))
             result.racy_git.append(len(racy_git - set(changed)))
-            racy_ours, racy_git = ours.racy(), git.racy()
+            racy_ours, racy_git = ours.racy(), git.racy(git_resolution_ns)
         result.pages = ours.pages()
         result.free_pages = ours.free_pages
         result.storage = (ours.storage(), git.storage())
@@ -670,7 +700,6 @@ def describe_environment(scale: WorkspaceScale, workspace: Workspace, folder: Pa
         f"synchronous={synchronous}"
     )
     print(f"git              {git_version()}; {git_settings(git)}")
-    print()
     shutil.rmtree(folder / "probe.git")
     for path in folder.glob("probe.db*"):
         path.unlink()
@@ -779,20 +808,21 @@ def run(scale: WorkspaceScale, folder: Path) -> tuple[list[Comparison], list[str
     began = time.perf_counter()
     workspace = build_workspace(folder / "workspace", scale)
     print(f"built the workspace in {time.perf_counter() - began:.1f}s")
+    resolution = git_racy_resolution(folder)
     describe_environment(scale, workspace, folder)
+    print(
+        "git racy rule    an entry is re-hashed when its mtime is not older than the index's, "
+        f"to the {'second' if resolution > 1 else 'nanosecond'}"
+    )
+    print(
+        f"our racy rule    a file is re-hashed when modified less than "
+        f"{RACY_WINDOW_NS // 1_000_000} ms before the previous scan started\n"
+    )
     runs = []
     for repetition in range(scale.repetitions):
         scratch = folder / f"run-{repetition}"
         scratch.mkdir()
-        runs.append(
-            run_once(
-                workspace,
-                scratch,
-                repetition,
-                repetition * INCREMENTAL_SNAPSHOTS,
-                scale.restores,
-            )
-        )
+        runs.append(run_once(workspace, scratch, repetition, scale.restores, resolution))
         shutil.rmtree(scratch)
     return summarize(runs, workspace)
 
