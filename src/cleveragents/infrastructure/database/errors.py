@@ -28,9 +28,15 @@ class IntegrityCheckError(DatabaseError):
     """Stored content whose hash does not match what it should be."""
 
 
+class CommitOutcomeUnknownError(DatabaseError):
+    """A non-repeatable write whose COMMIT failed without telling whether it took effect."""
+
+
 # SQLSTATE classes of PostgreSQL errors that go away when the work is tried again.
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03"})
 _TRANSIENT_SQLITE_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+# SQLite reports these before a COMMIT takes effect: the transaction is still open.
+SQLITE_NOT_COMMITTED = _TRANSIENT_SQLITE_MESSAGES
 _UNIQUE_MESSAGES = ("unique constraint", "duplicate key", "23505")
 _FOREIGN_KEY_MESSAGES = ("foreign key constraint", "23503")
 

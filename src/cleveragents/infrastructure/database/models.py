@@ -21,6 +21,8 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
 )
@@ -200,3 +202,45 @@ class CheckpointStatCacheModel(Base):
     checkpoint_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     scan_started_ns: Mapped[int] = mapped_column(BigInteger)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ErrorPatternModel(Base):
+    """A recurring error signature. ``pattern_folded`` is the case-folded text matched on."""
+
+    __tablename__ = "error_patterns"
+
+    pattern_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    pattern: Mapped[str] = mapped_column(Text)
+    pattern_folded: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[Any] = mapped_column(JSON())
+    frequency: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    category: Mapped[str | None] = mapped_column(String(200), index=True)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    pattern_metadata: Mapped[dict[str, Any]]
+
+    __table_args__ = (Index(None, "frequency", "last_seen"),)
+
+
+class ErrorPatternTermModel(Base):
+    """The match index: one row per keyword and per anchor of a pattern's text.
+
+    ``kind`` says which part of a context the term is compared with (see
+    ``error_pattern_repository``); the primary key is the lookup index.
+    """
+
+    __tablename__ = "error_pattern_terms"
+
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    term: Mapped[str] = mapped_column(Text)
+    pattern_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH),
+        ForeignKey("error_patterns.pattern_id", ondelete="CASCADE"),
+        index=True,
+    )
+
+    __table_args__ = (
+        PrimaryKeyConstraint("kind", "term", "pattern_id"),
+        {"sqlite_with_rowid": False},
+    )

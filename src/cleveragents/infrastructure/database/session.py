@@ -21,6 +21,8 @@ from sqlalchemy.pool import StaticPool
 
 from cleveragents._logging import get_logger
 from cleveragents.infrastructure.database.errors import (
+    SQLITE_NOT_COMMITTED,
+    CommitOutcomeUnknownError,
     DatabaseError,
     is_transient,
     mask_url,
@@ -151,16 +153,39 @@ def check_session_factory(session_factory: object) -> SessionFactory:
     return cast(SessionFactory, session_factory)
 
 
+def _commit_once(session: Session, action: str) -> None:
+    """COMMIT, refusing to let a retry repeat the work when its outcome is unknown.
+
+    SQLite reports busy/locked before anything is committed, so those stay
+    retryable; any other failure of the COMMIT itself may have happened after the
+    server committed.
+    """
+    try:
+        session.commit()
+    except sa_exc.SQLAlchemyError as exc:
+        message = str(getattr(exc, "orig", exc)).lower()
+        if any(text in message for text in SQLITE_NOT_COMMITTED):
+            raise
+        raise CommitOutcomeUnknownError(
+            f"{action}: the connection failed during COMMIT; the change may or may not "
+            "have been applied, and it is not retried so that it cannot apply twice"
+        ) from exc
+
+
 def run_in_transaction(
     session_factory: SessionFactory,
     action: str,
     work: Callable[[Session], T],
     *,
     write: bool,
+    idempotent: bool = True,
 ) -> T:
     """Run ``work`` in one session and one transaction, retried as a whole when transient.
 
     Write transactions take SQLite's write lock up front (``BEGIN IMMEDIATE``).
+    ``idempotent=False`` marks work that must not run twice (an increment): when
+    its COMMIT fails in a way that leaves the outcome unknown (the connection was
+    lost while committing), it raises :class:`DatabaseError` instead of retrying.
     """
 
     def attempt() -> T:
@@ -169,8 +194,10 @@ def run_in_transaction(
                 session.connection(execution_options={WRITE_OPTION: True})
             try:
                 result = work(session)
-                if write:
+                if write and idempotent:
                     session.commit()
+                elif write:
+                    _commit_once(session, action)
                 else:
                     session.rollback()
             except BaseException:

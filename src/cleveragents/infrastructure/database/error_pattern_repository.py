@@ -1,0 +1,507 @@
+"""Error patterns in the database, matched through an index of terms.
+
+``match_context`` never reads every pattern. Each pattern is stored with index
+terms (table ``error_pattern_terms``); a context is turned into the probes that
+can equal them, the primary-key index answers the probes, and only the
+candidates it returns are scored, ranked and cut to ``limit`` by one statement.
+
+Terms, by ``kind``:
+
+- ``KEYWORD``: each keyword, probed with the context's words (CamelCase parts included).
+- ``WORD``: the longest *interior* word of the folded pattern text, one with a
+  non-word character on both sides inside the pattern. Wherever the text
+  occurs in the context, that word is a whole word of the folded context.
+- ``GRAM_1`` .. ``GRAM_8``: for a text without an interior word and at least
+  ``GRAM`` characters long, its ``GRAM``-character substrings at offsets
+  ``0 .. k-1``, where ``k`` is the largest of 1, 2, 4, 8 not above
+  ``len - GRAM + 1``. Any occurrence of the text in the context covers a context
+  position that is a multiple of ``k`` with one of those substrings starting
+  there, so probing the context only at multiples of ``k`` finds it.
+- ``SHORT``: a text shorter than ``GRAM``, probed with every short substring of
+  the context (only when such patterns exist).
+
+A term hit is only a candidate for the text rule: the statement checks that the
+folded text really occurs in the folded context (``instr``/``strpos``) before
+adding its point. Keyword hits are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import IntEnum
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.types import JSON, Text
+
+from cleveragents._logging import get_logger
+from cleveragents.domain.models.core._types import check_storable, require_id, to_utc, utc_now
+from cleveragents.domain.models.core.error_pattern import (
+    MOST_FREQUENT_LIMIT,
+    WORD,
+    ErrorPattern,
+    ErrorPatternStatistics,
+    fold,
+    words_of,
+)
+from cleveragents.infrastructure.database.errors import RecordNotFoundError
+from cleveragents.infrastructure.database.models import (
+    ErrorPatternModel,
+    ErrorPatternTermModel,
+    UtcDateTime,
+)
+from cleveragents.infrastructure.database.session import (
+    SessionFactory,
+    check_session_factory,
+    run_in_transaction,
+)
+from cleveragents.infrastructure.database.trusted import from_trusted
+
+_PATTERNS = cast(Table, ErrorPatternModel.__table__)
+_TERMS = cast(Table, ErrorPatternTermModel.__table__)
+
+GRAM = 4
+MAX_CONTEXT_LENGTH = 1_000_000
+
+_log = get_logger(__name__)
+
+
+class TermKind(IntEnum):
+    """What part of a context an index term is compared with."""
+
+    KEYWORD = 0
+    WORD = 1
+    SHORT = 2
+    GRAM_1 = 3
+    GRAM_2 = 4
+    GRAM_4 = 5
+    GRAM_8 = 6
+
+
+_GRAM_KINDS = {1: TermKind.GRAM_1, 2: TermKind.GRAM_2, 4: TermKind.GRAM_4, 8: TermKind.GRAM_8}
+_STEPS = {kind: step for step, kind in _GRAM_KINDS.items()}
+# Kinds probed only when some pattern has them (an index seek tells).
+_OPTIONAL_KINDS = (TermKind.SHORT, *_GRAM_KINDS.values())
+
+
+# --- index terms ------------------------------------------------------------------------
+
+
+def text_terms(folded: str) -> list[tuple[TermKind, str]]:
+    """The index terms of a folded pattern text (see the module docstring)."""
+    interior = [
+        match.group()
+        for match in WORD.finditer(folded)
+        if match.start() > 0 and match.end() < len(folded)
+    ]
+    if interior:
+        return [(TermKind.WORD, max(interior, key=len))]
+    if len(folded) < GRAM:
+        return [(TermKind.SHORT, folded)]
+    step = max(k for k in _GRAM_KINDS if k <= len(folded) - GRAM + 1)
+    grams = dict.fromkeys(folded[offset : offset + GRAM] for offset in range(step))
+    return [(_GRAM_KINDS[step], gram) for gram in grams]
+
+
+def pattern_terms(pattern: ErrorPattern) -> list[tuple[TermKind, str]]:
+    """Every index term of ``pattern``: its keywords and its text's anchor."""
+    terms = [(TermKind.KEYWORD, keyword) for keyword in pattern.keywords]
+    terms.extend(text_terms(fold(pattern.pattern)))
+    return terms
+
+
+def context_probes(context: str, kinds: Iterable[TermKind]) -> dict[TermKind, list[str]]:
+    """For each kind in ``kinds``, the distinct terms of ``context`` it is compared with."""
+    folded = fold(context)
+    probes: dict[TermKind, list[str]] = {TermKind.KEYWORD: sorted(words_of(context))}
+    for kind in kinds:
+        if kind is TermKind.WORD:
+            found = {match.group() for match in WORD.finditer(folded)}
+        elif kind is TermKind.SHORT:
+            found = {
+                folded[start : start + length]
+                for length in range(1, GRAM)
+                for start in range(len(folded) - length + 1)
+            }
+        else:
+            step = _STEPS[kind]
+            found = {
+                folded[start : start + GRAM] for start in range(0, len(folded) - GRAM + 1, step)
+            }
+        if found:
+            probes[kind] = sorted(found)
+    return probes
+
+
+# --- rows and models --------------------------------------------------------------------
+
+_COLUMNS = (
+    _PATTERNS.c.pattern_id,
+    _PATTERNS.c.pattern,
+    _PATTERNS.c.keywords,
+    _PATTERNS.c.frequency,
+    _PATTERNS.c.last_seen,
+    _PATTERNS.c.first_seen,
+    _PATTERNS.c.category,
+    _PATTERNS.c.resolution,
+    _PATTERNS.c.pattern_metadata,
+)
+
+
+def _to_domain(row: Row[Any] | Sequence[Any]) -> ErrorPattern:
+    (
+        pattern_id,
+        pattern,
+        keywords,
+        frequency,
+        last_seen,
+        first_seen,
+        category,
+        resolution,
+        metadata,
+    ) = tuple(row)[: len(_COLUMNS)]
+    return from_trusted(
+        ErrorPattern,
+        {
+            "pattern_id": pattern_id,
+            "pattern": pattern,
+            "keywords": keywords,
+            "frequency": frequency,
+            "last_seen": last_seen,
+            "first_seen": first_seen,
+            "category": category,
+            "resolution": resolution,
+            "metadata": metadata,
+        },
+    )
+
+
+def _descriptive_row(pattern: ErrorPattern) -> dict[str, Any]:
+    return {
+        "pattern": pattern.pattern,
+        "pattern_folded": fold(pattern.pattern),
+        "keywords": pattern.keywords,
+        "category": pattern.category,
+        "resolution": pattern.resolution,
+        "pattern_metadata": pattern.metadata,
+    }
+
+
+def _require_pattern(pattern: object) -> ErrorPattern:
+    if not isinstance(pattern, ErrorPattern):
+        raise ValueError(f"pattern must be an ErrorPattern, got {type(pattern).__name__}")
+    # Re-validate: a model changed with model_copy(update=...) skips its validators.
+    return ErrorPattern.model_validate(pattern.model_dump())
+
+
+def _require_int(value: object, name: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _require_context(context: object) -> str:
+    if not isinstance(context, str):
+        raise ValueError(f"context must be a string, got {type(context).__name__}")
+    if len(context) > MAX_CONTEXT_LENGTH:
+        raise ValueError(f"context must be at most {MAX_CONTEXT_LENGTH} characters")
+    check_storable(context)
+    return context
+
+
+_ORDER = (
+    _PATTERNS.c.frequency.desc(),
+    _PATTERNS.c.last_seen.desc(),
+    _PATTERNS.c.pattern_id,
+)
+
+
+class ErrorPatternRepository:
+    """The durable ``ErrorPatternStore``: every method reads or writes the database."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._session_factory = check_session_factory(session_factory)
+
+    # --- writes -------------------------------------------------------------------------
+
+    def create(self, pattern: ErrorPattern) -> ErrorPattern:
+        """Store a new pattern; ``DuplicateRecordError`` if its id exists."""
+        stored = _require_pattern(pattern)
+
+        def work(session: Session) -> ErrorPattern:
+            session.execute(
+                insert(_PATTERNS),
+                {
+                    "pattern_id": stored.pattern_id,
+                    "frequency": stored.frequency,
+                    "first_seen": stored.first_seen,
+                    "last_seen": stored.last_seen,
+                    **_descriptive_row(stored),
+                },
+            )
+            self._write_terms(session, stored)
+            return stored
+
+        created = run_in_transaction(
+            self._session_factory, "create error pattern", work, write=True
+        )
+        _log.debug("error_pattern.created", pattern_id=created.pattern_id)
+        return created
+
+    def update(self, pattern: ErrorPattern) -> ErrorPattern:
+        """Replace the descriptive fields (pattern, keywords, category, resolution, metadata).
+
+        ``frequency``, ``first_seen`` and ``last_seen`` are left as stored, so an
+        update never undoes a concurrent :meth:`record_occurrence`. Returns the
+        stored pattern; ``RecordNotFoundError`` when the id does not exist.
+        """
+        stored = _require_pattern(pattern)
+
+        def work(session: Session) -> ErrorPattern:
+            row = session.execute(
+                update(_PATTERNS)
+                .where(_PATTERNS.c.pattern_id == stored.pattern_id)
+                .values(**_descriptive_row(stored))
+                .returning(*_COLUMNS)
+            ).first()
+            if row is None:
+                raise RecordNotFoundError(f"error pattern {stored.pattern_id!r} does not exist")
+            session.execute(delete(_TERMS).where(_TERMS.c.pattern_id == stored.pattern_id))
+            self._write_terms(session, stored)
+            return _to_domain(row)
+
+        return run_in_transaction(self._session_factory, "update error pattern", work, write=True)
+
+    def delete(self, pattern_id: str) -> bool:
+        """Delete a pattern and its index terms; False when there was none."""
+        valid = require_id(pattern_id, "pattern_id")
+
+        def work(session: Session) -> bool:
+            session.execute(delete(_TERMS).where(_TERMS.c.pattern_id == valid))
+            removed = session.execute(
+                delete(_PATTERNS).where(_PATTERNS.c.pattern_id == valid).returning(literal(1))
+            ).first()
+            return removed is not None
+
+        return run_in_transaction(self._session_factory, "delete error pattern", work, write=True)
+
+    def record_occurrence(
+        self, pattern_id: str, *, seen_at: datetime | None = None
+    ) -> ErrorPattern:
+        """One more occurrence: ``frequency + 1``, ``last_seen = max(last_seen, seen_at)``.
+
+        One ``UPDATE`` does it in the database, so concurrent callers in several
+        processes lose no increment. An older ``seen_at`` lowers ``first_seen``.
+        It is never retried once its COMMIT may have happened (that would count twice).
+        """
+        valid = require_id(pattern_id, "pattern_id")
+        if seen_at is not None and not isinstance(seen_at, datetime):
+            raise ValueError(f"seen_at must be a datetime, got {type(seen_at).__name__}")
+        when = to_utc(seen_at) if seen_at is not None else utc_now()
+        seen = bindparam("seen", when, type_=UtcDateTime())
+        statement = (
+            update(_PATTERNS)
+            .where(_PATTERNS.c.pattern_id == valid)
+            .values(
+                frequency=_PATTERNS.c.frequency + 1,
+                last_seen=case((_PATTERNS.c.last_seen < seen, seen), else_=_PATTERNS.c.last_seen),
+                first_seen=case(
+                    (_PATTERNS.c.first_seen > seen, seen), else_=_PATTERNS.c.first_seen
+                ),
+            )
+            .returning(*_COLUMNS)
+        )
+
+        def work(session: Session) -> ErrorPattern:
+            row = session.execute(statement).first()
+            if row is None:
+                raise RecordNotFoundError(f"error pattern {valid!r} does not exist")
+            return _to_domain(row)
+
+        return run_in_transaction(
+            self._session_factory, "record error occurrence", work, write=True, idempotent=False
+        )
+
+    @staticmethod
+    def _write_terms(session: Session, pattern: ErrorPattern) -> None:
+        rows = [
+            {"kind": int(kind), "term": term, "pattern_id": pattern.pattern_id}
+            for kind, term in dict.fromkeys(pattern_terms(pattern))
+        ]
+        session.execute(insert(_TERMS), rows)
+
+    # --- reads --------------------------------------------------------------------------
+
+    def get(self, pattern_id: str) -> ErrorPattern | None:
+        """The pattern with this id, or None."""
+        valid = require_id(pattern_id, "pattern_id")
+        statement = select(*_COLUMNS).where(_PATTERNS.c.pattern_id == valid)
+
+        def work(session: Session) -> ErrorPattern | None:
+            row = session.execute(statement).first()
+            return None if row is None else _to_domain(row)
+
+        return run_in_transaction(self._session_factory, "get error pattern", work, write=False)
+
+    def list_all(self, *, limit: int | None = None, offset: int = 0) -> list[ErrorPattern]:
+        """Patterns by frequency desc, then last_seen desc, then pattern_id."""
+        if limit is not None:
+            _require_int(limit, "limit", minimum=0)
+        _require_int(offset, "offset", minimum=0)
+        statement = select(*_COLUMNS).order_by(*_ORDER).offset(offset)
+        if limit is not None:
+            statement = statement.limit(limit)
+
+        def work(session: Session) -> list[ErrorPattern]:
+            return [_to_domain(row) for row in session.execute(statement)]
+
+        return run_in_transaction(self._session_factory, "list error patterns", work, write=False)
+
+    def count(self) -> int:
+        """How many patterns are stored."""
+
+        def work(session: Session) -> int:
+            return int(session.execute(select(func.count()).select_from(_PATTERNS)).scalar_one())
+
+        return run_in_transaction(self._session_factory, "count error patterns", work, write=False)
+
+    def statistics(self) -> ErrorPatternStatistics:
+        """Totals, the most frequent patterns and counts per category, aggregated in SQL."""
+        totals = select(
+            func.count(),
+            func.coalesce(func.sum(_PATTERNS.c.frequency), 0),
+            func.max(_PATTERNS.c.last_seen),
+        )
+        category = func.coalesce(_PATTERNS.c.category, "")
+        by_category = select(category, func.count()).group_by(category).order_by(category)
+        most_frequent = select(*_COLUMNS).order_by(*_ORDER).limit(MOST_FREQUENT_LIMIT)
+
+        def work(session: Session) -> ErrorPatternStatistics:
+            if session.get_bind().dialect.name == "postgresql":
+                # One snapshot for the three statements.
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            patterns, occurrences, last_seen = session.execute(totals).one()
+            return ErrorPatternStatistics(
+                total_patterns=int(patterns),
+                total_occurrences=int(occurrences),
+                most_frequent=[_to_domain(row) for row in session.execute(most_frequent)],
+                by_category={str(name): int(n) for name, n in session.execute(by_category)},
+                last_seen=last_seen,
+            )
+
+        return run_in_transaction(
+            self._session_factory, "error pattern statistics", work, write=False
+        )
+
+    def match_context(self, context: str, *, limit: int = 10) -> list[ErrorPattern]:
+        """The patterns matching ``context``, best first (see the module docstring).
+
+        Matches are: the pattern text occurs in the context (case-insensitive), or
+        a keyword is a word of the context. Ranked by score (keywords matched, plus
+        one for the text), then frequency desc, last_seen desc, pattern_id.
+        """
+        text = _require_context(context)
+        _require_int(limit, "limit", minimum=0)
+        if not text or limit == 0:
+            return []
+
+        def work(session: Session) -> list[ErrorPattern]:
+            dialect = session.get_bind().dialect.name
+            present = self._present_kinds(session)
+            probes = context_probes(text, present)
+            statement, params = _match_statement(dialect, probes, fold(text), limit)
+            return [_to_domain(row) for row in session.execute(statement, params)]
+
+        return run_in_transaction(self._session_factory, "match error context", work, write=False)
+
+    @staticmethod
+    def _present_kinds(session: Session) -> list[TermKind]:
+        """The text-anchor kinds some pattern uses: one index seek each, one statement."""
+        checks = [
+            exists().where(_TERMS.c.kind == int(kind)).label(kind.name)
+            for kind in (TermKind.WORD, *_OPTIONAL_KINDS)
+        ]
+        row = session.execute(select(*checks)).one()
+        return [
+            kind
+            for kind, present in zip((TermKind.WORD, *_OPTIONAL_KINDS), row, strict=True)
+            if present
+        ]
+
+
+def _probe_in(dialect: str, name: str, values: list[str]) -> tuple[ColumnElement[bool], Any]:
+    """``term`` among ``values`` as one bound array, whatever its length (no parameter limit).
+
+    SQLite reads it with ``json_each``, PostgreSQL as ``text[]`` with ``= ANY``;
+    both answer it from the primary-key index.
+    """
+    if dialect == "postgresql":
+        return _TERMS.c.term == any_(bindparam(name, type_=ARRAY(Text()))), values
+    listed = select(column("value", Text)).select_from(
+        func.json_each(bindparam(name, type_=JSON())).table_valued("value")
+    )
+    return _TERMS.c.term.in_(listed.scalar_subquery()), values
+
+
+def _match_statement(
+    dialect: str, probes: dict[TermKind, list[str]], folded_context: str, limit: int
+) -> tuple[Select[Any], dict[str, Any]]:
+    params: dict[str, Any] = {}
+    branches = []
+    for kind, values in probes.items():
+        name = f"probe_{kind.name.lower()}"
+        condition, params[name] = _probe_in(dialect, name, values)
+        branches.append(
+            select(_TERMS.c.pattern_id, _TERMS.c.kind).where(_TERMS.c.kind == int(kind), condition)
+        )
+    hits = union_all(*branches).subquery("hits")
+    is_keyword = hits.c.kind == int(TermKind.KEYWORD)
+    scored = (
+        select(
+            hits.c.pattern_id,
+            func.sum(case((is_keyword, 1), else_=0)).label("keywords"),
+            func.max(case((is_keyword, 0), else_=1)).label("text_candidate"),
+        )
+        .group_by(hits.c.pattern_id)
+        .subquery("scored")
+    )
+    context = bindparam("context", folded_context, type_=Text())
+    params["context"] = folded_context
+    position = (
+        func.strpos(context, _PATTERNS.c.pattern_folded)
+        if dialect == "postgresql"
+        else func.instr(context, _PATTERNS.c.pattern_folded)
+    )
+    text_point = case((and_(scored.c.text_candidate == 1, position > 0), 1), else_=0)
+    score = (scored.c.keywords + text_point).label("score")
+    statement = (
+        select(*_COLUMNS, score)
+        .join_from(scored, _PATTERNS, _PATTERNS.c.pattern_id == scored.c.pattern_id)
+        .where(scored.c.keywords + text_point > 0)
+        .order_by(score.desc(), *_ORDER)
+        .limit(limit)
+    )
+    return statement, params
