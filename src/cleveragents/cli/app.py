@@ -32,19 +32,22 @@ from cleveragents.cli.context import (
 )
 from cleveragents.cli.db import db_app
 from cleveragents.cli.demo import demo_command
+from cleveragents.cli.errors import errors_app
 from cleveragents.cli.logs import LogRouting
 from cleveragents.cli.plan import plan_app
 from cleveragents.infrastructure.database.errors import DatabaseError, RecordNotFoundError
 
 app = typer.Typer(
     name="cleveragents",
-    help="Changesets, tool invocations, checkpoints and migrations of the agent runtime.",
+    help="Changesets, tool invocations, checkpoints, error patterns and migrations "
+    "of the agent runtime.",
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 app.add_typer(plan_app, name="plan")
 app.add_typer(checkpoint_app, name="checkpoint")
+app.add_typer(errors_app, name="errors")
 app.add_typer(db_app, name="db")
 app.command("demo")(demo_command)
 
@@ -58,6 +61,12 @@ def _plan_group(ctx: typer.Context) -> None:
 @checkpoint_app.callback(invoke_without_command=True)
 def _checkpoint_group(ctx: typer.Context) -> None:
     """A plan's checkpoints: list, show, restore, verify and prune."""
+    require_command(ctx)
+
+
+@errors_app.callback(invoke_without_command=True)
+def _errors_group(ctx: typer.Context) -> None:
+    """Recurring error patterns: list, match and statistics."""
     require_command(ctx)
 
 
@@ -102,7 +111,7 @@ def root(
         ),
     ] = False,
 ) -> None:
-    """Changesets, tool invocations, checkpoints and migrations of the agent runtime."""
+    """Changesets, tool invocations, checkpoints, error patterns and migrations."""
     state = state_of(ctx)
     state.database_url = database_url
     if debug:

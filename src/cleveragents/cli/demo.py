@@ -2,7 +2,8 @@
 
 An "agent" works on a tiny Python project in a temporary sandbox: it reads files,
 changes them (two modifications, one creation, one deletion, one rename), and runs
-the tests, which fail once on a missing dependency. File changes are real; the
+the tests, which fail once on a missing dependency (matched against, and remembered
+in, the error memory: ``demo_errors``). File changes are real; the
 results of the non-file tools (tests, package installs) are scripted. Before each
 step (decision) the sandbox is snapshotted through ``CheckpointService``. Everything
 is recorded through the public APIs, then ``plan status``, ``plan diff`` and the
@@ -30,10 +31,12 @@ from cleveragents.cli import demo_project as project
 from cleveragents.cli.checkpoint_views import checkpoint_service
 from cleveragents.cli.context import state_of
 from cleveragents.cli.demo_checkpoints import show_checkpoints, snapshot_before
+from cleveragents.cli.demo_errors import remember_failure, show_match
 from cleveragents.cli.demo_session import AgentSession
 from cleveragents.cli.output import OutputFormat, resolve_format, stdout_console, write_text
 from cleveragents.cli.plan_views import load_diff, load_status, render_diff, render_status
 from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
+from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 from cleveragents.infrastructure.database.errors import mask_url
 
 
@@ -135,6 +138,7 @@ def demo_command(
     factory = state.session_factory()
     store = SqliteChangeSetStore(factory)
     checkpoints = checkpoint_service(factory)
+    errors = ErrorPatternRepository(factory)
     plan_id = f"demo-{ULID()}"
     changeset = store.start(plan_id)
     sandbox = Path(tempfile.mkdtemp(prefix="cleveragents-demo-"))
@@ -144,7 +148,15 @@ def demo_command(
         write_text(f"database: {mask_url(state.resolved_database_url())}")
         write_text(f"sandbox: {sandbox}")
         project.create(sandbox)
-        session = AgentSession(sandbox, store, plan_id, changeset.changeset_id, write_text)
+        failures: list[str] = []
+
+        def on_failure(error_text: str) -> None:
+            failures.append(error_text)
+            remember_failure(errors, error_text, write_text)
+
+        session = AgentSession(
+            sandbox, store, plan_id, changeset.changeset_id, write_text, on_failure=on_failure
+        )
         for number, step in enumerate(DEMO_STEPS, start=1):
             session.step = number
             write_text(f"step {number}: {step.title}")
@@ -155,6 +167,9 @@ def demo_command(
         render_status(load_status(factory, plan_id), fmt)
         _heading("plan diff", fmt)
         render_diff(load_diff(factory, plan_id), fmt)
+        for error_text in failures:
+            _heading("errors match: the failing tool call against the error memory", fmt)
+            show_match(errors, error_text, fmt)
         # The dry run looks at the sandbox: before it is removed.
         restored = show_checkpoints(
             factory, checkpoints, plan_id, sandbox, fmt, _heading, keep=keep_sandbox
@@ -177,6 +192,8 @@ def demo_command(
         write_text(
             f"  {prefix} checkpoint restore {restored.checkpoint_id} --to ./restored --dry-run"
         )
+    write_text(f"  {prefix} errors match \"ModuleNotFoundError: No module named 'requests'\"")
+    write_text(f"  {prefix} errors stats")
     write_text(f"  {prefix} plan cleanup {plan_id}")
     if keep_sandbox:
         write_text(f"the sandbox is kept in {sandbox}")

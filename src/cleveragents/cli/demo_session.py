@@ -65,6 +65,8 @@ class AgentSession:
     narrate: Narrate
     step: int = 0
     invocations: list[ToolInvocation] = field(default_factory=list)
+    # Called with the error text of every failing tool call, after it is recorded.
+    on_failure: Callable[[str], object] | None = None
 
     def tool(
         self,
@@ -97,6 +99,8 @@ class AgentSession:
         self.invocations.append(invocation)
         outcome = "ok" if error is None else f"FAILED: {error.strip().splitlines()[-1]}"
         self.narrate("  " + " ".join([tool_name, *resource_refs, "->", outcome]))
+        if error is not None and self.on_failure is not None:
+            self.on_failure(error)
         return invocation
 
     def read(self, path: str) -> str:

@@ -1,0 +1,67 @@
+"""``cleveragents errors``: the error memory (list, match a text against it, statistics)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from cleveragents.cli.context import state_of
+from cleveragents.cli.errors_views import render_patterns, render_statistics
+from cleveragents.cli.output import FormatOption, resolve_format
+from cleveragents.domain.models.core.error_pattern import match_score
+from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
+
+errors_app = typer.Typer(help="Recurring error patterns: list, match and statistics.")
+
+LimitOption = Annotated[
+    int | None,
+    typer.Option("--limit", metavar="N", min=0, help="Show at most N patterns."),
+]
+
+
+@errors_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    fmt: FormatOption = None,
+    limit: LimitOption = None,
+    offset: Annotated[
+        int, typer.Option("--offset", metavar="N", min=0, help="Skip the first N patterns.")
+    ] = 0,
+) -> None:
+    """List the stored patterns, most frequent first (then most recently seen)."""
+    output = resolve_format(fmt)
+    repository = ErrorPatternRepository(state_of(ctx).session_factory())
+    render_patterns(repository.list_all(limit=limit, offset=offset), output)
+
+
+@errors_app.command("match")
+def match_command(
+    ctx: typer.Context,
+    text: Annotated[
+        str,
+        typer.Argument(
+            metavar="TEXT", help="The error text (a message or a traceback); '-' reads stdin."
+        ),
+    ],
+    fmt: FormatOption = None,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=0, help="Show at most N matches.")
+    ] = 10,
+) -> None:
+    """The stored patterns that match TEXT, best first; prints nothing when none does."""
+    output = resolve_format(fmt)
+    context = sys.stdin.read() if text == "-" else text
+    repository = ErrorPatternRepository(state_of(ctx).session_factory())
+    matches = repository.match_context(context, limit=limit)
+    scores = [match_score(pattern, context) for pattern in matches]
+    render_patterns(matches, output, scores)
+
+
+@errors_app.command("stats")
+def stats_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
+    """Totals, patterns per category and the most frequent patterns."""
+    output = resolve_format(fmt)
+    repository = ErrorPatternRepository(state_of(ctx).session_factory())
+    render_statistics(repository.statistics(), output)
