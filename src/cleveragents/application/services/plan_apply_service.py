@@ -104,8 +104,17 @@ class PlanApplyService:
         return deleted
 
     def cancel(self, plan_id: str) -> int:
-        """The cancel path of a plan: its changeset artifacts are cleaned up."""
-        return self.cleanup_changeset(plan_id)
+        """The cancel path of a plan: its artifacts are deleted and the plan tombstoned.
+
+        In the same transaction as the deletion, the store records that the plan was
+        cancelled: a record arriving later (a slow agent step) raises
+        ``PlanCancelledError`` instead of resurrecting the plan. A cleanup after a
+        failed ``apply`` writes no tombstone. Returns the records deleted.
+        """
+        key = valid_id(plan_id, "plan_id")
+        deleted = self._store.cancel_plan(key)
+        _log.info("plan.cancelled", plan_id=key, deleted=deleted)
+        return deleted
 
     def apply(self, plan_id: str, sandbox_dir: str | Path, target_dir: str | Path) -> ApplyResult:
         """Promote the plan's changes from ``sandbox_dir`` to ``target_dir``, all or nothing.

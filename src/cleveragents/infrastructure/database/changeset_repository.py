@@ -17,6 +17,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     insert,
     select,
@@ -33,8 +34,13 @@ from cleveragents.domain.models.core.change import (
     SpecChangeSet,
     ToolInvocation,
 )
-from cleveragents.infrastructure.database.errors import DuplicateRecordError, RecordNotFoundError
+from cleveragents.infrastructure.database.errors import (
+    DuplicateRecordError,
+    PlanCancelledError,
+    RecordNotFoundError,
+)
 from cleveragents.infrastructure.database.models import (
+    CancelledPlanModel,
     ChangeSetEntryModel,
     ChangeSetModel,
     ToolInvocationModel,
@@ -49,6 +55,8 @@ from cleveragents.infrastructure.database.trusted import from_trusted
 _ENTRIES = cast(Table, ChangeSetEntryModel.__table__)
 _INVOCATIONS = cast(Table, ToolInvocationModel.__table__)
 _CHANGESETS = cast(Table, ChangeSetModel.__table__)
+_CANCELLED = cast(Table, CancelledPlanModel.__table__)
+_PLAN_LOCK_CLASS = 0x706C616E  # PostgreSQL advisory lock class of per-plan locks ("plan")
 
 
 # The id rule is the domain's; kept under this name for existing callers.
@@ -211,6 +219,7 @@ def _insert_if_started(cast_json: bool) -> ReturningInsert[tuple[int]]:
             select(*[value(name) for name in _ROW_FIELDS]).where(
                 _CHANGESETS.c.changeset_id == bindparam("changeset_id"),
                 _CHANGESETS.c.plan_id == bindparam("plan_id"),
+                ~exists().where(_CANCELLED.c.plan_id == bindparam("plan_id")),
             ),
         )
         .returning(_ENTRIES.c.seq)
@@ -255,6 +264,38 @@ def _plans_of_changesets(session: Session, changeset_ids: Iterable[str]) -> dict
     return {str(changeset_id): str(plan_id) for changeset_id, plan_id in rows}
 
 
+def _lock_plans(session: Session, plan_ids: Iterable[str], *, exclusive: bool = False) -> None:
+    """Keep records and a cancel of the same plan apart.
+
+    SQLite serializes writers already (``BEGIN IMMEDIATE``). PostgreSQL takes a
+    per-plan advisory lock for the transaction: shared for writers, exclusive for
+    ``cancel_plan``, so a tombstone is never missed by a writer that committed after it.
+    """
+    if session.connection().dialect.name != "postgresql":
+        return
+    function = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
+    for plan_id in sorted(set(plan_ids)):
+        session.execute(select(function(_PLAN_LOCK_CLASS, func.hashtext(plan_id))))
+
+
+def _refuse_cancelled(session: Session, plan_ids: Iterable[str], what: str) -> None:
+    """``PlanCancelledError`` when any of the plans was cancelled."""
+    wanted = set(plan_ids)
+    cancelled = session.execute(
+        select(_CANCELLED.c.plan_id).where(_CANCELLED.c.plan_id.in_(wanted))
+    ).first()
+    if cancelled is not None:
+        raise PlanCancelledError(
+            f"cannot record {what} for plan {cancelled.plan_id}: the plan was cancelled"
+        )
+
+
+def _guard_plans(session: Session, plan_ids: Iterable[str], what: str) -> None:
+    plans = set(plan_ids)
+    _lock_plans(session, plans)
+    _refuse_cancelled(session, plans, what)
+
+
 def _check_targets(session: Session, pairs: Iterable[tuple[str, str]], what: str) -> None:
     """Every (changeset_id, plan_id) pair names a started changeset of that plan."""
     wanted = dict(pairs)
@@ -278,11 +319,16 @@ def _insert_entries(session: Session, entries: Sequence[ChangeEntry]) -> int:
             raise DuplicateRecordError(f"entry id {entry.entry_id} appears twice in one batch")
         seen.add(entry.entry_id)
     if len(entries) == 1:
-        # One statement: the insert happens only when the changeset exists for this plan.
+        # One statement: the insert happens only when the changeset exists for this plan
+        # and the plan was not cancelled (PostgreSQL takes the plan's lock first).
         connection = session.connection()
-        statement = _INSERT_IF_STARTED[connection.dialect.name == "postgresql"]
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            _lock_plans(session, [entries[0].plan_id])
+        statement = _INSERT_IF_STARTED[postgres]
         if connection.execute(statement, _entry_to_row(entries[0])).first() is not None:
             return 1
+    _guard_plans(session, (e.plan_id for e in entries), "entries")
     _check_targets(session, ((e.changeset_id, e.plan_id) for e in entries), "entries")
     # Core insert (executemany), not the ORM bulk path: no per-row ORM bookkeeping.
     session.execute(insert(_ENTRIES), [_entry_to_row(entry) for entry in entries])
@@ -313,6 +359,14 @@ def _select_invocations(session: Session, column: Any, value: str) -> list[ToolI
 def _delete_rows(session: Session, table: Any, column: Any, value: str) -> int:
     result = cast(CursorResult[Any], session.execute(delete(table).where(column == value)))
     return result.rowcount
+
+
+def _delete_plan(session: Session, plan_id: str) -> int:
+    return (
+        _delete_rows(session, _ENTRIES, _ENTRIES.c.plan_id, plan_id)
+        + _delete_rows(session, _INVOCATIONS, _INVOCATIONS.c.plan_id, plan_id)
+        + _delete_rows(session, _CHANGESETS, _CHANGESETS.c.plan_id, plan_id)
+    )
 
 
 # --- repositories -----------------------------------------------------------------------
@@ -389,6 +443,7 @@ class ChangeSetEntryRepository:
 
 
 def _insert_invocation(session: Session, invocation: ToolInvocation) -> None:
+    _guard_plans(session, [invocation.plan_id], "a tool invocation")
     if invocation.changeset_id is not None:
         _check_targets(
             session, [(invocation.changeset_id, invocation.plan_id)], "a tool invocation"
@@ -457,6 +512,7 @@ class SqliteChangeSetStore:
         )
 
         def work(session: Session) -> None:
+            _guard_plans(session, [changeset.plan_id], "a new changeset")
             session.execute(
                 insert(ChangeSetModel),
                 [
@@ -617,13 +673,42 @@ class SqliteChangeSetStore:
         """Delete the plan's entries, invocations and changeset headers; returns rows deleted."""
         key = valid_id(plan_id, "plan_id")
 
+        return run_in_transaction(
+            self._session_factory,
+            f"delete changesets of plan {key}",
+            lambda session: _delete_plan(session, key),
+            write=True,
+        )
+
+    def cancel_plan(self, plan_id: str) -> int:
+        """Tombstone the plan and delete its records in one transaction; returns rows deleted.
+
+        Afterwards ``start`` and every ``record*`` for the plan raise
+        :class:`PlanCancelledError`. Cancelling twice is harmless (the tombstone stays).
+        """
+        key = valid_id(plan_id, "plan_id")
+
         def work(session: Session) -> int:
-            return (
-                _delete_rows(session, _ENTRIES, _ENTRIES.c.plan_id, key)
-                + _delete_rows(session, _INVOCATIONS, _INVOCATIONS.c.plan_id, key)
-                + _delete_rows(session, _CHANGESETS, _CHANGESETS.c.plan_id, key)
-            )
+            _lock_plans(session, [key], exclusive=True)
+            if (
+                session.execute(
+                    select(_CANCELLED.c.plan_id).where(_CANCELLED.c.plan_id == key)
+                ).first()
+                is None
+            ):
+                session.execute(insert(_CANCELLED), [{"plan_id": key, "cancelled_at": utc_now()}])
+            return _delete_plan(session, key)
+
+        return run_in_transaction(self._session_factory, f"cancel plan {key}", work, write=True)
+
+    def is_cancelled(self, plan_id: str) -> bool:
+        """True once :meth:`cancel_plan` ran for the plan."""
+        key = valid_id(plan_id, "plan_id")
+
+        def work(session: Session) -> bool:
+            query = select(_CANCELLED.c.plan_id).where(_CANCELLED.c.plan_id == key)
+            return session.execute(query).first() is not None
 
         return run_in_transaction(
-            self._session_factory, f"delete changesets of plan {key}", work, write=True
+            self._session_factory, f"read the state of plan {key}", work, write=False
         )

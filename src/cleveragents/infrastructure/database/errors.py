@@ -24,6 +24,10 @@ class BaselineGoneError(RecordNotFoundError):
     """The checkpoint a snapshot reuses content of was pruned before the snapshot was written."""
 
 
+class PlanCancelledError(DatabaseError):
+    """A record for a plan that was cancelled: a late writer cannot bring it back."""
+
+
 class IntegrityCheckError(DatabaseError):
     """Stored content whose hash does not match what it should be."""
 

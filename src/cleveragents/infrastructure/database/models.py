@@ -125,6 +125,15 @@ class ChangeSetEntryModel(Base):
     __table_args__ = (Index(None, "changeset_id", "seq"),)
 
 
+class CancelledPlanModel(Base):
+    """A tombstone: the plan was cancelled, and nothing may be recorded for it any more."""
+
+    __tablename__ = "cancelled_plans"
+
+    plan_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    cancelled_at: Mapped[datetime]
+
+
 class ToolInvocationModel(Base):
     """One recorded tool call (arguments and results as JSON)."""
 

@@ -151,6 +151,18 @@ class ChangeSetStore(Protocol):
         """Delete every entry, invocation and changeset of the plan; returns rows deleted."""
         ...
 
+    def cancel_plan(self, plan_id: str) -> int:
+        """Tombstone the plan and delete its records, in one transaction; returns rows deleted.
+
+        From then on ``start`` and every ``record*`` for the plan raise
+        ``PlanCancelledError``, so a late writer cannot resurrect it.
+        """
+        ...
+
+    def is_cancelled(self, plan_id: str) -> bool:
+        """True once ``cancel_plan`` ran for the plan."""
+        ...
+
 
 __all__ = [
     "ChangeEntry",
