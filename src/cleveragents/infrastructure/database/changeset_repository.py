@@ -34,6 +34,7 @@ from cleveragents.domain.models.core.change import (
     SpecChangeSet,
     ToolInvocation,
 )
+from cleveragents.domain.redaction import DEFAULT_REDACTOR, SecretRedactor
 from cleveragents.infrastructure.database.errors import (
     DuplicateRecordError,
     PlanCancelledError,
@@ -442,6 +443,21 @@ class ChangeSetEntryRepository:
         )
 
 
+def redact_invocation(invocation: ToolInvocation, redactor: SecretRedactor) -> ToolInvocation:
+    """The invocation as it is stored: secrets in arguments, result, error and
+    provider metadata replaced (see :mod:`cleveragents.domain.redaction`)."""
+    if not redactor.enabled:
+        return invocation
+    return invocation.model_copy(
+        update={
+            "arguments": redactor.value(invocation.arguments),
+            "result": redactor.value(invocation.result),
+            "error": None if invocation.error is None else redactor.text(invocation.error),
+            "provider_metadata": redactor.value(invocation.provider_metadata),
+        }
+    )
+
+
 def _insert_invocation(session: Session, invocation: ToolInvocation) -> None:
     _guard_plans(session, [invocation.plan_id], "a tool invocation")
     if invocation.changeset_id is not None:
@@ -452,21 +468,30 @@ def _insert_invocation(session: Session, invocation: ToolInvocation) -> None:
 
 
 class ToolInvocationRepository:
-    """Persistence of ``ToolInvocation`` records (the audit trail of tool calls)."""
+    """Persistence of ``ToolInvocation`` records (the audit trail of tool calls).
 
-    def __init__(self, session_factory: SessionFactory) -> None:
+    Secrets are redacted before an invocation is stored (``redactor``; see
+    :mod:`cleveragents.domain.redaction`).
+    """
+
+    def __init__(
+        self, session_factory: SessionFactory, *, redactor: SecretRedactor = DEFAULT_REDACTOR
+    ) -> None:
         self._session_factory = check_session_factory(session_factory)
+        _require(redactor, SecretRedactor, "redactor")
+        self._redactor = redactor
 
     def save_invocation(self, invocation: ToolInvocation) -> ToolInvocation:
-        """Persist one invocation (into its changeset, when it names one)."""
+        """Persist one invocation (into its changeset, when it names one); returns it as stored."""
         _require(invocation, ToolInvocation, "invocation")
+        stored = redact_invocation(invocation, self._redactor)
         run_in_transaction(
             self._session_factory,
             f"save tool invocation {invocation.invocation_id}",
-            lambda session: _insert_invocation(session, invocation),
+            lambda session: _insert_invocation(session, stored),
             write=True,
         )
-        return invocation
+        return stored
 
     def get_invocations_for_plan(self, plan_id: str) -> list[ToolInvocation]:
         """Every invocation of the plan in recording order."""
@@ -500,10 +525,17 @@ class ToolInvocationRepository:
 
 
 class SqliteChangeSetStore:
-    """``ChangeSetStore`` on any supported backend (SQLite or PostgreSQL)."""
+    """``ChangeSetStore`` on any supported backend (SQLite or PostgreSQL).
 
-    def __init__(self, session_factory: SessionFactory) -> None:
+    Secrets in tool invocations are redacted before they are stored (``redactor``).
+    """
+
+    def __init__(
+        self, session_factory: SessionFactory, *, redactor: SecretRedactor = DEFAULT_REDACTOR
+    ) -> None:
         self._session_factory = check_session_factory(session_factory)
+        _require(redactor, SecretRedactor, "redactor")
+        self._redactor = redactor
 
     def start(self, plan_id: str) -> SpecChangeSet:
         """Persist and return a new, empty changeset for ``plan_id``."""
@@ -553,15 +585,16 @@ class SqliteChangeSetStore:
         )
 
     def record_invocation(self, invocation: ToolInvocation) -> ToolInvocation:
-        """Persist one tool invocation."""
+        """Persist one tool invocation; returns it as stored (secrets redacted)."""
         _require(invocation, ToolInvocation, "invocation")
+        stored = redact_invocation(invocation, self._redactor)
         run_in_transaction(
             self._session_factory,
             f"record tool invocation {invocation.invocation_id}",
-            lambda session: _insert_invocation(session, invocation),
+            lambda session: _insert_invocation(session, stored),
             write=True,
         )
-        return invocation
+        return stored
 
     def get(self, changeset_id: str) -> SpecChangeSet | None:
         """The changeset with its entries and invocations (three statements), or None."""
