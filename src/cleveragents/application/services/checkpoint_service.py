@@ -328,15 +328,9 @@ class CheckpointService:
             shutil.rmtree(target if created else staging, ignore_errors=True)
             raise
         try:
-            swap = FileSwap(target, staging)
-            try:
-                for path in removals:
-                    swap.put(path, None)
-                for path in writes:
-                    swap.put(path, staged[path])
-            except BaseException:
-                swap.roll_back()
-                raise
+            changes: list[tuple[str, Path | None]] = [(path, None) for path in removals]
+            changes += [(path, staged[path]) for path in writes]
+            FileSwap(target, staging).run(changes)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         _remove_emptied_folders(target, removals)

@@ -2,14 +2,15 @@
 
 ``apply`` is all or nothing: every check (paths, before/after hashes, sandbox
 content) runs before the target is touched, new content is staged next to the
-target, and a failure while swapping files in rolls back every step taken.
+target, and the swap runs under a journal (:mod:`..workspace.file_swap`): a
+failure while swapping rolls back every step taken, and so does the next
+``apply`` (or :meth:`PlanApplyService.recover`) after a process was killed mid-swap.
 """
 
 from __future__ import annotations
 
 import shutil
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,12 @@ from cleveragents._logging import get_logger
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.change import ChangeEntry, ChangeOperation, ChangeSetStore
 from cleveragents.infrastructure.database.errors import RecordNotFoundError
-from cleveragents.infrastructure.workspace.file_swap import FileSwap
+from cleveragents.infrastructure.workspace.file_swap import (
+    STAGING_PREFIX,
+    FileSwap,
+    locked_staging,
+    recover_interrupted,
+)
 from cleveragents.infrastructure.workspace.safe_paths import (
     existing_directory,
     regular_file_hash,
@@ -27,7 +33,7 @@ from cleveragents.infrastructure.workspace.safe_paths import (
 
 _log = get_logger(__name__)
 
-STAGING_PREFIX = ".cleveragents-apply-"
+__all__ = ["STAGING_PREFIX", "ApplyError", "ApplyResult", "PlanApplyService"]
 
 
 class ApplyError(Exception):
@@ -116,6 +122,23 @@ class PlanApplyService:
         _log.info("plan.cancelled", plan_id=key, deleted=deleted)
         return deleted
 
+    def recover(self, target_dir: str | Path) -> list[str]:
+        """Undo what an ``apply`` killed mid-swap left in ``target_dir``.
+
+        Every abandoned staging folder (``.cleveragents-apply-*``, its lock not held
+        by a live process) is rolled back from its journal: backups go back, new
+        files and the folders the swap made are removed. An apply that completed
+        its swap is left applied. Returns the staging folders that were undone.
+        ``apply`` does this first for its own target.
+        """
+        return self._recover(existing_directory(target_dir, "target_dir").resolve())
+
+    def _recover(self, target: Path) -> list[str]:
+        undone = recover_interrupted(target)
+        if undone:
+            _log.warning("plan.apply_recovered", target=str(target), undone=undone)
+        return undone
+
     def apply(self, plan_id: str, sandbox_dir: str | Path, target_dir: str | Path) -> ApplyResult:
         """Promote the plan's changes from ``sandbox_dir`` to ``target_dir``, all or nothing.
 
@@ -125,6 +148,7 @@ class PlanApplyService:
         key = valid_id(plan_id, "plan_id")
         sandbox = existing_directory(sandbox_dir, "sandbox_dir").resolve()
         target = existing_directory(target_dir, "target_dir").resolve()
+        self._recover(target)
         entries = [e for cs in self._store.get_for_plan(key) for e in cs.entries]
         if not entries:
             raise RecordNotFoundError(f"cannot apply plan {key}: it has no recorded changes")
@@ -145,22 +169,13 @@ def _apply_entries(entries: list[ChangeEntry], sandbox: Path, target: Path) -> A
     for entry in entries:
         plan.play(entry)
     changes = plan.changed_paths()
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
-    try:
+    with locked_staging(target) as staging:
         staged = {
             path: _stage(sandbox, path, wanted, staging / "new" / str(index))
             for index, (path, wanted) in enumerate(sorted(changes.items()))
             if wanted is not None
         }
-        swap = FileSwap(target, staging)
-        try:
-            for path in sorted(changes):
-                swap.put(path, staged.get(path))
-        except BaseException:
-            swap.roll_back()
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        FileSwap(target, staging).run([(path, staged.get(path)) for path in sorted(changes)])
     renamed = sorted(
         (e.old_path, e.path)
         for e in entries

@@ -1,48 +1,189 @@
-"""Swapping staged files into a tree, all or nothing."""
+"""Swapping staged files into a tree, all or nothing, even across a crash.
+
+Before the first file is touched, the whole plan of the swap is written to a
+journal in the staging folder (and fsynced): per path, where its original goes
+(``backup/N``), where its new content comes from (``new/N``), and which folders
+the swap creates. Every step afterwards is a ``rename`` within one file system,
+so at any instant each path is in a state the journal can tell apart. Once
+every step is done a ``committed`` marker is written.
+
+:func:`recover` turns any staging folder back into "as before": without the
+marker it undoes the steps taken (restores backups, removes new files and the
+folders the swap created); with it, the swap is complete and only the staging
+folder goes. ``PlanApplyService`` calls it for a failed swap, and for the
+leftovers of a process killed mid-apply (see :func:`recover_interrupted`).
+A running swap holds an exclusive ``flock`` on its staging folder's lock file,
+so recovery never touches the swap of a live process.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cleveragents.infrastructure.workspace.safe_paths import resolve_under
 
+STAGING_PREFIX = ".cleveragents-apply-"
+NEW_PREFIX = ".cleveragents-new-"  # a staging folder being made: nothing was swapped yet
+JOURNAL = "journal.json"
+COMMITTED = "committed"
+LOCK = "lock"
+
+
+@dataclass(frozen=True)
+class _Step:
+    path: str
+    backup: str
+    staged: str | None  # None: the path is deleted
+    had_original: bool
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+@contextmanager
+def locked_staging(target: Path) -> Iterator[Path]:
+    """A new staging folder in ``target``, locked by this process until it is removed.
+
+    It is made and locked as ``.cleveragents-new-*``, then renamed to
+    ``.cleveragents-apply-*``: recovery never takes a folder another process is
+    still making for an abandoned one.
+    """
+    fresh = Path(tempfile.mkdtemp(prefix=NEW_PREFIX, dir=target))
+    lock = os.open(fresh / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    staging = fresh.with_name(STAGING_PREFIX + fresh.name.removeprefix(NEW_PREFIX))
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fresh.rename(staging)
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(fresh, ignore_errors=True)
+        os.close(lock)
+
 
 class FileSwap:
-    """Moves staged files into a tree, keeping what they replace so every step can be undone."""
+    """Moves staged files into a tree under a journal, so every step can be undone."""
 
     def __init__(self, target: Path, staging: Path) -> None:
         self.target = target
         self.staging = staging
-        self.undo: list[tuple[Path, Path | None]] = []  # (target path, backup or None)
 
-    def put(self, path: str, staged: Path | None) -> None:
-        destination = resolve_under(self.target, path)
-        if staged is not None:
-            self._make_parents(destination.parent)
-        backup: Path | None = None
-        if os.path.lexists(destination):
-            backup = self.staging / "backup" / str(len(self.undo))
-            backup.parent.mkdir(parents=True, exist_ok=True)
-            destination.replace(backup)
-        self.undo.append((destination, backup))
-        if staged is not None:
-            staged.replace(destination)
+    def run(self, changes: list[tuple[str, Path | None]]) -> None:
+        """Put each staged file (None: delete) at its path; on any error, undo everything."""
+        steps: list[_Step] = []
+        folders: list[str] = []
+        planned: set[Path] = set()
+        for index, (path, staged) in enumerate(changes):
+            destination = resolve_under(self.target, path)
+            if staged is not None:
+                for missing in self._missing_parents(destination.parent, planned):
+                    folders.append(missing.relative_to(self.target).as_posix())
+            steps.append(
+                _Step(
+                    path=path,
+                    backup=f"backup/{index}",
+                    staged=None if staged is None else staged.relative_to(self.staging).as_posix(),
+                    had_original=os.path.lexists(destination),
+                )
+            )
+        (self.staging / "backup").mkdir(exist_ok=True)
+        journal = {"steps": [step.__dict__ for step in steps], "folders": folders}
+        _fsync_write(self.staging / JOURNAL, json.dumps(journal).encode())
+        try:
+            for folder in folders:
+                (self.target / folder).mkdir()
+            for step in steps:
+                destination = resolve_under(self.target, step.path)
+                if step.had_original:
+                    destination.replace(self.staging / step.backup)
+                if step.staged is not None:
+                    (self.staging / step.staged).replace(destination)
+        except BaseException:
+            recover(self.staging, self.target)
+            raise
+        _fsync_write(self.staging / COMMITTED, b"")
 
-    def _make_parents(self, folder: Path) -> None:
+    def _missing_parents(self, folder: Path, planned: set[Path]) -> list[Path]:
         missing: list[Path] = []
-        while not folder.exists():
+        while folder not in planned and not folder.exists():
             missing.append(folder)
             folder = folder.parent
-        for created in reversed(missing):
-            created.mkdir()
-            self.undo.append((created, None))
+        planned.update(missing)
+        return list(reversed(missing))
 
-    def roll_back(self) -> None:
-        for destination, backup in reversed(self.undo):
-            if destination.is_dir() and not destination.is_symlink():
-                destination.rmdir()
-            elif os.path.lexists(destination):
-                destination.unlink()
-            if backup is not None:
+
+def recover(staging: Path, target: Path) -> bool:
+    """Bring ``target`` back to before the swap of ``staging`` unless it committed.
+
+    Returns True when steps were undone. The staging folder is removed either way.
+    """
+    undone = False
+    journal_path = staging / JOURNAL
+    if journal_path.exists() and not (staging / COMMITTED).exists():
+        journal: dict[str, Any] = json.loads(journal_path.read_text())
+        for raw in reversed(journal["steps"]):
+            step = _Step(**raw)
+            destination = target.joinpath(*step.path.split("/"))
+            backup = staging / step.backup
+            moved_in = step.staged is not None and not os.path.lexists(staging / step.staged)
+            if os.path.lexists(backup):
+                if os.path.lexists(destination):
+                    destination.unlink()
                 backup.replace(destination)
+                undone = True
+            elif not step.had_original and moved_in and os.path.lexists(destination):
+                destination.unlink()
+                undone = True
+        for folder in reversed(journal["folders"]):
+            path = target.joinpath(*folder.split("/"))
+            if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+                path.rmdir()
+    shutil.rmtree(staging, ignore_errors=True)
+    return undone
+
+
+def recover_interrupted(target: Path) -> list[str]:
+    """Recover every staging folder in ``target`` left by a process that died mid-swap.
+
+    Staging folders whose lock is held by a live process are left alone. Returns
+    the names of the folders whose swap was undone.
+    """
+    undone: list[str] = []
+    found = [*target.glob(f"{STAGING_PREFIX}*"), *target.glob(f"{NEW_PREFIX}*")]
+    for staging in sorted(found):
+        if not staging.is_dir() or staging.is_symlink():
+            continue
+        try:
+            fd = os.open(staging / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live apply owns it
+            if recover(staging, target):
+                undone.append(staging.name)
+        finally:
+            os.close(fd)
+    return undone
