@@ -19,6 +19,7 @@ from behave.model import Scenario
 from behave.runner import Context
 
 sys.path.insert(0, str(Path(__file__).parent / "steps"))
+sys.path.insert(0, str(Path(__file__).parent.parent / "tools"))  # mixed_workload
 
 from support import backends
 
