@@ -14,7 +14,7 @@ Help Lists The Command Groups
     Should Contain    ${result.stdout}    Usage: cleveragents
     Should Contain    ${result.stdout}    --database-url
     Should Contain    ${result.stdout}    --debug
-    FOR    ${group}    IN    plan    checkpoint    db    demo
+    FOR    ${group}    IN    plan    checkpoint    errors    db    demo
         Should Match Regexp    ${result.stdout}    (?m)^\\s+${group}\\s
     END
 
