@@ -232,11 +232,18 @@ def _require_context(context: object) -> str:
     return context
 
 
-_ORDER = (
-    _PATTERNS.c.frequency.desc(),
-    _PATTERNS.c.last_seen.desc(),
-    _PATTERNS.c.pattern_id,
-)
+def _order(dialect: str) -> tuple[ColumnElement[Any], ...]:
+    """frequency desc, last_seen desc, then pattern_id by code point on every backend.
+
+    SQLite compares text by code point already; PostgreSQL uses the database's
+    collation (often linguistic, e.g. en_US) unless told ``COLLATE "C"``.
+    """
+    pattern_id = _PATTERNS.c.pattern_id
+    return (
+        _PATTERNS.c.frequency.desc(),
+        _PATTERNS.c.last_seen.desc(),
+        pattern_id.collate("C") if dialect == "postgresql" else pattern_id,
+    )
 
 
 class ErrorPatternRepository:
@@ -371,11 +378,12 @@ class ErrorPatternRepository:
         if limit is not None:
             _require_int(limit, "limit", minimum=0)
         _require_int(offset, "offset", minimum=0)
-        statement = select(*_COLUMNS).order_by(*_ORDER).offset(offset)
-        if limit is not None:
-            statement = statement.limit(limit)
 
         def work(session: Session) -> list[ErrorPattern]:
+            order = _order(session.get_bind().dialect.name)
+            statement = select(*_COLUMNS).order_by(*order).offset(offset)
+            if limit is not None:
+                statement = statement.limit(limit)
             return [_to_domain(row) for row in session.execute(statement)]
 
         return run_in_transaction(self._session_factory, "list error patterns", work, write=False)
@@ -397,10 +405,11 @@ class ErrorPatternRepository:
         )
         category = func.coalesce(_PATTERNS.c.category, "")
         by_category = select(category, func.count()).group_by(category).order_by(category)
-        most_frequent = select(*_COLUMNS).order_by(*_ORDER).limit(MOST_FREQUENT_LIMIT)
 
         def work(session: Session) -> ErrorPatternStatistics:
-            if session.get_bind().dialect.name == "postgresql":
+            dialect = session.get_bind().dialect.name
+            most_frequent = select(*_COLUMNS).order_by(*_order(dialect)).limit(MOST_FREQUENT_LIMIT)
+            if dialect == "postgresql":
                 # One snapshot for the three statements.
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             patterns, occurrences, last_seen = session.execute(totals).one()
@@ -501,7 +510,7 @@ def _match_statement(
         select(*_COLUMNS, score)
         .join_from(scored, _PATTERNS, _PATTERNS.c.pattern_id == scored.c.pattern_id)
         .where(scored.c.keywords + text_point > 0)
-        .order_by(score.desc(), *_ORDER)
+        .order_by(score.desc(), *_order(dialect))
         .limit(limit)
     )
     return statement, params

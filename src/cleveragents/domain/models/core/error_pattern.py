@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from pydantic import Field, JsonValue, field_validator, model_validator
@@ -31,6 +31,8 @@ from cleveragents.domain.models.core._types import (
 WORD = re.compile(r"\w+")
 MAX_CATEGORY_LENGTH = 200
 MOST_FREQUENT_LIMIT = 10
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def fold(text: str) -> str:
@@ -82,9 +84,14 @@ def match_score(pattern: ErrorPattern, context: str) -> int:
     return score
 
 
-def rank_key(pattern: ErrorPattern, score: int) -> tuple[int, int, float, str]:
-    """Sort key of a match: score desc, frequency desc, last_seen desc, pattern_id."""
-    return (-score, -pattern.frequency, -pattern.last_seen.timestamp(), pattern.pattern_id)
+def rank_key(pattern: ErrorPattern, score: int) -> tuple[int, int, int, str]:
+    """Sort key of a match: score desc, frequency desc, last_seen desc, pattern_id.
+
+    ``last_seen`` counts in whole microseconds: a float ``timestamp()`` cannot tell
+    two microseconds apart near the ends of the datetime range, the database can.
+    """
+    age = (pattern.last_seen - _EPOCH) // _MICROSECOND
+    return (-score, -pattern.frequency, -age, pattern.pattern_id)
 
 
 def check_keyword(keyword: str) -> str:
