@@ -23,6 +23,32 @@ Feature: Schema migrations
     And I open a new session factory on the database
     Then plan "plan-keep" still has 3 entries
 
+  Scenario: Revision 0003 adds the error pattern tables and a downgrade to 0002 removes only them
+    Given the database is upgraded to "head"
+    Then the database has the tables "error_patterns, error_pattern_terms"
+    When I downgrade the database to "0002"
+    Then the current revision is "0002"
+    And the database does not have the tables "error_patterns, error_pattern_terms"
+    And the database has the tables "changesets, changeset_entries, tool_invocations, checkpoints"
+    When I upgrade the database to "0003"
+    Then the current revision is "0003"
+    And the database has the tables "error_patterns, error_pattern_terms"
+    When I upgrade the database to "head"
+    Then the current revision is the head revision
+    And the schema matches the models exactly
+
+  Scenario: Error patterns survive a repeated upgrade; a downgrade to 0002 keeps the older data
+    Given the database is upgraded to "head"
+    And a changeset for plan "plan-keep" holding 3 entries is stored in the migrated database
+    And an error pattern "keep-me" is stored in the migrated database
+    When I upgrade the database to "head"
+    Then error pattern "keep-me" is still stored, matched and counted after reopening the database
+    When I downgrade the database to "0002"
+    Then plan "plan-keep" still has 3 entries in the migrated database
+    When I upgrade the database to "head"
+    Then the migrated database holds no error patterns
+    And plan "plan-keep" still has 3 entries in the migrated database
+
   Scenario: A database that was never migrated reports no revision
     Then the current revision is none
 

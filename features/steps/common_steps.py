@@ -10,6 +10,8 @@ _TABLES = {
     "changesets": "changesets",
     "changeset entries": "changeset_entries",
     "tool invocations": "tool_invocations",
+    "error patterns": "error_patterns",
+    "error pattern terms": "error_pattern_terms",
 }
 
 

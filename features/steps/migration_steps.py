@@ -11,11 +11,14 @@ from alembic.runtime.migration import MigrationContext
 from behave import given, then, when
 from behave.runner import Context
 from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session, sessionmaker
 from support import parse_types  # noqa: F401  (registers {name:Text})
 from support.world import attempt, make_entry, run_python
 
+from cleveragents.domain.models.core.error_pattern import ErrorPattern
 from cleveragents.infrastructure.database import migrations
 from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
+from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 from cleveragents.infrastructure.database.models import Base
 from cleveragents.infrastructure.database.session import (
     create_database_engine,
@@ -253,3 +256,82 @@ def step_open_nonsense(context: Context, argument: str) -> None:
 @when("I try to build a SqliteChangeSetStore with a string as session factory")
 def step_store_string_factory(context: Context) -> None:
     attempt(context, lambda: SqliteChangeSetStore("sqlite://"))  # deliberately not callable
+
+
+@then('the current revision is "{revision}"')
+def step_current_is(context: Context, revision: str) -> None:
+    assert _current(context) == revision, _current(context)
+    if context.url != "sqlite://":
+        assert migrations.current_revision(context.url) == revision
+
+
+def _tables(context: Context) -> set[str]:
+    _keep_engine(context)
+    with context.engine.connect() as connection:
+        return set(inspect(connection).get_table_names())
+
+
+@then('the database has the tables "{names}"')
+def step_has_tables(context: Context, names: str) -> None:
+    wanted = {name.strip() for name in names.split(",")}
+    assert wanted <= _tables(context), wanted - _tables(context)
+
+
+@then('the database does not have the tables "{names}"')
+def step_lacks_tables(context: Context, names: str) -> None:
+    unwanted = {name.strip() for name in names.split(",")}
+    assert not unwanted & _tables(context), unwanted & _tables(context)
+
+
+def _migrated(context: Context) -> sessionmaker[Session]:
+    """Sessions on the scenario's engine: the same database the migrations ran on (memory too)."""
+    _keep_engine(context)
+    return sessionmaker(bind=context.engine, expire_on_commit=False)
+
+
+@given('a changeset for plan "{plan}" holding {count:d} entries is stored in the migrated database')
+def step_migrated_entries(context: Context, plan: str, count: int) -> None:
+    store = SqliteChangeSetStore(_migrated(context))
+    changeset = store.start(plan)
+    context.names = {"X": changeset.changeset_id}
+    store.record_many(
+        [
+            make_entry(context, "X", plan, {"path": f"f{i}", "operation": "create"})
+            for i in range(count)
+        ]
+    )
+
+
+@given('an error pattern "{pattern_id}" is stored in the migrated database')
+def step_migrated_pattern(context: Context, pattern_id: str) -> None:
+    context.kept_pattern = ErrorPatternRepository(_migrated(context)).create(
+        ErrorPattern(pattern_id=pattern_id, pattern="ImportError", keywords=["module"])
+    )
+
+
+@then(
+    'error pattern "{pattern_id}" is still stored, matched and counted after reopening the database'
+)
+def step_pattern_kept(context: Context, pattern_id: str) -> None:
+    if context.url == "sqlite://":
+        reopened = _migrated(context)  # a memory database cannot be reopened
+    else:
+        reopened = create_session_factory(context.url, migrate=False)
+        context.cleanups.append(reopened.kw["bind"].dispose)
+    repository = ErrorPatternRepository(reopened)
+    assert repository.get(pattern_id) == context.kept_pattern
+    assert repository.match_context("No module named 'x'") == [context.kept_pattern]
+    assert repository.count() == 1
+
+
+@then('plan "{plan}" still has {count:d} entries in the migrated database')
+def step_migrated_still_has(context: Context, plan: str, count: int) -> None:
+    changesets = SqliteChangeSetStore(_migrated(context)).get_for_plan(plan)
+    assert sum(len(c.entries) for c in changesets) == count
+
+
+@then("the migrated database holds no error patterns")
+def step_migrated_no_patterns(context: Context) -> None:
+    repository = ErrorPatternRepository(_migrated(context))
+    assert repository.count() == 0
+    assert repository.match_context("ImportError: No module named 'x'") == []
