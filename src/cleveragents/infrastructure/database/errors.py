@@ -43,6 +43,8 @@ _TRANSIENT_SQLITE_MESSAGES = ("database is locked", "database table is locked", 
 SQLITE_NOT_COMMITTED = _TRANSIENT_SQLITE_MESSAGES
 _UNIQUE_MESSAGES = ("unique constraint", "duplicate key", "23505")
 _FOREIGN_KEY_MESSAGES = ("foreign key constraint", "23503")
+# SQLite's words for a file that is damaged, or that is not a database at all.
+_DAMAGED_FILE_MESSAGES = ("file is not a database", "database disk image is malformed")
 
 
 def mask_url(url: str) -> str:
@@ -77,6 +79,12 @@ def is_transient(exc: BaseException) -> bool:
             # psycopg raises OperationalError without a SQLSTATE when the server goes away.
             return "connection" in message and "sqlite" not in type(exc.orig).__module__
     return isinstance(exc, sa_exc.TimeoutError | sa_exc.DisconnectionError)
+
+
+def is_damaged_file(exc: BaseException) -> bool:
+    """True when SQLite says the database file is corrupt or is not a database."""
+    message = str(getattr(exc, "orig", None) or exc).lower()
+    return any(text in message for text in _DAMAGED_FILE_MESSAGES)
 
 
 def translate(exc: BaseException, action: str) -> DatabaseError:

@@ -24,6 +24,7 @@ from cleveragents.infrastructure.database.errors import (
     SQLITE_NOT_COMMITTED,
     CommitOutcomeUnknownError,
     DatabaseError,
+    is_damaged_file,
     is_transient,
     mask_url,
     translate,
@@ -190,19 +191,26 @@ def run_in_transaction(
 
     def attempt() -> T:
         with session_factory() as session:
-            if write:
-                session.connection(execution_options={WRITE_OPTION: True})
             try:
-                result = work(session)
-                if write and idempotent:
-                    session.commit()
-                elif write:
-                    _commit_once(session, action)
-                else:
+                if write:
+                    session.connection(execution_options={WRITE_OPTION: True})
+                try:
+                    result = work(session)
+                    if write and idempotent:
+                        session.commit()
+                    elif write:
+                        _commit_once(session, action)
+                    else:
+                        session.rollback()
+                except BaseException:
                     session.rollback()
-            except BaseException:
-                session.rollback()
-                raise
+                    raise
+            except sa_exc.DatabaseError as exc:
+                if not is_damaged_file(exc):
+                    raise
+                # Name the file: the process may have opened it long before it was damaged.
+                where = session.get_bind().engine.url.render_as_string(hide_password=True)
+                raise translate(exc, f"{action} on database {where}") from exc
             return result
 
     # The first attempt runs bare: building tenacity's retry loop on every call cost
