@@ -35,6 +35,7 @@ DIST_DIR = BUILD / "dist"
 ASV_CONFIG = ROOT / "asv.conf.json"
 COMPARE_SQLITE = ROOT / "benchmarks" / "compare_sqlite.py"
 COMPARE_GIT = ROOT / "benchmarks" / "compare_git.py"
+COMPARE_ERRORS = ROOT / "benchmarks" / "compare_errors.py"
 LINT_TARGETS = ("src", "features", "benchmarks", "tools", "noxfile.py", "alembic")
 SQLITE_BACKENDS = ("sqlite-memory", "sqlite-file")
 # Scenarios tagged @persistent need a database that outlives a process (features/environment.py).
@@ -172,6 +173,7 @@ def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict", "src")
     session.run("mypy", "--strict", "tools/pg_cluster.py", "tools/test_summary.py")
+    session.run("mypy", "--strict", "tools/mixed_workload.py")
 
 
 @nox.session(python=PYTHON)
@@ -294,6 +296,8 @@ def benchmarks(session: nox.Session) -> None:
     if COMPARE_GIT.exists():
         _require_git(session)
         session.run("python", str(COMPARE_GIT), "--scale", "small", env=env)
+    if COMPARE_ERRORS.exists():
+        session.run("python", str(COMPARE_ERRORS), "--scale", "small", env=env)
 
 
 @nox.session(python=PYTHON)
@@ -320,6 +324,8 @@ def benchmarks_full(session: nox.Session) -> None:
     if COMPARE_GIT.exists():
         _require_git(session)
         session.run("python", str(COMPARE_GIT), "--scale", "full", env=env)
+    if COMPARE_ERRORS.exists():
+        session.run("python", str(COMPARE_ERRORS), "--scale", "full", env=env)
 
 
 def _require_git(session: nox.Session) -> None:
@@ -339,6 +345,43 @@ def compare_git(session: nox.Session) -> None:
     _require_git(session)
     args = session.posargs or ["--scale", "full", "--check"]
     session.run("python", str(COMPARE_GIT), *args)
+
+
+@nox.session(python=PYTHON)
+def compare_errors(session: nox.Session) -> None:
+    """Error patterns against raw `sqlite3` and a Python scan (full scale, exit 1 on a miss).
+
+    Not a default session; extra args replace the default ones, e.g.
+    ``nox -s compare_errors -- --scale small``.
+    """
+    session.install("-e", ".")
+    args = session.posargs or ["--scale", "full", "--check"]
+    session.run("python", str(COMPARE_ERRORS), *args)
+
+
+SOAK_TOOL = ROOT / "tools" / "mixed_workload.py"
+SOAK_MIX = ("--records", "40", "--invocations", "10", "--occurrences", "10", "--snapshots", "1")
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Mixed operations from several processes for 10 minutes on SQLite, then on PostgreSQL.
+
+    Not a default session. Each run ends with a full consistency check and prints
+    operations, errors, p50/p99 latency and the database size; it fails on any
+    inconsistency. Extra args go to both runs, e.g. ``nox -s soak -- --duration 120``.
+    """
+    session.install("-e", ".[postgres]")
+    extra = session.posargs or ["--duration", "600"]
+    BUILD.mkdir(exist_ok=True)
+    common = ("--workers", "4", *SOAK_MIX, "--reads", "10", *extra)
+    with _scratch_dir("cleveragents-soak-") as folder:
+        url = f"sqlite:///{folder / 'soak.db'}"
+        report = str(BUILD / "soak-sqlite.json")
+        session.run("python", str(SOAK_TOOL), "run", "--url", url, *common, "--report", report)
+    with _postgres_url(session) as url:
+        report = str(BUILD / "soak-postgres.json")
+        session.run("python", str(SOAK_TOOL), "run", "--url", url, *common, "--report", report)
 
 
 @nox.session(python=PYTHON)
