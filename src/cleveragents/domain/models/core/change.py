@@ -11,10 +11,11 @@ from pydantic import Field, JsonValue, model_validator
 from cleveragents.domain.models.core._types import (
     DomainModel,
     Identifier,
+    IndexedWorkspacePath,
     NonNegativeInt,
+    NonNegativeInt32,
     Sha256Hex,
     UtcDateTime,
-    WorkspacePath,
     new_id,
     utc_now,
 )
@@ -39,19 +40,23 @@ _HASHES_BY_OPERATION: dict[ChangeOperation, tuple[bool, bool]] = {
 
 
 class ChangeEntry(DomainModel):
-    """One file mutation made by a plan in its sandbox."""
+    """One file mutation made by a plan in its sandbox.
+
+    Paths are at most 2,048 bytes in UTF-8 (the store indexes them), and
+    ``insertions``/``deletions`` at most 2**31 - 1 (32-bit columns).
+    """
 
     entry_id: Identifier = Field(default_factory=new_id)
     changeset_id: Identifier
     plan_id: Identifier
-    path: WorkspacePath
+    path: IndexedWorkspacePath
     operation: ChangeOperation
-    old_path: WorkspacePath | None = None
+    old_path: IndexedWorkspacePath | None = None
     before_hash: Sha256Hex | None = None
     after_hash: Sha256Hex | None = None
     diff: str = ""
-    insertions: NonNegativeInt = 0
-    deletions: NonNegativeInt = 0
+    insertions: NonNegativeInt32 = 0
+    deletions: NonNegativeInt32 = 0
     tool_invocation_id: Identifier | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     created_at: UtcDateTime = Field(default_factory=utc_now)

@@ -31,6 +31,8 @@ from cleveragents.domain.models.core._types import (
 WORD = re.compile(r"\w+")
 MAX_CATEGORY_LENGTH = 200
 MOST_FREQUENT_LIMIT = 10
+# Keywords (case-folded) are index keys: PostgreSQL refuses B-tree keys above ~2.7 kB.
+MAX_KEYWORD_LENGTH = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -95,10 +97,13 @@ def rank_key(pattern: ErrorPattern, score: int) -> tuple[int, int, int, str]:
 
 
 def check_keyword(keyword: str) -> str:
-    """One case-folded word (letters, digits, underscore), else ``ValueError``."""
+    """One case-folded word (letters, digits, underscore) of at most
+    ``MAX_KEYWORD_LENGTH`` characters (keywords are index keys), else ``ValueError``."""
     folded = fold(keyword)
     if not WORD.fullmatch(folded):
         raise ValueError(f"keyword must be one word of letters, digits or underscores: {keyword!r}")
+    if len(folded) > MAX_KEYWORD_LENGTH:
+        raise ValueError(f"keyword must be at most {MAX_KEYWORD_LENGTH} characters")
     return folded
 
 
@@ -140,7 +145,7 @@ class ErrorPatternStatistics(DomainModel):
     """Aggregates over every stored pattern."""
 
     total_patterns: NonNegativeInt
-    total_occurrences: NonNegativeInt
+    total_occurrences: int = Field(ge=0)  # a sum of 64-bit frequencies: may exceed 64 bits
     most_frequent: list[ErrorPattern] = Field(default_factory=list)
     by_category: dict[str, int] = Field(default_factory=dict)
     last_seen: UtcDateTime | None = None
