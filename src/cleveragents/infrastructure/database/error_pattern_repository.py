@@ -9,9 +9,10 @@ Terms, by ``kind``:
 
 - ``KEYWORD``: each keyword, probed with the context's words (CamelCase parts included).
 - ``WORD``: the longest *interior* word of the folded pattern text, one with a
-  non-word character on both sides inside the pattern. Wherever the text
+  non-word character on both sides inside the pattern, of at most
+  ``MAX_KEYWORD_LENGTH`` characters (terms are index keys). Wherever the text
   occurs in the context, that word is a whole word of the folded context.
-- ``GRAM_1`` .. ``GRAM_8``: for a text without an interior word and at least
+- ``GRAM_1`` .. ``GRAM_8``: for a text without such an interior word and at least
   ``GRAM`` characters long, its ``GRAM``-character substrings at offsets
   ``0 .. k-1``, where ``k`` is the largest of 1, 2, 4, 8 not above
   ``len - GRAM + 1``. Any occurrence of the text in the context covers a context
@@ -47,6 +48,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     union_all,
     update,
@@ -56,8 +58,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import JSON, Text
 
 from cleveragents._logging import get_logger
-from cleveragents.domain.models.core._types import check_storable, require_id, to_utc, utc_now
+from cleveragents.domain.models.core._types import (
+    INT64_MAX,
+    check_storable,
+    require_id,
+    to_utc,
+    utc_now,
+)
 from cleveragents.domain.models.core.error_pattern import (
+    MAX_KEYWORD_LENGTH,
     MOST_FREQUENT_LIMIT,
     WORD,
     ErrorPattern,
@@ -113,7 +122,9 @@ def text_terms(folded: str) -> list[tuple[TermKind, str]]:
     interior = [
         match.group()
         for match in WORD.finditer(folded)
-        if match.start() > 0 and match.end() < len(folded)
+        if match.start() > 0
+        and match.end() < len(folded)
+        and len(match.group()) <= MAX_KEYWORD_LENGTH
     ]
     if interior:
         return [(TermKind.WORD, max(interior, key=len))]
@@ -220,6 +231,8 @@ def _require_int(value: object, name: str, *, minimum: int) -> int:
         raise ValueError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if value > INT64_MAX:
+        raise ValueError(f"{name} must be at most {INT64_MAX} (64 bits), got {value}")
     return value
 
 
@@ -323,6 +336,7 @@ class ErrorPatternRepository:
         One ``UPDATE`` does it in the database, so concurrent callers in several
         processes lose no increment. An older ``seen_at`` lowers ``first_seen``.
         It is never retried once its COMMIT may have happened (that would count twice).
+        A pattern whose frequency is at the 64-bit maximum is refused (``ValueError``).
         """
         valid = require_id(pattern_id, "pattern_id")
         if seen_at is not None and not isinstance(seen_at, datetime):
@@ -331,7 +345,7 @@ class ErrorPatternRepository:
         seen = bindparam("seen", when, type_=UtcDateTime())
         statement = (
             update(_PATTERNS)
-            .where(_PATTERNS.c.pattern_id == valid)
+            .where(_PATTERNS.c.pattern_id == valid, _PATTERNS.c.frequency < INT64_MAX)
             .values(
                 frequency=_PATTERNS.c.frequency + 1,
                 last_seen=case((_PATTERNS.c.last_seen < seen, seen), else_=_PATTERNS.c.last_seen),
@@ -345,7 +359,13 @@ class ErrorPatternRepository:
         def work(session: Session) -> ErrorPattern:
             row = session.execute(statement).first()
             if row is None:
-                raise RecordNotFoundError(f"error pattern {valid!r} does not exist")
+                query = select(_PATTERNS.c.frequency).where(_PATTERNS.c.pattern_id == valid)
+                if session.execute(query).first() is None:
+                    raise RecordNotFoundError(f"error pattern {valid!r} does not exist")
+                raise ValueError(
+                    f"error pattern {valid!r} has counted {INT64_MAX} occurrences, "
+                    "the most a 64-bit count holds"
+                )
             return _to_domain(row)
 
         return run_in_transaction(
@@ -398,9 +418,12 @@ class ErrorPatternRepository:
 
     def statistics(self) -> ErrorPatternStatistics:
         """Totals, the most frequent patterns and counts per category, aggregated in SQL."""
+        frequency = _PATTERNS.c.frequency
+        # Summed as two 32-bit halves: SQLite's sum() fails when a 64-bit total overflows.
         totals = select(
             func.count(),
-            func.coalesce(func.sum(_PATTERNS.c.frequency), 0),
+            func.coalesce(func.sum(frequency.op(">>")(literal_column("32"))), 0),
+            func.coalesce(func.sum(frequency.op("&")(literal_column("4294967295"))), 0),
             func.max(_PATTERNS.c.last_seen),
         )
         category = func.coalesce(_PATTERNS.c.category, "")
@@ -412,10 +435,10 @@ class ErrorPatternRepository:
             if dialect == "postgresql":
                 # One snapshot for the three statements.
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            patterns, occurrences, last_seen = session.execute(totals).one()
+            patterns, high, low, last_seen = session.execute(totals).one()
             return ErrorPatternStatistics(
                 total_patterns=int(patterns),
-                total_occurrences=int(occurrences),
+                total_occurrences=(int(high) << 32) + int(low),
                 most_frequent=[_to_domain(row) for row in session.execute(most_frequent)],
                 by_category={str(name): int(n) for name, n in session.execute(by_category)},
                 last_seen=last_seen,
