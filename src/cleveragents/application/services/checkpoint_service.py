@@ -123,6 +123,10 @@ class CheckpointService:
     ) -> Checkpoint:
         """Record a checkpoint without a snapshot (the plan's previous one is its parent)."""
         key = valid_id(plan_id, "plan_id")
+        if metadata is not None and not isinstance(metadata, CheckpointMetadata):
+            raise ValueError(
+                f"metadata must be a CheckpointMetadata, got {type(metadata).__name__}"
+            )
         base = metadata or CheckpointMetadata()
         merged = base.model_copy(
             update={
@@ -331,6 +335,10 @@ class CheckpointService:
             changes: list[tuple[str, Path | None]] = [(path, None) for path in removals]
             changes += [(path, staged[path]) for path in writes]
             FileSwap(target, staging).run(changes)
+        except BaseException:
+            if created:  # the swap was undone: leave no new folder behind either
+                shutil.rmtree(target, ignore_errors=True)
+            raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         _remove_emptied_folders(target, removals)

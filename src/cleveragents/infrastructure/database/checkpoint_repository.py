@@ -23,6 +23,7 @@ from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cleveragents.domain.models.core._types import INT64_MAX, check_sha256
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
@@ -244,6 +245,43 @@ def _collect_garbage(session: Session) -> None:
 # --- the repository ---------------------------------------------------------------------
 
 
+def _check_content(content: SnapshotContent) -> int:
+    """Refuse snapshot content the database cannot hold; returns the manifest's total size.
+
+    ``SnapshotContent`` is a plain dataclass: its parts are checked here, before
+    anything is written (``ValueError``).
+    """
+    parts: tuple[tuple[str, object, type[ManifestEntry | DiffEntry]], ...] = (
+        ("manifest", content.manifest, ManifestEntry),
+        ("diff", content.diff, DiffEntry),
+    )
+    for name, items, kind in parts:
+        if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+            raise ValueError(f"content.{name} must be a sequence of {kind.__name__}")
+        for item in items:
+            if not isinstance(item, kind):
+                raise ValueError(
+                    f"content.{name} holds a {type(item).__name__}, not a {kind.__name__}"
+                )
+    if not isinstance(content.blobs, Mapping):
+        raise ValueError("content.blobs must map sha256 hex digests to bytes")
+    for digest, data in content.blobs.items():
+        if not isinstance(digest, str) or not isinstance(data, bytes):
+            raise ValueError("content.blobs must map sha256 hex digests to bytes")
+        check_sha256(digest)
+    if content.stat_cache is not None and not isinstance(content.stat_cache, bytes):
+        raise ValueError("content.stat_cache must be bytes or None")
+    started = content.scan_started_ns
+    if isinstance(started, bool) or not isinstance(started, int) or not 0 <= started <= INT64_MAX:
+        raise ValueError("content.scan_started_ns must be an int between 0 and 2**63 - 1")
+    if content.baseline_checkpoint_id is not None:
+        valid_id(content.baseline_checkpoint_id, "content.baseline_checkpoint_id")
+    total = sum(entry.size for entry in content.manifest)
+    if total > INT64_MAX:
+        raise ValueError("the manifest's sizes add up to more than 2**63 - 1 bytes")
+    return total
+
+
 def _header_to_domain(row: Sequence[Any]) -> Checkpoint:
     checkpoint_id, plan_id, sandbox_ref, checkpoint_type, parent_id, created_at, metadata = row
     return from_trusted(
@@ -276,12 +314,12 @@ class CheckpointRepository:
         objects: dict[str, tuple[str, bytes]] = {}
         file_count = total_size = 0
         if content is not None:
+            total_size = _check_content(content)
             root, trees = build_trees(content.manifest)
             objects = {digest: (TREE, data) for digest, data in trees.items()}
             for digest, data in content.blobs.items():
                 objects.setdefault(digest, (BLOB, data))
             file_count = len(content.manifest)
-            total_size = sum(entry.size for entry in content.manifest)
         # Compress outside the write transaction: it must not hold the write lock.
         missing = sorted(
             set(objects)
