@@ -112,6 +112,11 @@ def _walk(root: Path, settings: ScanSettings, skipped: list[str]) -> Iterable[tu
                     skipped.append(shown)
                     _log.warning("snapshot.skipped_name", path=shown, reason="not valid UTF-8")
                     continue
+                if "\\" in item.name:
+                    # A workspace path cannot hold one: such a file could never be restored.
+                    skipped.append(item.path)
+                    _log.warning("snapshot.skipped_name", path=item.path, reason="backslash")
+                    continue
                 relative = f"{prefix}{item.name}"
                 if settings.excluded(relative):
                     continue
