@@ -75,11 +75,29 @@ def create_database_engine(url: str) -> Engine:
                 pool_size=POSTGRES_POOL_SIZE,
                 max_overflow=POSTGRES_MAX_OVERFLOW,
             )
+            event.listen(engine, "connect", _postgres_session_in_utc)
         else:
             raise DatabaseError(f"unsupported database URL {mask_url(url)}")
     except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
         raise DatabaseError(f"cannot use database URL {mask_url(url)}: {exc}") from exc
     return engine
+
+
+def _postgres_session_in_utc(dbapi_connection: Any, _record: Any) -> None:
+    """Every PostgreSQL session reads timestamps in UTC, whatever the server's TimeZone.
+
+    The server sends ``timestamptz`` values in the session's time zone: at +05:45,
+    ``9999-12-31 23:59 UTC`` arrives as year 10000, which no driver can read, so a
+    row written fine could never be read back.
+    """
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    finally:
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
 
 
 def _sqlite_engine(url: URL) -> Engine:
