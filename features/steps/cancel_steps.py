@@ -140,7 +140,6 @@ from cleveragents.domain.models.core.change import ChangeEntry, ToolInvocation
 url, plan, worker, ready = sys.argv[1:5]
 store = SqliteChangeSetStore(create_session_factory(url))
 writes = 0
-open(ready, "a").close()
 deadline = time.monotonic() + 60
 try:
     while time.monotonic() < deadline:
@@ -152,6 +151,8 @@ try:
             store.record_invocation(ToolInvocation(plan_id=plan, changeset_id=None,
                                                    tool_name="step"))
             writes += 1
+            if writes == 1:
+                open(ready, "a").close()  # this writer is going: the cancel may come
     print(json.dumps({"stopped": False, "writes": writes}))
 except PlanCancelledError:
     print(json.dumps({"stopped": True, "writes": writes}))
@@ -171,7 +172,7 @@ def step_racing_writers(context: Context, workers: int, plan: str) -> None:
         deadline = time.monotonic() + 60
         while not all(ready.exists() for ready in readies) and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(1.0)  # let every writer get going
+        time.sleep(0.3)  # every writer has written: let them keep going a little
         context.cancel_count = service(context).cancel(plan)
         context.racers = [future.result() for future in futures]
 
