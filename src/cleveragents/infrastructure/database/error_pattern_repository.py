@@ -28,15 +28,19 @@ adding its point. Keyword hits are exact.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import IntEnum
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Integer,
     Row,
     Select,
+    String,
     Table,
     and_,
     any_,
@@ -259,6 +263,23 @@ def _order(dialect: str) -> tuple[ColumnElement[Any], ...]:
     )
 
 
+# Built once: building and cache-keying it on every call cost more than the UPDATE.
+_SEEN = bindparam("seen", type_=UtcDateTime())
+_RECORD_OCCURRENCE = (
+    update(_PATTERNS)
+    .where(
+        _PATTERNS.c.pattern_id == bindparam("target_id", type_=String()),
+        _PATTERNS.c.frequency < INT64_MAX,
+    )
+    .values(
+        frequency=_PATTERNS.c.frequency + 1,
+        last_seen=case((_PATTERNS.c.last_seen < _SEEN, _SEEN), else_=_PATTERNS.c.last_seen),
+        first_seen=case((_PATTERNS.c.first_seen > _SEEN, _SEEN), else_=_PATTERNS.c.first_seen),
+    )
+    .returning(*_COLUMNS)
+)
+
+
 class ErrorPatternRepository:
     """The durable ``ErrorPatternStore``: every method reads or writes the database."""
 
@@ -342,22 +363,9 @@ class ErrorPatternRepository:
         if seen_at is not None and not isinstance(seen_at, datetime):
             raise ValueError(f"seen_at must be a datetime, got {type(seen_at).__name__}")
         when = to_utc(seen_at) if seen_at is not None else utc_now()
-        seen = bindparam("seen", when, type_=UtcDateTime())
-        statement = (
-            update(_PATTERNS)
-            .where(_PATTERNS.c.pattern_id == valid, _PATTERNS.c.frequency < INT64_MAX)
-            .values(
-                frequency=_PATTERNS.c.frequency + 1,
-                last_seen=case((_PATTERNS.c.last_seen < seen, seen), else_=_PATTERNS.c.last_seen),
-                first_seen=case(
-                    (_PATTERNS.c.first_seen > seen, seen), else_=_PATTERNS.c.first_seen
-                ),
-            )
-            .returning(*_COLUMNS)
-        )
 
         def work(session: Session) -> ErrorPattern:
-            row = session.execute(statement).first()
+            row = session.execute(_RECORD_OCCURRENCE, {"target_id": valid, "seen": when}).first()
             if row is None:
                 query = select(_PATTERNS.c.frequency).where(_PATTERNS.c.pattern_id == valid)
                 if session.execute(query).first() is None:
@@ -464,7 +472,9 @@ class ErrorPatternRepository:
             dialect = session.get_bind().dialect.name
             present = self._present_kinds(session)
             probes = context_probes(text, present)
-            statement, params = _match_statement(dialect, probes, fold(text), limit)
+            params: dict[str, Any] = {_probe_name(kind): values for kind, values in probes.items()}
+            params.update(context=fold(text), limit=limit, bar_offset=limit - 1)
+            statement = _match_statement(dialect, tuple(probes))
             return [_to_domain(row) for row in session.execute(statement, params)]
 
         return run_in_transaction(self._session_factory, "match error context", work, write=False)
@@ -472,68 +482,103 @@ class ErrorPatternRepository:
     @staticmethod
     def _present_kinds(session: Session) -> list[TermKind]:
         """The text-anchor kinds some pattern uses: one index seek each, one statement."""
-        checks = [
-            exists().where(_TERMS.c.kind == int(kind)).label(kind.name)
-            for kind in (TermKind.WORD, *_OPTIONAL_KINDS)
-        ]
-        row = session.execute(select(*checks)).one()
-        return [
-            kind
-            for kind, present in zip((TermKind.WORD, *_OPTIONAL_KINDS), row, strict=True)
-            if present
-        ]
+        row = session.execute(_PRESENT_KINDS).one()
+        return [kind for kind, present in zip(_ANCHOR_KINDS, row, strict=True) if present]
 
 
-def _probe_in(dialect: str, name: str, values: list[str]) -> tuple[ColumnElement[bool], Any]:
-    """``term`` among ``values`` as one bound array, whatever its length (no parameter limit).
+_ANCHOR_KINDS = (TermKind.WORD, *_OPTIONAL_KINDS)
+# Built once: building and cache-keying a statement on every call cost more than running it.
+_PRESENT_KINDS = select(
+    *(exists().where(_TERMS.c.kind == int(kind)).label(kind.name) for kind in _ANCHOR_KINDS)
+)
 
-    SQLite reads it with ``json_each``, PostgreSQL as ``text[]`` with ``= ANY``;
-    both answer it from the primary-key index.
+
+def _probe_name(kind: TermKind) -> str:
+    return f"probe_{kind.name.lower()}"
+
+
+def _probes(dialect: str, kind: TermKind) -> ColumnElement[bool]:
+    """Terms of ``kind`` among one bound array of probes, whatever its length.
+
+    SQLite reads the array with ``json_each``, PostgreSQL as ``text[]`` with
+    ``= ANY``; both answer it from the primary-key index.
     """
+    name = _probe_name(kind)
     if dialect == "postgresql":
-        return _TERMS.c.term == any_(bindparam(name, type_=ARRAY(Text()))), values
-    listed = select(column("value", Text)).select_from(
-        func.json_each(bindparam(name, type_=JSON())).table_valued("value")
+        among = _TERMS.c.term == any_(bindparam(name, type_=ARRAY(Text())))
+    else:
+        listed = select(column("value", Text)).select_from(
+            func.json_each(bindparam(name, type_=JSON())).table_valued("value")
+        )
+        among = _TERMS.c.term.in_(listed.scalar_subquery())
+    return and_(_TERMS.c.kind == int(kind), among)
+
+
+@functools.lru_cache(maxsize=128)
+def _match_statement(dialect: str, kinds: tuple[TermKind, ...]) -> Select[Any]:
+    """The one statement that answers ``match_context``, for the probe kinds in ``kinds``.
+
+    Built once per dialect and set of kinds; the probes, the folded context,
+    ``limit`` and ``bar_offset`` (``limit - 1``) are bound at execution.
+
+    Only patterns that can still rank in the first ``limit`` are read.
+    ``keyword_hits`` counts each pattern's matched keywords; the *bar* is the
+    ``limit``-th largest of those counts (0 when fewer patterns share a keyword).
+    At least ``limit`` patterns score the bar or more, and the text adds at most
+    one point, so a pattern can only rank in with at least ``bar`` keywords, or
+    with ``bar - 1`` and a text anchor among the probes, or (when the bar is at
+    most 1) with no keyword and a text anchor. Only those candidates are read,
+    checked against the text rule (``instr``/``strpos``) and ranked.
+    """
+    keyword_hits = (
+        select(_TERMS.c.pattern_id, func.count().label("n"))
+        .where(_probes(dialect, TermKind.KEYWORD))
+        .group_by(_TERMS.c.pattern_id)
+        .cte("keyword_hits")
     )
-    return _TERMS.c.term.in_(listed.scalar_subquery()), values
-
-
-def _match_statement(
-    dialect: str, probes: dict[TermKind, list[str]], folded_context: str, limit: int
-) -> tuple[Select[Any], dict[str, Any]]:
-    params: dict[str, Any] = {}
-    branches = []
-    for kind, values in probes.items():
-        name = f"probe_{kind.name.lower()}"
-        condition, params[name] = _probe_in(dialect, name, values)
+    bar_row = select(
+        func.coalesce(
+            select(keyword_hits.c.n)
+            .order_by(keyword_hits.c.n.desc())
+            .limit(1)
+            .offset(bindparam("bar_offset", type_=BigInteger()))
+            .scalar_subquery(),
+            0,
+        ).label("bar")
+    ).cte("bar")
+    bar = select(bar_row.c.bar).scalar_subquery()
+    branches: list[Select[Any]] = [
+        select(keyword_hits.c.pattern_id, keyword_hits.c.n).where(keyword_hits.c.n >= bar)
+    ]
+    anchor_kinds = [kind for kind in kinds if kind is not TermKind.KEYWORD]
+    if anchor_kinds:
+        anchors = union_all(
+            *(select(_TERMS.c.pattern_id).where(_probes(dialect, kind)) for kind in anchor_kinds)
+        ).cte("anchors")
         branches.append(
-            select(_TERMS.c.pattern_id, _TERMS.c.kind).where(_TERMS.c.kind == int(kind), condition)
+            select(keyword_hits.c.pattern_id, keyword_hits.c.n).where(
+                keyword_hits.c.n == bar - 1,
+                keyword_hits.c.pattern_id.in_(select(anchors.c.pattern_id)),
+            )
         )
-    hits = union_all(*branches).subquery("hits")
-    is_keyword = hits.c.kind == int(TermKind.KEYWORD)
-    scored = (
-        select(
-            hits.c.pattern_id,
-            func.sum(case((is_keyword, 1), else_=0)).label("keywords"),
-            func.max(case((is_keyword, 0), else_=1)).label("text_candidate"),
+        branches.append(
+            select(anchors.c.pattern_id, literal(0, type_=Integer()).label("n"))
+            .where(bar <= 1, anchors.c.pattern_id.not_in(select(keyword_hits.c.pattern_id)))
+            .distinct()
         )
-        .group_by(hits.c.pattern_id)
-        .subquery("scored")
-    )
-    context = bindparam("context", folded_context, type_=Text())
-    params["context"] = folded_context
+    candidates = union_all(*branches).subquery("candidates")
+    context = bindparam("context", type_=Text())
     position = (
         func.strpos(context, _PATTERNS.c.pattern_folded)
         if dialect == "postgresql"
         else func.instr(context, _PATTERNS.c.pattern_folded)
     )
-    text_point = case((and_(scored.c.text_candidate == 1, position > 0), 1), else_=0)
-    score = (scored.c.keywords + text_point).label("score")
-    statement = (
+    points = candidates.c.n + case((position > 0, 1), else_=0)
+    score = points.label("score")
+    return (
         select(*_COLUMNS, score)
-        .join_from(scored, _PATTERNS, _PATTERNS.c.pattern_id == scored.c.pattern_id)
-        .where(scored.c.keywords + text_point > 0)
+        .join_from(candidates, _PATTERNS, _PATTERNS.c.pattern_id == candidates.c.pattern_id)
+        .where(points > 0)
         .order_by(score.desc(), *_order(dialect))
-        .limit(limit)
+        .limit(bindparam("limit", type_=BigInteger()))  # limits up to 2**63 - 1
     )
-    return statement, params
