@@ -15,7 +15,7 @@ from hypothesis import given as hypothesis_given
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from support import parse_types  # noqa: F401  (registers {name:Text})
 from support.world import attempt, factory, run_python, table_rows
 from ulid import ULID
@@ -717,6 +717,22 @@ class DriverError(Exception):
     """Stands in for the DB-API exception a driver raises when a COMMIT fails."""
 
 
+class _FailingSession(Session):
+    """A session whose commit asks its :class:`FailingCommits` owner whether to fail."""
+
+    owner: FailingCommits
+
+    def commit(self) -> None:
+        owner = self.owner
+        if len(owner.raised) < owner.times:
+            if owner.take_effect:
+                super().commit()
+            failure = sa_exc.OperationalError("COMMIT", {}, DriverError(owner.message))
+            owner.raised.append(failure)
+            raise failure
+        super().commit()
+
+
 class FailingCommits:
     """A session factory whose sessions' first ``times`` commits raise ``message``.
 
@@ -725,9 +741,11 @@ class FailingCommits:
     """
 
     def __init__(
-        self, inner: Callable[[], Session], message: str, times: int, take_effect: bool
+        self, inner: sessionmaker[Session], message: str, times: int, take_effect: bool
     ) -> None:
-        self.inner = inner
+        self.make = sessionmaker(
+            bind=inner.kw["bind"], expire_on_commit=False, class_=_FailingSession
+        )
         self.message = message
         self.times = times
         self.take_effect = take_effect
@@ -736,19 +754,8 @@ class FailingCommits:
 
     def __call__(self) -> Session:
         self.sessions += 1
-        session = self.inner()
-        real_commit = session.commit
-
-        def commit() -> None:
-            if len(self.raised) < self.times:
-                if self.take_effect:
-                    real_commit()
-                failure = sa_exc.OperationalError("COMMIT", {}, DriverError(self.message))
-                self.raised.append(failure)
-                raise failure
-            real_commit()
-
-        session.commit = commit  # type: ignore[method-assign]
+        session = self.make()
+        session.owner = self
         return session
 
 
