@@ -24,6 +24,22 @@ Feature: ChangeSet store
     When I record a tool invocation "write_file" into "A" for plan "plan-1"
     Then changeset "A" reads back exactly the recorded invocations
 
+  Scenario Outline: A custom session factory is used for every call, single records and reads included
+    Given a changeset store on a session factory made as <made>
+    And a started changeset "A" for plan "plan-1"
+    When I record into "A" for plan "plan-1"
+      | path       | operation |
+      | src/new.py | create    |
+    And I record a tool invocation "write_file" into "A" for plan "plan-1"
+    Then changeset "A" reads back exactly the recorded entries
+    And changeset "A" reads back exactly the recorded invocations
+    And that session factory made 5 sessions
+
+    Examples:
+      | made                                 |
+      | a function returning sessions        |
+      | a sessionmaker of a Session subclass |
+
   Scenario: Getting an unknown changeset gives None
     Then getting changeset "01HXYZ1234567890ABCDEFGHIJ" gives None
 

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import mixed_workload  # tools/, put on sys.path by features/environment.py
 from behave import then, when
 from behave.runner import Context
 from changeset_steps import step_record_table
-from sqlalchemy import event
-from support.world import factory
+from support.world import factory, watching_sql
 
 
 @when('I record into "{name}" for plan "{plan}" while watching the SQL')
 def step_record_watching(context: Context, name: str, plan: str) -> None:
-    engine = factory(context).kw["bind"]
-    statements: list[str] = []
-
-    def watch(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", watch)
-    try:
+    with watching_sql(factory(context).kw["bind"]) as statements:
         step_record_table(context, name, plan)
-    finally:
-        event.remove(engine, "before_cursor_execute", watch)
     context.statements = statements
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 from support import parse_types  # noqa: F401  (registers {name:Text})
-from support.world import attempt, factory, run_python, table_rows
+from support.world import TRANSACTION_CONTROL, attempt, factory, run_python, table_rows
 from ulid import ULID
 
 from cleveragents.domain.models.core.error_pattern import (
@@ -1061,9 +1061,6 @@ def step_generated(context: Context, count: int) -> None:
     assert repo(context).count() == context.generated
 
 
-_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
-
-
 @when("I match a context touching every kind of index term while capturing its SQL")
 def step_capture(context: Context) -> None:
     engine = factory(context).kw["bind"]
@@ -1082,7 +1079,7 @@ def step_capture(context: Context) -> None:
     context.queries = [
         (statement, parameters)
         for statement, parameters in statements
-        if not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL)
+        if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL)
     ]
 
 

@@ -7,12 +7,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from behave.runner import Context
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cleveragents.domain.models.core.change import ChangeEntry, ChangeOperation
@@ -28,6 +29,45 @@ def factory(context: Context) -> sessionmaker[Session]:
         context.cleanups.append(engine.dispose)
     made: sessionmaker[Session] = context.session_factory
     return made
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+@contextmanager
+def watching_sql(engine: Engine) -> Iterator[list[str]]:
+    """Every statement the database is sent on ``engine`` meanwhile, in order.
+
+    SQLite reports what it runs itself (``set_trace_callback`` on each connection
+    the pool hands out), so statements run on the driver connection are seen as
+    well as those run through SQLAlchemy; PostgreSQL is watched through SQLAlchemy.
+    """
+    statements: list[str] = []
+    if engine.dialect.name == "sqlite":
+
+        def checkout(dbapi_connection: Any, *_: Any) -> None:
+            dbapi_connection.set_trace_callback(statements.append)
+
+        def checkin(dbapi_connection: Any, *_: Any) -> None:
+            dbapi_connection.set_trace_callback(None)
+
+        hooks: list[tuple[str, Callable[..., None]]] = [
+            ("checkout", checkout),
+            ("checkin", checkin),
+        ]
+    else:
+
+        def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements.append(statement)
+
+        hooks = [("before_cursor_execute", before)]
+    for name, hook in hooks:
+        event.listen(engine, name, hook)
+    try:
+        yield statements
+    finally:
+        for name, hook in hooks:
+            event.remove(engine, name, hook)
 
 
 def sha(text: str) -> str:

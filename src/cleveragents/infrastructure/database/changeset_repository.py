@@ -7,12 +7,11 @@ inserts; a changeset is read in three statements whatever its size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     CursorResult,
-    Row,
     Table,
     bindparam,
     case,
@@ -24,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import ReturningInsert
 
 from cleveragents.domain.models.core._types import new_id, require_id, utc_now
@@ -35,6 +35,7 @@ from cleveragents.domain.models.core.change import (
     ToolInvocation,
 )
 from cleveragents.domain.redaction import DEFAULT_REDACTOR, SecretRedactor
+from cleveragents.infrastructure.database.driver import DriverTransaction, SqliteDriver
 from cleveragents.infrastructure.database.errors import (
     DuplicateRecordError,
     PlanCancelledError,
@@ -58,6 +59,8 @@ _INVOCATIONS = cast(Table, ToolInvocationModel.__table__)
 _CHANGESETS = cast(Table, ChangeSetModel.__table__)
 _CANCELLED = cast(Table, CancelledPlanModel.__table__)
 _PLAN_LOCK_CLASS = 0x706C616E  # PostgreSQL advisory lock class of per-plan locks ("plan")
+
+T = TypeVar("T")
 
 
 # The id rule is the domain's; kept under this name for existing callers.
@@ -195,6 +198,15 @@ _INVOCATION_QUERIES = {
     for column in (_INVOCATIONS.c.changeset_id, _INVOCATIONS.c.plan_id)
 }
 _ROW_FIELDS = [column.name for column in _ENTRY_COLUMNS]
+_INVOCATION_FIELDS = [column.name for column in _INVOCATION_COLUMNS]
+_HEADER_QUERY = select(_CHANGESETS.c.plan_id, _CHANGESETS.c.created_at).where(
+    _CHANGESETS.c.changeset_id == bindparam("key")
+)
+_PLAN_HEADERS_QUERY = (
+    select(_CHANGESETS.c.changeset_id, _CHANGESETS.c.created_at)
+    .where(_CHANGESETS.c.plan_id == bindparam("key"))
+    .order_by(_CHANGESETS.c.seq)
+)
 
 
 def _insert_if_started(cast_json: bool) -> ReturningInsert[tuple[int]]:
@@ -230,8 +242,8 @@ def _insert_if_started(cast_json: bool) -> ReturningInsert[tuple[int]]:
 _INSERT_IF_STARTED = {False: _insert_if_started(False), True: _insert_if_started(True)}
 
 
-def _invocation_to_domain(row: Row[Any]) -> ToolInvocation:
-    return from_trusted(ToolInvocation, row._asdict())
+def _invocation_to_domain(row: Sequence[Any]) -> ToolInvocation:
+    return from_trusted(ToolInvocation, dict(zip(_INVOCATION_FIELDS, row, strict=True)))
 
 
 def _changeset(
@@ -254,6 +266,54 @@ def _changeset(
 
 
 # --- shared queries ---------------------------------------------------------------------
+
+
+class _Rows(Protocol):
+    """Runs one statement of the current transaction and returns its rows."""
+
+    def rows(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Sequence[Any]]: ...
+
+
+class _SessionRows:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def rows(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        return self._session.connection().execute(statement, values).all()
+
+
+def _read(
+    session_factory: SessionFactory,
+    driver: SqliteDriver | None,
+    action: str,
+    work: Callable[[_Rows], T],
+) -> T:
+    """``work`` in one read transaction: on the SQLite driver when there is one."""
+    if driver is not None:
+        return driver.run(action, work, write=False)
+    return run_in_transaction(
+        session_factory, action, lambda session: work(_SessionRows(session)), write=False
+    )
+
+
+def _record_one(
+    session_factory: SessionFactory, driver: SqliteDriver | None, entry: ChangeEntry, action: str
+) -> None:
+    """Persist one entry: one ``INSERT … SELECT`` on the driver when there is one.
+
+    When that inserts nothing, the ``Session`` path runs the full checks and raises
+    the precise error (unknown changeset, plan mismatch, cancelled plan).
+    """
+    if driver is not None:
+
+        def insert_one(transaction: DriverTransaction) -> bool:
+            return bool(transaction.rows(_INSERT_IF_STARTED[False], _entry_to_row(entry)))
+
+        if driver.run(action, insert_one, write=True):
+            return
+    run_in_transaction(
+        session_factory, action, lambda session: _insert_entries(session, [entry]), write=True
+    )
 
 
 def _plans_of_changesets(session: Session, changeset_ids: Iterable[str]) -> dict[str, str]:
@@ -345,15 +405,13 @@ def _check_entries(entries: object) -> list[ChangeEntry]:
     return batch
 
 
-def _select_entries(session: Session, column: Any, value: str) -> list[ChangeEntry]:
-    query = _ENTRY_QUERIES[column.name]
-    rows = session.connection().execute(query, {"key": value}).all()
+def _select_entries(statements: _Rows, column: Any, value: str) -> list[ChangeEntry]:
+    rows = statements.rows(_ENTRY_QUERIES[column.name], {"key": value})
     return [_entry_to_domain(row) for row in rows]
 
 
-def _select_invocations(session: Session, column: Any, value: str) -> list[ToolInvocation]:
-    query = _INVOCATION_QUERIES[column.name]
-    rows = session.connection().execute(query, {"key": value}).all()
+def _select_invocations(statements: _Rows, column: Any, value: str) -> list[ToolInvocation]:
+    rows = statements.rows(_INVOCATION_QUERIES[column.name], {"key": value})
     return [_invocation_to_domain(row) for row in rows]
 
 
@@ -378,16 +436,12 @@ class ChangeSetEntryRepository:
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._session_factory = check_session_factory(session_factory)
+        self._driver = SqliteDriver.for_factory(self._session_factory)
 
     def save_entry(self, entry: ChangeEntry) -> ChangeEntry:
         """Persist one entry into its started changeset."""
         _require(entry, ChangeEntry, "entry")
-        run_in_transaction(
-            self._session_factory,
-            f"save entry {entry.entry_id}",
-            lambda session: _insert_entries(session, [entry]),
-            write=True,
-        )
+        _record_one(self._session_factory, self._driver, entry, f"save entry {entry.entry_id}")
         return entry
 
     def save_entries(self, entries: Sequence[ChangeEntry]) -> int:
@@ -405,21 +459,21 @@ class ChangeSetEntryRepository:
     def get_entries_for_changeset(self, changeset_id: str) -> list[ChangeEntry]:
         """The changeset's entries in recording order."""
         key = valid_id(changeset_id, "changeset_id")
-        return run_in_transaction(
+        return _read(
             self._session_factory,
+            self._driver,
             f"read entries of changeset {key}",
-            lambda session: _select_entries(session, _ENTRIES.c.changeset_id, key),
-            write=False,
+            lambda statements: _select_entries(statements, _ENTRIES.c.changeset_id, key),
         )
 
     def get_entries_for_plan(self, plan_id: str) -> list[ChangeEntry]:
         """Every entry of the plan in recording order."""
         key = valid_id(plan_id, "plan_id")
-        return run_in_transaction(
+        return _read(
             self._session_factory,
+            self._driver,
             f"read entries of plan {key}",
-            lambda session: _select_entries(session, _ENTRIES.c.plan_id, key),
-            write=False,
+            lambda statements: _select_entries(statements, _ENTRIES.c.plan_id, key),
         )
 
     def delete_for_changeset(self, changeset_id: str) -> int:
@@ -478,6 +532,7 @@ class ToolInvocationRepository:
         self, session_factory: SessionFactory, *, redactor: SecretRedactor = DEFAULT_REDACTOR
     ) -> None:
         self._session_factory = check_session_factory(session_factory)
+        self._driver = SqliteDriver.for_factory(self._session_factory)
         _require(redactor, SecretRedactor, "redactor")
         self._redactor = redactor
 
@@ -496,21 +551,21 @@ class ToolInvocationRepository:
     def get_invocations_for_plan(self, plan_id: str) -> list[ToolInvocation]:
         """Every invocation of the plan in recording order."""
         key = valid_id(plan_id, "plan_id")
-        return run_in_transaction(
+        return _read(
             self._session_factory,
+            self._driver,
             f"read tool invocations of plan {key}",
-            lambda session: _select_invocations(session, _INVOCATIONS.c.plan_id, key),
-            write=False,
+            lambda statements: _select_invocations(statements, _INVOCATIONS.c.plan_id, key),
         )
 
     def get_invocations_for_changeset(self, changeset_id: str) -> list[ToolInvocation]:
         """The changeset's invocations in recording order."""
         key = valid_id(changeset_id, "changeset_id")
-        return run_in_transaction(
+        return _read(
             self._session_factory,
+            self._driver,
             f"read tool invocations of changeset {key}",
-            lambda session: _select_invocations(session, _INVOCATIONS.c.changeset_id, key),
-            write=False,
+            lambda statements: _select_invocations(statements, _INVOCATIONS.c.changeset_id, key),
         )
 
     def delete_for_plan(self, plan_id: str) -> int:
@@ -534,6 +589,7 @@ class SqliteChangeSetStore:
         self, session_factory: SessionFactory, *, redactor: SecretRedactor = DEFAULT_REDACTOR
     ) -> None:
         self._session_factory = check_session_factory(session_factory)
+        self._driver = SqliteDriver.for_factory(self._session_factory)
         _require(redactor, SecretRedactor, "redactor")
         self._redactor = redactor
 
@@ -564,12 +620,7 @@ class SqliteChangeSetStore:
     def record(self, entry: ChangeEntry) -> ChangeEntry:
         """Persist one entry into its started changeset."""
         _require(entry, ChangeEntry, "entry")
-        run_in_transaction(
-            self._session_factory,
-            f"record entry {entry.entry_id}",
-            lambda session: _insert_entries(session, [entry]),
-            write=True,
-        )
+        _record_one(self._session_factory, self._driver, entry, f"record entry {entry.entry_id}")
         return entry
 
     def record_many(self, entries: Sequence[ChangeEntry]) -> int:
@@ -600,48 +651,38 @@ class SqliteChangeSetStore:
         """The changeset with its entries and invocations (three statements), or None."""
         key = valid_id(changeset_id, "changeset_id")
 
-        def work(session: Session) -> SpecChangeSet | None:
-            header = session.execute(
-                select(_CHANGESETS.c.plan_id, _CHANGESETS.c.created_at).where(
-                    _CHANGESETS.c.changeset_id == key
-                )
-            ).first()
-            if header is None:
+        def work(statements: _Rows) -> SpecChangeSet | None:
+            headers = statements.rows(_HEADER_QUERY, {"key": key})
+            if not headers:
                 return None
+            plan_id, created_at = headers[0]
             return _changeset(
                 key,
-                header.plan_id,
-                header.created_at,
-                _select_entries(session, _ENTRIES.c.changeset_id, key),
-                _select_invocations(session, _INVOCATIONS.c.changeset_id, key),
+                plan_id,
+                created_at,
+                _select_entries(statements, _ENTRIES.c.changeset_id, key),
+                _select_invocations(statements, _INVOCATIONS.c.changeset_id, key),
             )
 
-        return run_in_transaction(self._session_factory, f"read changeset {key}", work, write=False)
+        return _read(self._session_factory, self._driver, f"read changeset {key}", work)
 
     def get_for_plan(self, plan_id: str) -> list[SpecChangeSet]:
         """Every changeset of the plan, oldest first (three statements)."""
         key = valid_id(plan_id, "plan_id")
 
-        def work(session: Session) -> list[SpecChangeSet]:
-            headers = session.execute(
-                select(_CHANGESETS.c.changeset_id, _CHANGESETS.c.created_at)
-                .where(_CHANGESETS.c.plan_id == key)
-                .order_by(_CHANGESETS.c.seq)
-            ).all()
+        def work(statements: _Rows) -> list[SpecChangeSet]:
             changesets = {
-                row.changeset_id: _changeset(row.changeset_id, key, row.created_at, [], [])
-                for row in headers
+                changeset_id: _changeset(changeset_id, key, created_at, [], [])
+                for changeset_id, created_at in statements.rows(_PLAN_HEADERS_QUERY, {"key": key})
             }
-            for entry in _select_entries(session, _ENTRIES.c.plan_id, key):
+            for entry in _select_entries(statements, _ENTRIES.c.plan_id, key):
                 changesets[entry.changeset_id].entries.append(entry)
-            for invocation in _select_invocations(session, _INVOCATIONS.c.plan_id, key):
+            for invocation in _select_invocations(statements, _INVOCATIONS.c.plan_id, key):
                 if invocation.changeset_id in changesets:
                     changesets[invocation.changeset_id].invocations.append(invocation)
             return list(changesets.values())
 
-        return run_in_transaction(
-            self._session_factory, f"read changesets of plan {key}", work, write=False
-        )
+        return _read(self._session_factory, self._driver, f"read changesets of plan {key}", work)
 
     def summarize(self, changeset_id: str) -> ChangeSetSummary:
         """Counts over one changeset, computed by the database."""

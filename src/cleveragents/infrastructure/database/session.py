@@ -8,6 +8,7 @@ lock. PostgreSQL engines use a small pool with pre-ping; see docs/reference/data
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -100,16 +101,43 @@ def _postgres_session_in_utc(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.autocommit = autocommit
 
 
+# The C scanner json.loads itself runs; an instance attribute the stubs do not declare.
+_scan_json: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009
+
+
+def _loads_json_column(text: str) -> Any:
+    """Decode a JSON column: what ``json.dumps`` wrote, read at less than half the cost.
+
+    ``json.loads`` wraps the C scanner in two whitespace regexes and a trailing-data
+    check: 2.5 µs of the 4.4 µs it takes per small dict. Anything the scanner does not
+    consume whole goes to ``json.loads``, which returns it or raises its usual error.
+    """
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
 def _sqlite_engine(url: URL) -> Engine:
     memory = is_sqlite_memory(url)
     if memory:
         # One shared connection: every session must see the same in-memory database.
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            json_deserializer=_loads_json_column,
+        )
     else:
         database = Path(url.database or "")
         if not url.query.get("uri") and not str(database).startswith("file:"):
             database.expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            json_deserializer=_loads_json_column,
+        )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -224,13 +252,25 @@ def run_in_transaction(
                     session.rollback()
                     raise
             except sa_exc.DatabaseError as exc:
-                if not is_damaged_file(exc):
-                    raise
-                # Name the file: the process may have opened it long before it was damaged.
-                where = session.get_bind().engine.url.render_as_string(hide_password=True)
-                raise translate(exc, f"{action} on database {where}") from exc
+                raise_if_damaged(exc, action, session.get_bind().engine)
+                raise
             return result
 
+    return with_retries(attempt, action)
+
+
+def raise_if_damaged(exc: sa_exc.DatabaseError, action: str, engine: Engine) -> None:
+    """Raise :class:`DatabaseError` naming the file when ``exc`` says it is damaged.
+
+    The file is named because the process may have opened it long before it broke.
+    """
+    if is_damaged_file(exc):
+        where = engine.url.render_as_string(hide_password=True)
+        raise translate(exc, f"{action} on database {where}") from exc
+
+
+def with_retries(attempt: Callable[[], T], action: str) -> T:
+    """``attempt()``, run again as a whole while it fails transiently; errors translated."""
     # The first attempt runs bare: building tenacity's retry loop on every call cost
     # more than a whole single-row insert. Only a transient failure enters the loop.
     try:

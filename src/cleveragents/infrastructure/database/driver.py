@@ -1,0 +1,166 @@
+"""The hottest single-statement paths on SQLite, run on the pooled driver connection.
+
+Recording one changeset entry is one ``INSERT`` and one ``COMMIT`` for SQLite, and
+reading a changeset three indexed ``SELECT``\\ s. Through a ``Session`` each call
+also pays for the Session, the ``Connection``, an execution context per statement
+and a ``Row`` per row: 2.5x the raw ``sqlite3`` cost of a single write and 4x a
+read (``docs/performance.md``). Here the same SQLAlchemy Core statements are
+compiled once for the engine's dialect and run on the connection the engine's pool
+hands out, with the dialect's own bind and result processors, so what is written
+and read is exactly what the ``Session`` path writes and reads.
+
+Only SQLite takes this path, and only with a plain ``sessionmaker`` of ``Session``
+bound to an engine: a custom session factory (a ``Session`` subclass, a function)
+is always honoured, and PostgreSQL, where the network dominates, keeps the
+``Session`` path. Errors are wrapped the way SQLAlchemy wraps them, so retries,
+translation and the damaged-file message are the same on both paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from cleveragents.infrastructure.database.session import (
+    SessionFactory,
+    raise_if_damaged,
+    with_retries,
+)
+
+T = TypeVar("T")
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledStatement:
+    """One Core statement as the dialect renders it, with its parameters' processors."""
+
+    sql: str
+    binds: tuple[tuple[str, Processor | None], ...]
+    results: tuple[tuple[int, Processor], ...]
+
+    @classmethod
+    def build(cls, statement: Executable, dialect: Dialect) -> CompiledStatement:
+        compiled = cast(ClauseElement, statement).compile(dialect=dialect)
+        if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
+            raise ValueError(f"cannot run {statement!r} with positional parameters")
+        names = compiled.positiontup
+        binds = tuple(
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in names
+        )
+        results: list[tuple[int, Processor]] = []
+        # A SELECT's columns, or an INSERT's RETURNING columns; nothing for other DML.
+        for index, column in enumerate(getattr(statement, "exported_columns", ())):
+            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if process is not None:
+                results.append((index, process))
+        return cls(str(compiled), binds, tuple(results))
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            values[name] if process is None else process(values[name])
+            for name, process in self.binds
+        )
+
+    def convert(self, rows: list[Any]) -> list[Sequence[Any]]:
+        if not self.results:
+            return rows
+        converted: list[Sequence[Any]] = []
+        for row in rows:
+            values = list(row)
+            for index, process in self.results:
+                values[index] = process(values[index])
+            converted.append(values)
+        return converted
+
+
+class DriverTransaction:
+    """What work run by :meth:`SqliteDriver.run` uses: one transaction's statements."""
+
+    def __init__(self, driver: SqliteDriver, cursor: Any) -> None:
+        self._driver = driver
+        self._cursor = cursor
+
+    def rows(self, statement: Executable, values: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row ``statement`` returns for ``values``, processed like SQLAlchemy would."""
+        compiled = self._driver.compiled(statement)
+        parameters = compiled.parameters(values)
+        try:
+            raw = self._cursor.execute(compiled.sql, parameters).fetchall()
+        except self._driver.dbapi_error as exc:
+            raise self._driver.wrap(exc, compiled.sql, parameters) from exc
+        return compiled.convert(raw)
+
+
+class SqliteDriver:
+    """Runs transactions of compiled statements on the engine's pooled sqlite3 connections."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect
+        self.dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        self._compiled: dict[Executable, CompiledStatement] = {}
+
+    @classmethod
+    def for_factory(cls, session_factory: SessionFactory) -> SqliteDriver | None:
+        """A driver when ``session_factory`` is a plain ``sessionmaker`` of a SQLite engine."""
+        if not isinstance(session_factory, sessionmaker):
+            return None
+        # sessionmaker(class_=X) makes its own subclass of X: Session itself, or a plain copy.
+        if session_factory.class_ is not Session and session_factory.class_.__bases__ != (Session,):
+            return None
+        bind = session_factory.kw.get("bind")
+        if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+            return None
+        return cls(bind)
+
+    def compiled(self, statement: Executable) -> CompiledStatement:
+        found = self._compiled.get(statement)
+        if found is None:
+            found = self._compiled[statement] = CompiledStatement.build(statement, self._dialect)
+        return found
+
+    def wrap(self, exc: Exception, sql: str | None, parameters: Any) -> sa_exc.StatementError:
+        """``exc`` as the SQLAlchemy exception the ``Session`` path would have raised."""
+        return sa_exc.DBAPIError.instance(
+            sql, parameters, exc, self.dbapi_error, dialect=self._dialect
+        )
+
+    def run(self, action: str, work: Callable[[DriverTransaction], T], *, write: bool) -> T:
+        """``work`` in one transaction (``BEGIN IMMEDIATE`` when it writes), retried whole."""
+
+        def attempt() -> T:
+            connection = self._engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                    try:
+                        result = work(DriverTransaction(self, cursor))
+                        if write:
+                            connection.commit()
+                    finally:
+                        # Nothing to undo after a COMMIT; otherwise ends the transaction.
+                        connection.rollback()
+                except self.dbapi_error as exc:
+                    raise self.wrap(exc, None, None) from exc
+                finally:
+                    cursor.close()
+            except sa_exc.DatabaseError as exc:
+                raise_if_damaged(exc, action, self._engine)
+                raise
+            finally:
+                connection.close()
+            return result
+
+        return with_retries(attempt, action)
