@@ -202,6 +202,12 @@ _INVOCATION_FIELDS = [column.name for column in _INVOCATION_COLUMNS]
 _HEADER_QUERY = select(_CHANGESETS.c.plan_id, _CHANGESETS.c.created_at).where(
     _CHANGESETS.c.changeset_id == bindparam("key")
 )
+_STARTED_QUERY = select(_CHANGESETS.c.seq).where(
+    _CHANGESETS.c.changeset_id == bindparam("changeset_id"),
+    _CHANGESETS.c.plan_id == bindparam("plan_id"),
+    ~exists().where(_CANCELLED.c.plan_id == bindparam("plan_id")),
+)
+_INSERT_ENTRY = insert(_ENTRIES).values({name: bindparam(name) for name in _ROW_FIELDS})
 _PLAN_HEADERS_QUERY = (
     select(_CHANGESETS.c.changeset_id, _CHANGESETS.c.created_at)
     .where(_CHANGESETS.c.plan_id == bindparam("key"))
@@ -296,23 +302,37 @@ def _read(
     )
 
 
-def _record_one(
-    session_factory: SessionFactory, driver: SqliteDriver | None, entry: ChangeEntry, action: str
-) -> None:
-    """Persist one entry: one ``INSERT … SELECT`` on the driver when there is one.
+def _record_entries(
+    session_factory: SessionFactory,
+    driver: SqliteDriver | None,
+    entries: Sequence[ChangeEntry],
+    action: str,
+) -> int:
+    """Persist entries in one transaction, all or nothing; returns how many.
 
-    When that inserts nothing, the ``Session`` path runs the full checks and raises
-    the precise error (unknown changeset, plan mismatch, cancelled plan).
+    On the SQLite driver, a batch into one changeset is one check and one
+    ``executemany`` (one entry: a single ``INSERT … SELECT``). When the check fails,
+    or the batch spans changesets, the ``Session`` path runs the full checks and
+    raises the precise error (unknown changeset, plan mismatch, cancelled plan).
     """
-    if driver is not None:
+    _refuse_repeated_ids(entries)
+    targets = {(entry.changeset_id, entry.plan_id) for entry in entries}
+    if driver is not None and len(targets) == 1:
+        ((changeset_id, plan_id),) = targets
 
-        def insert_one(transaction: DriverTransaction) -> bool:
-            return bool(transaction.rows(_INSERT_IF_STARTED[False], _entry_to_row(entry)))
+        def insert_all(transaction: DriverTransaction) -> bool:
+            if len(entries) == 1:
+                return bool(transaction.rows(_INSERT_IF_STARTED[False], _entry_to_row(entries[0])))
+            target = {"changeset_id": changeset_id, "plan_id": plan_id}
+            if not transaction.rows(_STARTED_QUERY, target):
+                return False
+            transaction.execute_many(_INSERT_ENTRY, [_entry_to_row(entry) for entry in entries])
+            return True
 
-        if driver.run(action, insert_one, write=True):
-            return
-    run_in_transaction(
-        session_factory, action, lambda session: _insert_entries(session, [entry]), write=True
+        if driver.run(action, insert_all, write=True):
+            return len(entries)
+    return run_in_transaction(
+        session_factory, action, lambda session: _insert_entries(session, entries), write=True
     )
 
 
@@ -373,12 +393,15 @@ def _check_targets(session: Session, pairs: Iterable[tuple[str, str]], what: str
             )
 
 
-def _insert_entries(session: Session, entries: Sequence[ChangeEntry]) -> int:
+def _refuse_repeated_ids(entries: Sequence[ChangeEntry]) -> None:
     seen: set[str] = set()
     for entry in entries:
         if entry.entry_id in seen:
             raise DuplicateRecordError(f"entry id {entry.entry_id} appears twice in one batch")
         seen.add(entry.entry_id)
+
+
+def _insert_entries(session: Session, entries: Sequence[ChangeEntry]) -> int:
     if len(entries) == 1:
         # One statement: the insert happens only when the changeset exists for this plan
         # and the plan was not cancelled (PostgreSQL takes the plan's lock first).
@@ -441,7 +464,9 @@ class ChangeSetEntryRepository:
     def save_entry(self, entry: ChangeEntry) -> ChangeEntry:
         """Persist one entry into its started changeset."""
         _require(entry, ChangeEntry, "entry")
-        _record_one(self._session_factory, self._driver, entry, f"save entry {entry.entry_id}")
+        _record_entries(
+            self._session_factory, self._driver, [entry], f"save entry {entry.entry_id}"
+        )
         return entry
 
     def save_entries(self, entries: Sequence[ChangeEntry]) -> int:
@@ -449,11 +474,8 @@ class ChangeSetEntryRepository:
         batch = _check_entries(entries)
         if not batch:
             return 0
-        return run_in_transaction(
-            self._session_factory,
-            f"save {len(batch)} entries",
-            lambda session: _insert_entries(session, batch),
-            write=True,
+        return _record_entries(
+            self._session_factory, self._driver, batch, f"save {len(batch)} entries"
         )
 
     def get_entries_for_changeset(self, changeset_id: str) -> list[ChangeEntry]:
@@ -620,7 +642,9 @@ class SqliteChangeSetStore:
     def record(self, entry: ChangeEntry) -> ChangeEntry:
         """Persist one entry into its started changeset."""
         _require(entry, ChangeEntry, "entry")
-        _record_one(self._session_factory, self._driver, entry, f"record entry {entry.entry_id}")
+        _record_entries(
+            self._session_factory, self._driver, [entry], f"record entry {entry.entry_id}"
+        )
         return entry
 
     def record_many(self, entries: Sequence[ChangeEntry]) -> int:
@@ -628,11 +652,8 @@ class SqliteChangeSetStore:
         batch = _check_entries(entries)
         if not batch:
             return 0
-        return run_in_transaction(
-            self._session_factory,
-            f"record {len(batch)} entries",
-            lambda session: _insert_entries(session, batch),
-            write=True,
+        return _record_entries(
+            self._session_factory, self._driver, batch, f"record {len(batch)} entries"
         )
 
     def record_invocation(self, invocation: ToolInvocation) -> ToolInvocation:

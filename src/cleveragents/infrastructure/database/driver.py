@@ -18,7 +18,7 @@ translation and the damaged-file message are the same on both paths.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -45,7 +45,8 @@ class CompiledStatement:
     """One Core statement as the dialect renders it, with its parameters' processors."""
 
     sql: str
-    binds: tuple[tuple[str, Processor | None], ...]
+    names: tuple[str, ...]
+    binds: tuple[tuple[int, Processor], ...]
     results: tuple[tuple[int, Processor], ...]
 
     @classmethod
@@ -53,24 +54,24 @@ class CompiledStatement:
         compiled = cast(ClauseElement, statement).compile(dialect=dialect)
         if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
             raise ValueError(f"cannot run {statement!r} with positional parameters")
-        names = compiled.positiontup
-        binds = tuple(
-            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+        names = tuple(compiled.positiontup)
+        binds = _processors(
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in names
         )
-        results: list[tuple[int, Processor]] = []
         # A SELECT's columns, or an INSERT's RETURNING columns; nothing for other DML.
-        for index, column in enumerate(getattr(statement, "exported_columns", ())):
-            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
-            if process is not None:
-                results.append((index, process))
-        return cls(str(compiled), binds, tuple(results))
-
-    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            values[name] if process is None else process(values[name])
-            for name, process in self.binds
+        results = _processors(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in getattr(statement, "exported_columns", ())
         )
+        return cls(str(compiled), names, binds, results)
+
+    def parameters(self, values: Mapping[str, Any]) -> list[Any]:
+        """The positional parameters for ``values`` (by bind name), processed."""
+        parameters = [values[name] for name in self.names]
+        for index, process in self.binds:
+            parameters[index] = process(parameters[index])
+        return parameters
 
     def convert(self, rows: list[Any]) -> list[Sequence[Any]]:
         if not self.results:
@@ -82,6 +83,10 @@ class CompiledStatement:
                 values[index] = process(values[index])
             converted.append(values)
         return converted
+
+
+def _processors(processors: Iterable[Processor | None]) -> tuple[tuple[int, Processor], ...]:
+    return tuple((index, process) for index, process in enumerate(processors) if process)
 
 
 class DriverTransaction:
@@ -100,6 +105,15 @@ class DriverTransaction:
         except self._driver.dbapi_error as exc:
             raise self._driver.wrap(exc, compiled.sql, parameters) from exc
         return compiled.convert(raw)
+
+    def execute_many(self, statement: Executable, values: Sequence[Mapping[str, Any]]) -> None:
+        """Run ``statement`` once per item of ``values`` (the driver's ``executemany``)."""
+        compiled = self._driver.compiled(statement)
+        parameters = [compiled.parameters(item) for item in values]
+        try:
+            self._cursor.executemany(compiled.sql, parameters)
+        except self._driver.dbapi_error as exc:
+            raise self._driver.wrap(exc, compiled.sql, None) from exc
 
 
 class SqliteDriver:
