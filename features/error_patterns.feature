@@ -420,6 +420,25 @@ Feature: Durable error patterns
       | field     | value |
       | frequency | 4     |
 
+  Scenario Outline: A COMMIT of record_occurrence that the driver connection fails: <case>
+    Given a database whose driver connections can be made to fail at COMMIT
+    And the error patterns
+      | pattern_id | pattern | frequency |
+      | p1         | E       | 3         |
+    When the next <failures> commits <effect> with "<message>"
+    And I try to record an occurrence of "p1" now
+    Then <outcome>
+    And <failures> commits failed, and any error raised has the last of them at its root
+    And error pattern "p1" has
+      | field     | value       |
+      | frequency | <frequency> |
+
+    Examples:
+      | case                                        | failures | effect                    | message                                   | outcome                                 | frequency |
+      | lost after taking effect, never repeated    | 1        | take effect and then fail | server closed the connection unexpectedly | it fails with CommitOutcomeUnknownError | 4         |
+      | failed before taking effect, never repeated | 1        | fail                      | disk I/O error                            | it fails with CommitOutcomeUnknownError | 3         |
+      | a locked database, retried and counted once | 2        | fail                      | database is locked                        | it succeeds                             | 4         |
+
   Scenario: An idempotent write whose COMMIT loses the connection is retried
     Given the error patterns
       | pattern_id | pattern | frequency |

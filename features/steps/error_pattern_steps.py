@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -28,8 +29,10 @@ from cleveragents.domain.models.core.error_pattern import (
     brute_force_match,
     fold,
 )
+from cleveragents.infrastructure.database import migrations
 from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 from cleveragents.infrastructure.database.models import ErrorPatternTermModel
+from cleveragents.infrastructure.database.session import create_database_engine
 
 SEED_ID = "01HXYZ1234567890ABCDEFGHIJ"
 DEFAULT_SEEN = "2024-01-01T00:00:00+00:00"
@@ -552,6 +555,7 @@ _SEED_CREATE = """
 import json, sys, warnings
 from datetime import datetime
 warnings.simplefilter("ignore", DeprecationWarning)  # datetime.utcnow, as the seed has it
+from cleveragents.infrastructure.database import migrations
 from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 from cleveragents.infrastructure.database.session import create_session_factory
 from cleveragents.domain.models.core.error_pattern import ErrorPattern
@@ -575,6 +579,7 @@ print(json.dumps({
 
 _SEED_READ = """
 import json, sys
+from cleveragents.infrastructure.database import migrations
 from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 from cleveragents.infrastructure.database.session import create_session_factory
 
@@ -659,6 +664,7 @@ def step_seed_here(context: Context, pattern_id: str) -> None:
 
 _OCCURRENCES = """
 import json, sys
+from cleveragents.infrastructure.database import migrations
 from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 from cleveragents.infrastructure.database.session import create_session_factory
 
@@ -671,6 +677,7 @@ print(json.dumps({"count": len(seen), "increasing": all(a < b for a, b in zip(se
 
 _UPDATES = """
 import json, sys
+from cleveragents.infrastructure.database import migrations
 from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 from cleveragents.infrastructure.database.session import create_session_factory
 
@@ -795,6 +802,86 @@ def step_commit_cause(context: Context) -> None:
 @then("that session factory opened {count:d} sessions")
 def step_sessions_opened(context: Context, count: int) -> None:
     assert context.failing.sessions == count, context.failing.sessions
+
+
+class _CommitFailures:
+    """What the driver connections of a scenario's database do at COMMIT.
+
+    Unarmed (``times == 0``) they commit normally; armed, their next ``times``
+    commits raise the driver's own ``OperationalError`` with ``message``, after
+    really committing when ``take_effect``. The library sees exactly what a
+    connection lost during COMMIT looks like, whichever path it takes.
+    """
+
+    def __init__(self) -> None:
+        self.times = 0
+        self.take_effect = False
+        self.message = ""
+        self.raised: list[BaseException] = []
+
+    def commit(self, real_commit: Callable[[], None], error: type[Exception]) -> None:
+        if len(self.raised) < self.times:
+            if self.take_effect:
+                real_commit()
+            failure = error(self.message)
+            self.raised.append(failure)
+            raise failure
+        real_commit()
+
+
+_COMMITS = _CommitFailures()
+
+
+class _FailingSqliteConnection(sqlite3.Connection):
+    def commit(self) -> None:
+        _COMMITS.commit(super().commit, sqlite3.OperationalError)
+
+
+def _failing_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """``do_connect``: make the engine's driver connections the failing kind."""
+    if dialect.name == "sqlite":
+        cparams["factory"] = _FailingSqliteConnection
+        return None
+    import psycopg
+
+    class FailingPostgresConnection(psycopg.Connection[Any]):
+        def commit(self) -> None:
+            _COMMITS.commit(super().commit, psycopg.OperationalError)
+
+    return FailingPostgresConnection.connect(*cargs, **cparams)
+
+
+@given("a database whose driver connections can be made to fail at COMMIT")
+def step_failing_database(context: Context) -> None:
+    global _COMMITS
+    _COMMITS = _CommitFailures()
+    engine = create_database_engine(context.url)
+    event.listen(engine, "do_connect", _failing_connect)
+    context.cleanups.append(engine.dispose)
+    migrations.upgrade_engine(engine, "head")
+    # A plain sessionmaker, as create_session_factory makes: the library picks its path.
+    context.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+    context.error_repository = None
+
+
+@when('the next {times:d} commits fail with "{message}"')
+def step_arm_failures(context: Context, times: int, message: str) -> None:
+    _COMMITS.times, _COMMITS.take_effect, _COMMITS.message = times, False, message
+
+
+@when('the next {times:d} commits take effect and then fail with "{message}"')
+def step_arm_failures_after(context: Context, times: int, message: str) -> None:
+    _COMMITS.times, _COMMITS.take_effect, _COMMITS.message = times, True, message
+
+
+@then("{count:d} commits failed, and any error raised has the last of them at its root")
+def step_commits_failed(context: Context, count: int) -> None:
+    assert len(_COMMITS.raised) == count, _COMMITS.raised
+    if context.error is not None:
+        root: BaseException = context.error
+        while root.__cause__ is not None:
+            root = root.__cause__
+        assert root is _COMMITS.raised[-1], (root, _COMMITS.raised)
 
 
 # --- matching -------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
+    commit_once,
     raise_if_damaged,
     with_retries,
 )
@@ -46,6 +47,7 @@ class CompiledStatement:
 
     sql: str
     names: tuple[str, ...]
+    fixed: Mapping[str, Any]
     binds: tuple[tuple[int, Processor], ...]
     results: tuple[tuple[int, Processor], ...]
 
@@ -55,6 +57,12 @@ class CompiledStatement:
         if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
             raise ValueError(f"cannot run {statement!r} with positional parameters")
         names = tuple(compiled.positiontup)
+        # Parameters the statement carries itself (``frequency + 1``): not the caller's.
+        fixed = {
+            name: bind.effective_value
+            for name, bind in compiled.binds.items()
+            if not bind.required and name in names
+        }
         binds = _processors(
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in names
@@ -64,10 +72,12 @@ class CompiledStatement:
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in getattr(statement, "exported_columns", ())
         )
-        return cls(str(compiled), names, binds, results)
+        return cls(str(compiled), names, fixed, binds, results)
 
     def parameters(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional parameters for ``values`` (by bind name), processed."""
+        if self.fixed:
+            values = {**self.fixed, **values}
         parameters = [values[name] for name in self.names]
         for index, process in self.binds:
             parameters[index] = process(parameters[index])
@@ -150,24 +160,36 @@ class SqliteDriver:
             sql, parameters, exc, self.dbapi_error, dialect=self._dialect
         )
 
-    def run(self, action: str, work: Callable[[DriverTransaction], T], *, write: bool) -> T:
-        """``work`` in one transaction (``BEGIN IMMEDIATE`` when it writes), retried whole."""
+    def run(
+        self,
+        action: str,
+        work: Callable[[DriverTransaction], T],
+        *,
+        write: bool,
+        idempotent: bool = True,
+    ) -> T:
+        """``work`` in one transaction (``BEGIN IMMEDIATE`` when it writes), retried whole.
+
+        ``idempotent=False`` as in :func:`run_in_transaction`: a COMMIT whose outcome
+        is unknown raises :class:`CommitOutcomeUnknownError` instead of a retry.
+        """
 
         def attempt() -> T:
             connection = self._engine.raw_connection()
             try:
                 cursor = connection.cursor()
                 try:
-                    cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                    begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+                    self._call(lambda: cursor.execute(begin), begin)
                     try:
                         result = work(DriverTransaction(self, cursor))
-                        if write:
-                            connection.commit()
+                        if write and idempotent:
+                            self._call(connection.commit, "COMMIT")
+                        elif write:
+                            commit_once(lambda: self._call(connection.commit, "COMMIT"), action)
                     finally:
                         # Nothing to undo after a COMMIT; otherwise ends the transaction.
-                        connection.rollback()
-                except self.dbapi_error as exc:
-                    raise self.wrap(exc, None, None) from exc
+                        self._call(connection.rollback, "ROLLBACK")
                 finally:
                     cursor.close()
             except sa_exc.DatabaseError as exc:
@@ -178,3 +200,10 @@ class SqliteDriver:
             return result
 
         return with_retries(attempt, action)
+
+    def _call(self, call: Callable[[], object], sql: str) -> None:
+        """``call()`` (BEGIN, COMMIT, ROLLBACK), driver errors wrapped like SQLAlchemy's."""
+        try:
+            call()
+        except self.dbapi_error as exc:
+            raise self.wrap(exc, sql, None) from exc

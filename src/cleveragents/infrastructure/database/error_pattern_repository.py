@@ -78,6 +78,7 @@ from cleveragents.domain.models.core.error_pattern import (
     fold,
     words_of,
 )
+from cleveragents.infrastructure.database.driver import SqliteDriver
 from cleveragents.infrastructure.database.errors import RecordNotFoundError
 from cleveragents.infrastructure.database.models import (
     ErrorPatternModel,
@@ -285,6 +286,7 @@ class ErrorPatternRepository:
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._session_factory = check_session_factory(session_factory)
+        self._driver = SqliteDriver.for_factory(self._session_factory)
 
     # --- writes -------------------------------------------------------------------------
 
@@ -364,8 +366,21 @@ class ErrorPatternRepository:
             raise ValueError(f"seen_at must be a datetime, got {type(seen_at).__name__}")
         when = to_utc(seen_at) if seen_at is not None else utc_now()
 
+        action = "record error occurrence"
+        values = {"target_id": valid, "seen": when}
+        if self._driver is not None:
+            rows = self._driver.run(
+                action,
+                lambda transaction: transaction.rows(_RECORD_OCCURRENCE, values),
+                write=True,
+                idempotent=False,
+            )
+            if rows:
+                return _to_domain(rows[0])
+            # Nothing counted: the Session path below names the reason.
+
         def work(session: Session) -> ErrorPattern:
-            row = session.execute(_RECORD_OCCURRENCE, {"target_id": valid, "seen": when}).first()
+            row = session.execute(_RECORD_OCCURRENCE, values).first()
             if row is None:
                 query = select(_PATTERNS.c.frequency).where(_PATTERNS.c.pattern_id == valid)
                 if session.execute(query).first() is None:
@@ -376,9 +391,7 @@ class ErrorPatternRepository:
                 )
             return _to_domain(row)
 
-        return run_in_transaction(
-            self._session_factory, "record error occurrence", work, write=True, idempotent=False
-        )
+        return run_in_transaction(self._session_factory, action, work, write=True, idempotent=False)
 
     @staticmethod
     def _write_terms(session: Session, pattern: ErrorPattern) -> None:

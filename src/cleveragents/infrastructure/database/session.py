@@ -200,15 +200,15 @@ def check_session_factory(session_factory: object) -> SessionFactory:
     return cast(SessionFactory, session_factory)
 
 
-def _commit_once(session: Session, action: str) -> None:
-    """COMMIT, refusing to let a retry repeat the work when its outcome is unknown.
+def commit_once(commit: Callable[[], object], action: str) -> None:
+    """``commit()``, refusing to let a retry repeat the work when its outcome is unknown.
 
     SQLite reports busy/locked before anything is committed, so those stay
     retryable; any other failure of the COMMIT itself may have happened after the
     server committed.
     """
     try:
-        session.commit()
+        commit()
     except sa_exc.SQLAlchemyError as exc:
         message = str(getattr(exc, "orig", exc)).lower()
         if any(text in message for text in SQLITE_NOT_COMMITTED):
@@ -245,7 +245,7 @@ def run_in_transaction(
                     if write and idempotent:
                         session.commit()
                     elif write:
-                        _commit_once(session, action)
+                        commit_once(session.commit, action)
                     else:
                         session.rollback()
                 except BaseException:
