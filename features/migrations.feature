@@ -49,6 +49,33 @@ Feature: Schema migrations
     Then the migrated database holds no error patterns
     And plan "plan-keep" still has 3 entries in the migrated database
 
+  Scenario: Revision 0005 rebuilds the text anchors of stored patterns; its downgrade restores 0004's
+    Given the database is upgraded to "head"
+    And error patterns with these texts are stored in the migrated database
+      | pattern_id | text                  |
+      | code       | ORA-12345             |
+      | stop       | x in y                |
+      | short      | E42                   |
+      | message    | No module named 'foo' |
+      | name       | ImportError           |
+    When I downgrade the database to "0004"
+    Then the stored text anchors are
+      | pattern_id | anchors                                                                          |
+      | code       | ["5:ora-", "5:ra-1", "5:a-12", "5:-123"]                                         |
+      | stop       | ["1:in"]                                                                         |
+      | short      | ["2:e42"]                                                                        |
+      | message    | ["1:module"]                                                                     |
+      | name       | ["6:impo", "6:mpor", "6:port", "6:orte", "6:rter", "6:terr", "6:erro", "6:rror"] |
+    When I upgrade the database to "head"
+    Then the stored text anchors are
+      | pattern_id | anchors                                                  |
+      | code       | ["8:ora-1234", "8:ra-12345"]                             |
+      | stop       | ["4:x in", "4: in "]                                     |
+      | short      | ["2:e42"]                                                |
+      | message    | ["1:module"]                                             |
+      | name       | ["9:importer", "9:mporterr", "9:porterro", "9:orterror"] |
+    And the stored patterns are matched by their texts after reopening the database
+
   Scenario: A database that was never migrated reports no revision
     Then the current revision is none
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from unittest import mock
@@ -335,3 +336,41 @@ def step_migrated_no_patterns(context: Context) -> None:
     repository = ErrorPatternRepository(_migrated(context))
     assert repository.count() == 0
     assert repository.match_context("ImportError: No module named 'x'") == []
+
+
+@given("error patterns with these texts are stored in the migrated database")
+def step_migrated_texts(context: Context) -> None:
+    repository = ErrorPatternRepository(_migrated(context))
+    context.kept_texts = {}
+    for row in context.table:
+        repository.create(ErrorPattern(pattern_id=row["pattern_id"], pattern=row["text"]))
+        context.kept_texts[row["pattern_id"]] = row["text"]
+
+
+@then("the stored text anchors are")
+def step_text_anchors(context: Context) -> None:
+    with _migrated(context)() as session:
+        rows = session.execute(
+            text(
+                "SELECT pattern_id, kind, term FROM error_pattern_terms WHERE kind <> 0 "
+                "ORDER BY pattern_id, kind, term"
+            )
+        ).all()
+    found: dict[str, set[str]] = {}
+    for pattern_id, kind, term in rows:
+        found.setdefault(pattern_id, set()).add(f"{kind}:{term}")
+    expected = {row["pattern_id"]: set(json.loads(row["anchors"])) for row in context.table}
+    assert found == expected, (found, expected)
+
+
+@then("the stored patterns are matched by their texts after reopening the database")
+def step_texts_matched(context: Context) -> None:
+    if context.url == "sqlite://":
+        reopened = _migrated(context)  # a memory database cannot be reopened
+    else:
+        reopened = create_session_factory(context.url, migrate=False)
+        context.cleanups.append(reopened.kw["bind"].dispose)
+    repository = ErrorPatternRepository(reopened)
+    for pattern_id, pattern_text in context.kept_texts.items():
+        found = repository.match_context(f"failed: {pattern_text}!", limit=10)
+        assert pattern_id in [p.pattern_id for p in found], (pattern_id, found)
