@@ -165,6 +165,20 @@ Feature: ChangeSet store
     When I record an entry into "A" for plan "plan-1" created at "2026-03-01T23:30:00.123456-05:00"
     Then the entry reads back created at "2026-03-02T04:30:00.123456+00:00"
 
+  Scenario Outline: JSON another client wrote with <before> before it and <after> after it reads back
+    Given a started changeset "A" for plan "plan-1"
+    And I record into "A" for plan "plan-1"
+      | path       | operation |
+      | src/new.py | create    |
+    When another client stores the metadata of that entry as {"a":[1,2]} with <before> before it and <after> after it
+    Then changeset "A" holds that entry with metadata {"a": [1, 2]}
+
+    Examples:
+      | before    | after     |
+      | nothing   | nothing   |
+      | a space   | nothing   |
+      | nothing   | a newline |
+
   Scenario: A naive datetime is taken as UTC
     Given a started changeset "A" for plan "plan-1"
     When I record an entry into "A" for plan "plan-1" created at "2026-03-01T10:00:00.000001"

@@ -8,6 +8,7 @@ from typing import Any
 
 from behave import given, then, when
 from behave.runner import Context
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from support import parse_types  # noqa: F401  (registers {name:Text})
 from support.world import (
@@ -480,3 +481,30 @@ def step_inv_list_changeset(context: Context, tools: str, name: str) -> None:
 def step_inv_delete(context: Context, plan: str) -> None:
     context.error = None
     context.result = invocation_repository(context).delete_for_plan(plan)
+
+
+_SPACING = {"nothing": "", "a space": " ", "a newline": "\n"}
+
+
+@when(
+    "another client stores the metadata of that entry as {json_text} "
+    "with {before} before it and {after} after it"
+)
+def step_foreign_json(context: Context, json_text: str, before: str, after: str) -> None:
+    engine = factory(context).kw["bind"]
+    value = "CAST(:text AS JSON)" if engine.dialect.name == "postgresql" else ":text"
+    with engine.begin() as connection:
+        connection.execute(
+            text(f"UPDATE changeset_entries SET entry_metadata = {value} WHERE entry_id = :id"),
+            {
+                "text": f"{_SPACING[before]}{json_text}{_SPACING[after]}",
+                "id": recorded(context)[-1].entry_id,
+            },
+        )
+
+
+@then('changeset "{name}" holds that entry with metadata {metadata}')
+def step_entry_metadata(context: Context, name: str, metadata: str) -> None:
+    changeset = store(context).get(real_id(context, name))
+    assert changeset is not None
+    assert [entry.metadata for entry in changeset.entries] == [json.loads(metadata)]

@@ -1,13 +1,15 @@
-"""The hottest single-statement paths on SQLite, run on the pooled driver connection.
+"""The hottest paths on SQLite, run on the pooled driver connection.
 
-Recording one changeset entry is one ``INSERT`` and one ``COMMIT`` for SQLite, and
-reading a changeset three indexed ``SELECT``\\ s. Through a ``Session`` each call
-also pays for the Session, the ``Connection``, an execution context per statement
-and a ``Row`` per row: 2.5x the raw ``sqlite3`` cost of a single write and 4x a
-read (``docs/performance.md``). Here the same SQLAlchemy Core statements are
-compiled once for the engine's dialect and run on the connection the engine's pool
-hands out, with the dialect's own bind and result processors, so what is written
-and read is exactly what the ``Session`` path writes and reads.
+Recording one changeset entry is one ``INSERT`` and one ``COMMIT`` for SQLite,
+reading a changeset three indexed ``SELECT``\\ s, counting an error occurrence one
+``UPDATE``. Through a ``Session`` each call also pays for the Session, the
+``Connection``, an execution context per statement and a ``Row`` per row: 2.5x
+the raw ``sqlite3`` cost of a single write and 4x a read (``docs/performance.md``).
+Here the same SQLAlchemy Core statements are compiled once for the engine's
+dialect and run on the connection the engine's pool hands out, with the dialect's
+own bind and result processors, so what is written and read is exactly what the
+``Session`` path writes and reads. The callers: the changeset store's ``record``,
+``record_many`` into one changeset and reads, and ``record_occurrence``.
 
 Only SQLite takes this path, and only with a plain ``sessionmaker`` of ``Session``
 bound to an engine: a custom session factory (a ``Session`` subclass, a function)
