@@ -184,7 +184,8 @@ def pattern_terms(pattern: ErrorPattern) -> list[tuple[TermKind, str]]:
 def context_probes(context: str, kinds: Iterable[TermKind]) -> dict[TermKind, list[str]]:
     """For each kind in ``kinds``, the distinct terms of ``context`` it is compared with."""
     folded = fold(context)
-    probes: dict[TermKind, list[str]] = {TermKind.KEYWORD: sorted(words_of(context))}
+    # Unsorted: the database looks each probe up in the index, whatever their order.
+    probes: dict[TermKind, list[str]] = {TermKind.KEYWORD: list(words_of(context))}
     for kind in kinds:
         if kind is TermKind.WORD:
             found = {match.group() for match in WORD.finditer(folded)}
@@ -200,7 +201,7 @@ def context_probes(context: str, kinds: Iterable[TermKind]) -> dict[TermKind, li
                 folded[start : start + length] for start in range(0, len(folded) - length + 1, step)
             }
         if found:
-            probes[kind] = sorted(found)
+            probes[kind] = list(found)
     return probes
 
 

@@ -66,8 +66,7 @@ def camel_parts(word: str) -> list[str]:
 def words_of(text: str) -> set[str]:
     """Every word of ``text`` (case-folded), with the parts of its CamelCase words."""
     found: set[str] = set()
-    for match in WORD.finditer(text):
-        word = match.group()
+    for word in set(WORD.findall(text)):  # a traceback repeats most of its words
         found.add(fold(word))
         found.update(fold(part) for part in camel_parts(word))
     return found
