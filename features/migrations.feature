@@ -53,7 +53,7 @@ Feature: Schema migrations
     Given the database is upgraded to "head"
     And error patterns with these texts are stored in the migrated database
       | pattern_id | text                  |
-      | code       | ORA-12345             |
+      | code       | ORA-1234567           |
       | stop       | x in y                |
       | short      | E42                   |
       | message    | No module named 'foo' |
@@ -61,7 +61,7 @@ Feature: Schema migrations
     When I downgrade the database to "0004"
     Then the stored text anchors are
       | pattern_id | anchors                                                                          |
-      | code       | ["5:ora-", "5:ra-1", "5:a-12", "5:-123"]                                         |
+      | code       | ["6:ora-", "6:ra-1", "6:a-12", "6:-123", "6:1234", "6:2345", "6:3456", "6:4567"] |
       | stop       | ["1:in"]                                                                         |
       | short      | ["2:e42"]                                                                        |
       | message    | ["1:module"]                                                                     |
@@ -69,11 +69,11 @@ Feature: Schema migrations
     When I upgrade the database to "head"
     Then the stored text anchors are
       | pattern_id | anchors                                                  |
-      | code       | ["8:ora-1234", "8:ra-12345"]                             |
+      | code       | ["7:ora-1234", "7:ra-12345", "7:a-123456", "7:-1234567"] |
       | stop       | ["4:x in", "4: in "]                                     |
       | short      | ["2:e42"]                                                |
       | message    | ["1:module"]                                             |
-      | name       | ["9:importer", "9:mporterr", "9:porterro", "9:orterror"] |
+      | name       | ["7:importer", "7:mporterr", "7:porterro", "7:orterror"] |
     And the stored patterns are matched by their texts after reopening the database
 
   Scenario: A database that was never migrated reports no revision
@@ -114,10 +114,10 @@ Feature: Schema migrations
     And the error mentions "<shown>" but not "hunter2"
 
     Examples:
-      | url                                               | shown               |
-      | nosuchdb://user:hunter2@host/db                   | nosuchdb://user:*** |
-      | postgresql+psycopg://user:hunter2@127.0.0.1:1/db  | 127.0.0.1:1         |
-      | mysql://user:hunter2@127.0.0.1/db                 | mysql://user:***    |
+      | url                                              | shown               |
+      | nosuchdb://user:hunter2@host/db                  | nosuchdb://user:*** |
+      | postgresql+psycopg://user:hunter2@127.0.0.1:1/db | 127.0.0.1:1         |
+      | mysql://user:hunter2@127.0.0.1/db                | mysql://user:***    |
 
   Scenario: An unreachable server is reported without migrating too
     When I try to open a session factory on "postgresql+psycopg://user:hunter2@127.0.0.1:1/db" without migrating
@@ -129,9 +129,9 @@ Feature: Schema migrations
     Then it fails with ValueError
 
     Examples:
-      | argument       |
-      | an empty URL   |
-      | a number       |
+      | argument     |
+      | an empty URL |
+      | a number     |
 
   Scenario: Repositories refuse a session factory that is not callable
     When I try to build a SqliteChangeSetStore with a string as session factory

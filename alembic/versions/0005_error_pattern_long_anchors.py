@@ -1,4 +1,4 @@
-"""Error pattern text anchors: 8-character grams, and no short or stop words.
+"""Error pattern text anchors: 8-character grams from 11 characters, no short or stop words.
 
 Rebuilds every stored pattern's text anchor (``error_pattern_terms`` rows of a
 kind other than 0, the keywords) by the rule of this revision; the downgrade
@@ -32,10 +32,8 @@ _GRAM_KINDS = {
     (4, 2): 4,
     (4, 4): 5,
     (4, 8): 6,
-    (8, 1): 7,
-    (8, 2): 8,
-    (8, 4): 9,
-    (8, 8): 10,
+    (8, 4): 7,
+    (8, 8): 8,
 }
 _STOP_WORDS = frozenset(
     {"and", "are", "but", "for", "from", "got", "has", "have", "into", "its", "not"}
@@ -66,7 +64,7 @@ def _anchors(text: str, *, long_grams: bool) -> list[tuple[int, str]]:
         return [(_WORD_KIND, max(interior, key=len))]
     if len(folded) < 4:
         return [(_SHORT, folded)]
-    length = 8 if long_grams and len(folded) >= 8 else 4
+    length = 8 if long_grams and len(folded) >= 11 else 4
     step = max(k for k in (1, 2, 4, 8) if k <= len(folded) - length + 1)
     grams = dict.fromkeys(folded[offset : offset + length] for offset in range(step))
     return [(_GRAM_KINDS[length, step], gram) for gram in grams]

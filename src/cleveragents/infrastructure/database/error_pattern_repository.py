@@ -13,14 +13,17 @@ Terms, by ``kind``:
   ``MAX_KEYWORD_LENGTH`` characters (terms are index keys) and not one of the
   ``STOP_WORDS``. Wherever the text occurs in the context, that word is a whole
   word of the folded context.
-- ``LONG_1`` .. ``LONG_8``: for a text without such an interior word and at least
-  ``LONG_GRAM`` (8) characters long, its ``LONG_GRAM``-character substrings at
-  offsets ``0 .. k-1``, where ``k`` is the largest of 1, 2, 4, 8 not above
-  ``len - LONG_GRAM + 1``. Any occurrence of the text in the context covers a
+- ``LONG_4``, ``LONG_8``: for a text without such an interior word and at least
+  ``LONG_GRAM + 3`` (11) characters long, its ``LONG_GRAM``-character (8)
+  substrings at offsets ``0 .. k-1``, where ``k`` is 8 when ``len - LONG_GRAM + 1``
+  allows it and 4 otherwise. Any occurrence of the text in the context covers a
   context position that is a multiple of ``k`` with one of those substrings
   starting there, so probing the context only at multiples of ``k`` finds it.
-- ``GRAM_1`` .. ``GRAM_8``: the same with ``GRAM`` (4) characters, for a text of 4
-  to 7 characters without such an interior word.
+- ``GRAM_1`` .. ``GRAM_8``: the same with ``GRAM`` (4) characters and ``k`` the
+  largest of 1, 2, 4, 8 not above ``len - GRAM + 1``, for a text of 4 to 10
+  characters without such an interior word. (8-character grams for those would
+  need steps of 1 or 2: a probe at every or every other position of the context,
+  thousands of index lookups for a few more selective anchors.)
 - ``SHORT``: a text shorter than ``GRAM``, probed with every short substring of
   the context (only when such patterns exist).
 
@@ -29,7 +32,7 @@ words, stop words and 4-character grams are shared by thousands of patterns
 (``in``, ``impo``), and each pattern sharing a term with the context is read and
 checked: on the benchmark's 100,000 patterns and Django traceback, the anchors
 of revision 0004 (longest interior word, 4-grams) put 11,984 term rows in front
-of the check; these put 70.
+of the check; these put 77.
 
 A term hit is only a candidate for the text rule: the statement checks that the
 folded text really occurs in the folded context (``instr``/``strpos``) before
@@ -129,10 +132,8 @@ class TermKind(IntEnum):
     GRAM_2 = 4
     GRAM_4 = 5
     GRAM_8 = 6
-    LONG_1 = 7
-    LONG_2 = 8
-    LONG_4 = 9
-    LONG_8 = 10
+    LONG_4 = 7
+    LONG_8 = 8
 
 
 # (gram length, step) of each gram kind.
@@ -141,8 +142,6 @@ _GRAM_KINDS = {
     (GRAM, 2): TermKind.GRAM_2,
     (GRAM, 4): TermKind.GRAM_4,
     (GRAM, 8): TermKind.GRAM_8,
-    (LONG_GRAM, 1): TermKind.LONG_1,
-    (LONG_GRAM, 2): TermKind.LONG_2,
     (LONG_GRAM, 4): TermKind.LONG_4,
     (LONG_GRAM, 8): TermKind.LONG_8,
 }
@@ -168,7 +167,7 @@ def text_terms(folded: str) -> list[tuple[TermKind, str]]:
         return [(TermKind.WORD, max(interior, key=len))]
     if len(folded) < GRAM:
         return [(TermKind.SHORT, folded)]
-    length = LONG_GRAM if len(folded) >= LONG_GRAM else GRAM
+    length = LONG_GRAM if len(folded) >= LONG_GRAM + 3 else GRAM
     step = max(k for k in (1, 2, 4, 8) if k <= len(folded) - length + 1)
     grams = dict.fromkeys(folded[offset : offset + length] for offset in range(step))
     return [(_GRAM_KINDS[length, step], gram) for gram in grams]
