@@ -290,6 +290,15 @@ def _migrated(context: Context) -> sessionmaker[Session]:
     return sessionmaker(bind=context.engine, expire_on_commit=False)
 
 
+def _reopened(context: Context) -> sessionmaker[Session]:
+    """A new session factory on the migrated database, as a restarted process opens it."""
+    if context.url == "sqlite://":
+        return _migrated(context)  # a memory database cannot be reopened
+    reopened = create_session_factory(context.url, migrate=False)
+    context.cleanups.append(reopened.kw["bind"].dispose)
+    return reopened
+
+
 @given('a changeset for plan "{plan}" holding {count:d} entries is stored in the migrated database')
 def step_migrated_entries(context: Context, plan: str, count: int) -> None:
     store = SqliteChangeSetStore(_migrated(context))
@@ -314,12 +323,7 @@ def step_migrated_pattern(context: Context, pattern_id: str) -> None:
     'error pattern "{pattern_id}" is still stored, matched and counted after reopening the database'
 )
 def step_pattern_kept(context: Context, pattern_id: str) -> None:
-    if context.url == "sqlite://":
-        reopened = _migrated(context)  # a memory database cannot be reopened
-    else:
-        reopened = create_session_factory(context.url, migrate=False)
-        context.cleanups.append(reopened.kw["bind"].dispose)
-    repository = ErrorPatternRepository(reopened)
+    repository = ErrorPatternRepository(_reopened(context))
     assert repository.get(pattern_id) == context.kept_pattern
     assert repository.match_context("No module named 'x'") == [context.kept_pattern]
     assert repository.count() == 1
@@ -365,12 +369,7 @@ def step_text_anchors(context: Context) -> None:
 
 @then("the stored patterns are matched by their texts after reopening the database")
 def step_texts_matched(context: Context) -> None:
-    if context.url == "sqlite://":
-        reopened = _migrated(context)  # a memory database cannot be reopened
-    else:
-        reopened = create_session_factory(context.url, migrate=False)
-        context.cleanups.append(reopened.kw["bind"].dispose)
-    repository = ErrorPatternRepository(reopened)
+    repository = ErrorPatternRepository(_reopened(context))
     for pattern_id, pattern_text in context.kept_texts.items():
         found = repository.match_context(f"failed: {pattern_text}!", limit=10)
         assert pattern_id in [p.pattern_id for p in found], (pattern_id, found)
