@@ -112,10 +112,16 @@ Feature: ChangeSet store
     Then it fails with DuplicateRecordError
     And the database holds 1 changeset entries
 
-  Scenario: An empty batch writes nothing and returns 0
+  Scenario Outline: An empty batch writes nothing and returns 0 (<writer>)
     Given a started changeset "A" for plan "plan-1"
-    When I record an empty batch
+    When I record an empty batch through <writer>
     Then the batch count is 0
+    And the database holds 0 changeset entries
+
+    Examples:
+      | writer                              |
+      | the store's record_many             |
+      | the entry repository's save_entries |
 
   Scenario: Recording into a changeset that was never started is refused
     When I try to record an entry into changeset "never-started" for plan "plan-1"

@@ -260,9 +260,12 @@ def step_batch_count(context: Context, count: int) -> None:
     assert context.result == count, context.result
 
 
-@when("I record an empty batch")
-def step_empty_batch(context: Context) -> None:
-    context.result = store(context).record_many([])
+@when("I record an empty batch through {writer}")
+def step_empty_batch(context: Context, writer: str) -> None:
+    if writer == "the store's record_many":
+        context.result = store(context).record_many([])
+    else:
+        context.result = entry_repository(context).save_entries([])
 
 
 @when(
