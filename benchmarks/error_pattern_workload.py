@@ -36,7 +36,7 @@ from typing import Final
 
 from ulid import ULID
 
-from benchmarks.workload import cache_dir, create_schema, sqlite_timestamp
+from benchmarks.workload import bulk_load, cache_dir, create_schema, sqlite_timestamp
 from cleveragents.domain.models.core.error_pattern import WORD, ErrorPattern, camel_parts
 from cleveragents.infrastructure.database.error_pattern_repository import (
     ErrorPatternRepository,
@@ -510,19 +510,9 @@ def term_rows(pattern: ErrorPattern) -> Iterator[tuple[int, str, str]]:
 
 def load(path: Path, patterns: Sequence[ErrorPattern]) -> None:
     """Write ``patterns`` into the library database at ``path`` with raw ``sqlite3``."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    try:
-        # Building is setup, not measurement: no journal and no fsync while filling.
-        connection.execute("PRAGMA journal_mode = OFF")
-        connection.execute("PRAGMA synchronous = OFF")
-        connection.execute("PRAGMA cache_size = -262144")
-        connection.execute("BEGIN")
+    with bulk_load(path) as connection:
         connection.executemany(INSERT_PATTERN_SQL, (pattern_row(p) for p in patterns))
         connection.executemany(INSERT_TERM_SQL, (row for p in patterns for row in term_rows(p)))
-        connection.execute("COMMIT")
-        connection.execute("PRAGMA journal_mode = WAL")
-    finally:
-        connection.close()
 
 
 def table_contents(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

@@ -19,6 +19,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -282,24 +283,34 @@ def _background_rows(rows: int, pool: Sequence[FileChange]) -> Iterator[RawRow]:
                 serial += 1
 
 
-def _fill(path: Path, rows: int) -> None:
-    changesets = rows // CHANGESET_SIZE
-    start = sqlite_timestamp(datetime(2024, 6, 1, tzinfo=UTC))
+@contextmanager
+def bulk_load(path: Path) -> Iterator[sqlite3.Connection]:
+    """A raw connection filling the library database at ``path`` in one transaction.
+
+    Building is setup, not measurement: no journal and no fsync while filling. The
+    file is left in WAL mode, as the library opens it.
+    """
     connection = sqlite3.connect(path, isolation_level=None)
     try:
-        # Building is setup, not measurement: no journal and no fsync while filling.
         connection.execute("PRAGMA journal_mode = OFF")
         connection.execute("PRAGMA synchronous = OFF")
         connection.execute("PRAGMA cache_size = -262144")
         connection.execute("BEGIN")
-        connection.executemany(
-            INSERT_CHANGESET_SQL, ((*changeset_key(n), start) for n in range(changesets))
-        )
-        connection.executemany(INSERT_ENTRY_SQL, _background_rows(rows, file_changes()))
+        yield connection
         connection.execute("COMMIT")
         connection.execute("PRAGMA journal_mode = WAL")
     finally:
         connection.close()
+
+
+def _fill(path: Path, rows: int) -> None:
+    changesets = rows // CHANGESET_SIZE
+    start = sqlite_timestamp(datetime(2024, 6, 1, tzinfo=UTC))
+    with bulk_load(path) as connection:
+        connection.executemany(
+            INSERT_CHANGESET_SQL, ((*changeset_key(n), start) for n in range(changesets))
+        )
+        connection.executemany(INSERT_ENTRY_SQL, _background_rows(rows, file_changes()))
 
 
 def cache_dir() -> Path:
