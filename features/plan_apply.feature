@@ -120,6 +120,18 @@ Feature: Applying and cleaning up a plan
     And the target tree is exactly as before
     And plan "plan-1" has no changeset artifacts left
 
+  @persistent
+  Scenario: An apply killed while writing its swap journal is undone by the next apply
+    Given the agent records in the sandbox for plan "plan-1"
+      | operation | path         | content        |
+      | modify    | src/main.py  | print('new')   |
+      | create    | new/dir/a.py | A = 2          |
+      | delete    | docs/old.md  |                |
+    When an apply of plan "plan-1" is killed halfway through writing its swap journal
+    Then the target holds an abandoned staging folder and no other change
+    When I apply plan "plan-1"
+    Then the target tree equals the sandbox tree
+
   Scenario: A folder in the target where the plan expects a file fails the apply
     Given the agent records in the sandbox for plan "plan-1"
       | operation | path         | content        |

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import multiprocessing
 import os
 import shutil
 from pathlib import Path
@@ -13,9 +14,13 @@ from behave import given, then, when
 from behave.runner import Context
 from changeset_steps import store
 from support import parse_types  # noqa: F401  (registers {name:Text})
-from support.world import attempt, table_rows
+from support.world import attempt, factory, table_rows
 
-from cleveragents.application.services.plan_apply_service import ApplyResult, PlanApplyService
+from cleveragents.application.services.plan_apply_service import (
+    STAGING_PREFIX,
+    ApplyResult,
+    PlanApplyService,
+)
 from cleveragents.domain.models.core.change import ChangeEntry, ToolInvocation
 
 
@@ -161,6 +166,43 @@ def step_fail_on_move(context: Context, nth: int) -> None:
 
     Path.replace = failing_replace  # a test seam, restored after the scenario
     context.cleanups.append(lambda: setattr(Path, "replace", original))
+
+
+_KILLED = 137
+
+
+def _apply_killed_at_journal(context: Context, plan: str) -> None:
+    """In a forked child: apply, and die like SIGKILL once half the journal is written."""
+    factory(context).kw["bind"].dispose(close=False)  # the parent's connections stay its own
+    real_write = os.write
+
+    def write(fd: int, data: bytes | memoryview) -> int:
+        if bytes(data[:9]) == b'{"steps":':
+            real_write(fd, data[: len(data) // 2])
+            os._exit(_KILLED)  # no finally, no cleanup: what a kill leaves behind
+        return real_write(fd, data)
+
+    os.write = write
+    service(context).apply(plan, context.sandbox, context.target)
+
+
+@when('an apply of plan "{plan}" is killed halfway through writing its swap journal')
+def step_apply_killed_at_journal(context: Context, plan: str) -> None:
+    process = multiprocessing.get_context("fork").Process(
+        target=_apply_killed_at_journal, args=(context, plan)
+    )
+    process.start()
+    process.join(60)
+    assert process.exitcode == _KILLED, process.exitcode
+
+
+@then("the target holds an abandoned staging folder and no other change")
+def step_abandoned_staging(context: Context) -> None:
+    found = snapshot(context.target)
+    staged = {rel for rel in found if rel.split("/")[0].startswith(STAGING_PREFIX)}
+    assert staged, sorted(found)
+    rest = {rel: value for rel, value in found.items() if rel not in staged}
+    assert rest == context.before, sorted(set(rest) ^ set(context.before))
 
 
 @given('the target holds a folder "{rel}"')

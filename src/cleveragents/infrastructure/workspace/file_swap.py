@@ -1,7 +1,8 @@
 """Swapping staged files into a tree, all or nothing, even across a crash.
 
 Before the first file is touched, the whole plan of the swap is written to a
-journal in the staging folder (and fsynced): per path, where its original goes
+journal in the staging folder (fsynced under a temporary name, then renamed, so a
+journal is whole or absent): per path, where its original goes
 (``backup/N``), where its new content comes from (``new/N``), and which folders
 the swap creates. Every step afterwards is a ``rename`` within one file system,
 so at any instant each path is in a state the journal can tell apart. Once
@@ -47,12 +48,17 @@ class _Step:
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write ``path`` whole or not at all: a kill mid-write leaves only ``*.partial``."""
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
+    partial.replace(path)
     folder = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(folder)
