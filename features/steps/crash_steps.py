@@ -3,8 +3,13 @@
 Writers are forked from the test process (``multiprocessing``'s fork context), so a
 kill cycle costs milliseconds instead of a Python start-up. Each child makes its own
 engine after the fork. A child appends ``begin K`` to a marker file right before
-operation K and ``done K`` right after it returns; whatever operation was begun and
-not done when the kill came is the one in flight.
+operation K and ``done K`` right after it returns, each with its ``time.monotonic()``
+(one clock for every process of the machine); whatever operation was begun and not done
+when the kill came is the one in flight.
+
+The kill window is measured, not guessed: once any operation has been seen to finish,
+"inside" kills come at a random moment within 1.25 times the median time an operation took on this
+machine, so a fast CI runner lands as many kills inside a transaction as a slow laptop.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import time
 import traceback
 from collections.abc import Callable
@@ -40,7 +46,7 @@ _SEED = 20261130
 def _mark(marker: Path, line: str) -> None:
     fd = os.open(marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, f"{line}\n".encode())
+        os.write(fd, f"{line} {time.monotonic()}\n".encode())
     finally:
         os.close(fd)
 
@@ -52,13 +58,26 @@ def _in_flight(marker: Path) -> tuple[int | None, int]:
     if not marker.exists():
         return None, 0
     for line in marker.read_text().splitlines():
-        word, number = line.split()
+        word, number, _ = line.split()
         if word == "begin":
             begun = int(number)
         else:
             done += 1
             begun = None
     return begun, done
+
+
+def _durations(marker: Path) -> list[float]:
+    """How long each operation that finished took, in seconds."""
+    durations: list[float] = []
+    started: dict[str, float] = {}
+    for line in marker.read_text().splitlines():
+        word, number, stamp = line.split()
+        if word == "begin":
+            started[number] = float(stamp)
+        elif number in started:
+            durations.append(float(stamp) - started.pop(number))
+    return durations
 
 
 def _tree(root: Path) -> dict[str, str]:
@@ -78,6 +97,7 @@ def _kill_cycles(
     """Fork ``child`` ``kills`` times, SIGKILL it at a random moment, classify the outcome."""
     rng = random.Random(_SEED)
     context.outcomes = {"inside": 0, "after": 0}
+    durations: list[float] = []
     for cycle in range(kills):
         workdir = context.tmp / f"cycle-{cycle}"
         workdir.mkdir()
@@ -93,13 +113,19 @@ def _kill_cycles(
             assert process.is_alive(), f"the writer died on its own (exit {process.exitcode})"
             assert time.monotonic() < deadline, f"the writer never logged {wait_for!r}"
             time.sleep(0.002)
-        window = context.kill_window if wait_for == "begin" else 0.01
+        if wait_for == "done":
+            window = 0.01
+        elif durations:
+            window = 1.25 * statistics.median(durations)
+        else:
+            window = context.kill_window
         time.sleep(rng.uniform(0.0, window))
         assert process.pid is not None
         os.kill(process.pid, signal.SIGKILL)
         process.join(30)
         assert process.exitcode == -signal.SIGKILL, process.exitcode
         begun, done = _in_flight(marker)
+        durations.extend(_durations(marker))
         try:
             outcome = after_kill(workdir, begun, done)
         except Exception as exc:
