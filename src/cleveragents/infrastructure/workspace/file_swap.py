@@ -24,13 +24,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cleveragents.infrastructure.workspace.safe_paths import resolve_under
+from cleveragents.infrastructure.workspace.safe_paths import SafeRoot
 
 STAGING_PREFIX = ".cleveragents-apply-"
 NEW_PREFIX = ".cleveragents-new-"  # a staging folder being made: nothing was swapped yet
@@ -94,22 +94,27 @@ class FileSwap:
         self.target = target
         self.staging = staging
 
-    def run(self, changes: list[tuple[str, Path | None]]) -> None:
-        """Put each staged file (None: delete) at its path; on any error, undo everything."""
+    def run(self, changes: Sequence[tuple[str, str | os.PathLike[str] | None]]) -> None:
+        """Put each staged file (None: delete) at its path; on any error, undo everything.
+
+        Staged files must lie inside the staging folder.
+        """
+        staging = os.fspath(self.staging)
         steps: list[_Step] = []
         folders: list[str] = []
-        planned: set[Path] = set()
+        planned: set[str] = set()
+        present: set[str] = {""}
+        guard = SafeRoot(self.target)
         for index, (path, staged) in enumerate(changes):
-            destination = resolve_under(self.target, path)
+            there = guard.locate(path)[1]
             if staged is not None:
-                for missing in self._missing_parents(destination.parent, planned):
-                    folders.append(missing.relative_to(self.target).as_posix())
+                folders += self._missing_parents(path.rpartition("/")[0], planned, present)
             steps.append(
                 _Step(
                     path=path,
                     backup=f"backup/{index}",
-                    staged=None if staged is None else staged.relative_to(self.staging).as_posix(),
-                    had_original=os.path.lexists(destination),
+                    staged=None if staged is None else _inside(staging, os.fspath(staged)),
+                    had_original=there,
                 )
             )
         (self.staging / "backup").mkdir(exist_ok=True)
@@ -118,24 +123,36 @@ class FileSwap:
         try:
             for folder in folders:
                 (self.target / folder).mkdir()
+            guard = SafeRoot(self.target)  # checked again: the folders changed
             for step in steps:
-                destination = resolve_under(self.target, step.path)
+                destination, there = guard.locate(step.path)
                 if step.had_original:
-                    destination.replace(self.staging / step.backup)
+                    os.replace(destination, f"{staging}/{step.backup}")
                 if step.staged is not None:
-                    (self.staging / step.staged).replace(destination)
+                    os.replace(f"{staging}/{step.staged}", destination)
         except BaseException:
             recover(self.staging, self.target)
             raise
         _fsync_write(self.staging / COMMITTED, b"")
 
-    def _missing_parents(self, folder: Path, planned: set[Path]) -> list[Path]:
-        missing: list[Path] = []
-        while folder not in planned and not folder.exists():
+    def _missing_parents(self, folder: str, planned: set[str], present: set[str]) -> list[str]:
+        """The folders above a file that the swap must make, outermost first."""
+        missing: list[str] = []
+        while folder not in planned and folder not in present:
+            if os.path.lexists(os.path.join(self.target, folder)):
+                present.add(folder)
+                break
             missing.append(folder)
-            folder = folder.parent
+            folder = folder.rpartition("/")[0]
         planned.update(missing)
         return list(reversed(missing))
+
+
+def _inside(staging: str, staged: str) -> str:
+    """``staged`` relative to ``staging`` (a POSIX path), which it must lie under."""
+    if not staged.startswith(f"{staging}/"):
+        raise ValueError(f"staged file {staged} is not inside the staging folder {staging}")
+    return staged[len(staging) + 1 :]
 
 
 def recover(staging: Path, target: Path) -> bool:

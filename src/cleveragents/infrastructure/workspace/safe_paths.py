@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from cleveragents.domain.models.core._types import check_workspace_path
 
@@ -21,21 +21,56 @@ def resolve_under(root: Path, relative: str) -> Path:
 
     ``relative`` must be a workspace path (no absolute path, ``..``, empty segment).
     """
-    try:
-        check_workspace_path(relative)
-    except ValueError as exc:
-        raise UnsafePathError(str(exc)) from None
-    parts = PurePosixPath(relative).parts
-    current = root
-    for part in parts:
-        current = current / part
+    return SafeRoot(root).resolve(relative)
+
+
+class SafeRoot:
+    """:func:`resolve_under` for many paths under one root, each folder checked once.
+
+    A folder's verdict (missing, or there and not a symlink) is remembered for the
+    life of the object, so make a new one after changing the tree's folders. The
+    last component of every path is still checked on each call.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._prefix = os.fspath(root)
+        self._folders: dict[str, bool] = {"": True}  # folder -> it exists
+
+    def resolve(self, relative: str) -> Path:
+        """``root / relative``; ``UnsafePathError`` for a bad path or one through a symlink."""
+        return Path(self.locate(relative)[0])
+
+    def locate(self, relative: str) -> tuple[str, bool]:
+        """:meth:`resolve` as a string, and whether anything (file, folder, link) is there now."""
         try:
-            mode = current.lstat().st_mode
+            check_workspace_path(relative)
+        except ValueError as exc:
+            raise UnsafePathError(str(exc)) from None
+        there = self._exists(relative.rpartition("/")[0], relative) and self._refuse_link(
+            relative, relative
+        )
+        return f"{self._prefix}/{relative}", there
+
+    def _exists(self, folder: str, requested: str) -> bool:
+        known = self._folders.get(folder)
+        if known is None:
+            known = self._exists(folder.rpartition("/")[0], requested) and self._refuse_link(
+                folder, requested
+            )
+            self._folders[folder] = known
+        return known
+
+    def _refuse_link(self, component: str, requested: str) -> bool:
+        """True when something that is not a symlink is there, False when nothing is."""
+        try:
+            mode = os.lstat(f"{self._prefix}/{component}").st_mode
         except FileNotFoundError:
-            break  # nothing below a missing folder can be a symlink
+            return False  # nothing below a missing folder can be a symlink
         if stat.S_ISLNK(mode):
-            raise UnsafePathError(f"{relative!r} passes through the symlink {current}")
-    return root.joinpath(*parts)
+            where = self.root.joinpath(*component.split("/"))
+            raise UnsafePathError(f"{requested!r} passes through the symlink {where}")
+        return True
 
 
 def sha256_file(path: Path) -> str:
