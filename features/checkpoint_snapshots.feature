@@ -68,6 +68,23 @@ Feature: Workspace snapshots
     And I snapshot the sandbox for plan "plan-1" while counting file reads
     Then only "src/main.py" was read
 
+  Scenario: A snapshot taken through another service in between is the next one's baseline
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    When I change "src/main.py" to "print('one')"
+    And another checkpoint service snapshots the sandbox for plan "plan-1" before decision "d2"
+    And I change "src/util.py" to "def util(): 2"
+    And I snapshot the sandbox for plan "plan-1" before decision "d3"
+    Then the diff paths are "src/util.py"
+
+  Scenario: A stat cache the scanner cannot parse makes the next snapshot read every file
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    And the stored stat cache of plan "plan-1" is overwritten with "[1, 2, 3]"
+    And a new checkpoint service
+    When I change "src/main.py" to "print('bye')"
+    And I snapshot the sandbox for plan "plan-1" while counting file reads
+    Then the diff paths are "src/main.py"
+    And every file of the sandbox was read
+
   Scenario: Only changed content is stored, and identical content once across plans
     Given I snapshot the sandbox for plan "plan-1" before decision "d1"
     And I note the number of stored objects
@@ -93,9 +110,14 @@ Feature: Workspace snapshots
     And the plan lists 2 checkpoints oldest first
     And the latest checkpoint of plan "plan-1" is the manual one
 
-  Scenario: A prune racing a snapshot cannot leave it pointing at deleted content
+  Scenario Outline: A prune racing a snapshot cannot leave it pointing at deleted content (baseline <source>)
     Given I snapshot the sandbox for plan "plan-1" before decision "d1"
-    And a prune of plan "plan-1" will run right after the next snapshot reads its baseline
+    And a prune of plan "plan-1" will run right after the next snapshot reads its baseline <source>
     When I change "src/main.py" to "print('raced')"
     And I snapshot the sandbox for plan "plan-1" before decision "d2"
     Then the last checkpoint verifies and restores into a fresh folder like the sandbox
+
+    Examples:
+      | source            |
+      | kept in memory    |
+      | from the database |

@@ -6,11 +6,13 @@ import hashlib
 import json
 import os
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
 from behave import given, step, then, when
 from behave.runner import Context
+from sqlalchemy import text
 from support import parse_types  # noqa: F401  (registers {name:Text})
 from support.world import factory, run_python, table_rows
 
@@ -215,8 +217,8 @@ def step_snapshot_counting(context: Context, plan: str) -> None:
     original = scanner._read
     context.read_paths = []
 
-    def counting(path: Path, info: os.stat_result, limit: int) -> Any:
-        context.read_paths.append(path.relative_to(context.sandbox).as_posix())
+    def counting(path: str, info: os.stat_result, limit: int) -> Any:
+        context.read_paths.append(Path(path).relative_to(context.sandbox).as_posix())
         return original(path, info, limit)
 
     scanner._read = counting  # a probe for this scenario, restored below
@@ -229,6 +231,35 @@ def step_snapshot_counting(context: Context, plan: str) -> None:
 @then('only "{rel}" was read')
 def step_only_read(context: Context, rel: str) -> None:
     assert context.read_paths == [rel], context.read_paths
+
+
+@then("every file of the sandbox was read")
+def step_all_read(context: Context) -> None:
+    from restore_steps import files_of
+
+    expected = sorted(p for p in files_of(context.sandbox) if not p.startswith(".git/"))
+    assert sorted(context.read_paths) == expected, context.read_paths
+
+
+@when('another checkpoint service snapshots the sandbox for plan "{plan}" before decision "{d}"')
+def step_other_service_snapshot(context: Context, plan: str, d: str) -> None:
+    other = CheckpointService(CheckpointRepository(factory(context)))
+    checkpoints(context).append(other.create_workspace_snapshot(plan, str(context.sandbox), d))
+
+
+@given('the stored stat cache of plan "{plan}" is overwritten with "{data}"')
+def step_garble_stat_cache(context: Context, plan: str, data: str) -> None:
+    with factory(context).begin() as session:
+        changed = session.execute(
+            text("UPDATE checkpoint_stat_cache SET data = :data WHERE plan_id = :plan"),
+            {"data": zlib.compress(data.encode()), "plan": plan},
+        )
+        assert changed.rowcount == 1, changed.rowcount
+
+
+@given("a new checkpoint service")
+def step_new_service(context: Context) -> None:
+    context.checkpoint_service = CheckpointService(repository(context))
 
 
 @given("I note the number of stored objects")
@@ -300,27 +331,39 @@ def step_latest(context: Context, plan: str) -> None:
     assert service(context).get_checkpoint(latest.checkpoint_id) == latest
 
 
-@given('a prune of plan "{plan}" will run right after the next snapshot reads its baseline')
-def step_racing_prune(context: Context, plan: str) -> None:
+@given(
+    'a prune of plan "{plan}" will run right after the next snapshot reads its baseline {source}'
+)
+def step_racing_prune(context: Context, plan: str, source: str) -> None:
     inner = repository(context)
-    original = inner.manifest
+    # The service decides on its baseline in one of these reads: the plan's latest
+    # checkpoint (is the scan it kept in memory still current?) or the stat cache.
+    if source == "kept in memory":
+        name = "latest_for_plan"
+    else:
+        assert source == "from the database", source
+        name = "stat_cache"
+        context.checkpoint_service = CheckpointService(inner)  # nothing in memory yet
+    original = getattr(inner, name)
     fired = {"done": False}
 
-    def manifest_then_prune(checkpoint_id: str) -> Any:
-        found = original(checkpoint_id)
+    def read_then_prune(plan_id: str) -> Any:
+        found = original(plan_id)
         if not fired["done"]:
             fired["done"] = True
             inner.prune(plan, 0)  # what a concurrent process could do at this moment
         return found
 
-    inner.manifest = manifest_then_prune  # a race injected for this scenario
-    context.cleanups.append(lambda: setattr(inner, "manifest", original))
+    setattr(inner, name, read_then_prune)  # a race injected for this scenario
+    context.cleanups.append(lambda: setattr(inner, name, original))
+    context.raced = fired
 
 
 @then("the last checkpoint verifies and restores into a fresh folder like the sandbox")
 def step_verifies_restores(context: Context) -> None:
     from restore_steps import files_of
 
+    assert context.raced["done"], "the injected prune never ran"
     latest = checkpoints(context)[-1]
     assert service(context).verify_checkpoint(latest.checkpoint_id)
     fresh = context.tmp / "fresh-raced"

@@ -12,7 +12,9 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +39,10 @@ from cleveragents.infrastructure.database.errors import (
     RecordNotFoundError,
 )
 from cleveragents.infrastructure.workspace.file_swap import FileSwap
-from cleveragents.infrastructure.workspace.safe_paths import existing_directory, resolve_under
+from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, existing_directory
 from cleveragents.infrastructure.workspace.scanner import (
     DEFAULT_SIZE_LIMIT,
+    ScannedFile,
     ScanSettings,
     load_cache,
     scan,
@@ -72,6 +75,18 @@ class RestoreResult:
     removed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     dry_run: bool = False
+
+
+REMEMBERED_PLANS = 16
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    """A plan's last snapshot scan: its checkpoint, when the scan started, its files."""
+
+    checkpoint_id: str
+    started_ns: int
+    files: dict[str, ScannedFile]
 
 
 def _same(current: ManifestEntry | None, wanted: ManifestEntry) -> bool:
@@ -108,6 +123,10 @@ class CheckpointService:
             raise ValueError("excludes must be a sequence of non-empty glob strings")
         self._repository = repository
         self._settings = ScanSettings(excludes=tuple(excludes), size_limit=size_limit)
+        # The last scan of each recent plan: the next snapshot compares against it
+        # instead of reading the stat cache back (oldest first, at most REMEMBERED_PLANS).
+        self._last_scans: dict[str, tuple[str, _Baseline]] = {}
+        self._lock = threading.Lock()
 
     # --- creating -------------------------------------------------------------------------
 
@@ -166,28 +185,30 @@ class CheckpointService:
         self, key: str, root: Path, decision_id: str, description: str | None, *, reuse: bool
     ) -> Checkpoint:
         parent = self._repository.latest_for_plan(key)
-        cached = self._repository.stat_cache(key) if reuse else None
-        baseline: dict[str, ManifestEntry] = {}
-        cache = None
-        cache_started = 0
-        if cached is not None:
-            baseline = {e.path: e for e in self._repository.manifest(cached[0]) or []}
-            cache, cache_started = load_cache(cached[2]), cached[1]
-        found = scan(root, self._settings, cache, cache_started)
-        manifest = sorted((f.entry for f in found.files.values()), key=lambda e: e.path)
-        diff = [
-            DiffEntry(path=e.path, sha256=e.sha256)
-            for e in manifest
-            if not _same(baseline.get(e.path), e)
-        ]
-        diff += [DiffEntry(path=p, sha256=None) for p in baseline if p not in found.files]
+        previous = self._baseline(key, root, parent) if reuse else None
+        found = scan(
+            root,
+            self._settings,
+            previous.files if previous else None,
+            previous.started_ns if previous else 0,
+        )
+        before = previous.files if previous else {}
+        diff: list[DiffEntry] = []
+        blobs: dict[str, bytes] = {}
+        stored: set[str] | None = None
+        for path, now in found.files.items():
+            old = before.get(path)
+            if old is now:
+                continue  # the scan kept the previous entry: stat data unchanged
+            if old is None or not _same(old.entry, now.entry):
+                diff.append(DiffEntry(path=path, sha256=now.entry.sha256))
+            if now.content is not None:
+                if stored is None:
+                    stored = {f.entry.sha256 for f in before.values()}
+                if now.entry.sha256 not in stored:
+                    blobs[now.entry.sha256] = now.content
+        diff += [DiffEntry(path=p, sha256=None) for p in before if p not in found.files]
         diff.sort(key=lambda entry: entry.path)
-        stored = {e.sha256 for e in baseline.values()}
-        blobs = {
-            f.entry.sha256: f.content
-            for f in found.files.values()
-            if f.content is not None and f.entry.sha256 not in stored
-        }
         checkpoint = Checkpoint(
             plan_id=key,
             sandbox_ref=str(root),
@@ -204,23 +225,60 @@ class CheckpointService:
             ),
         )
         content = SnapshotContent(
-            manifest=manifest,
+            manifest=[f.entry for f in found.files.values()],
             diff=diff,
             blobs=blobs,
             stat_cache=found.cache_bytes(),
             scan_started_ns=found.started_ns,
-            baseline_checkpoint_id=cached[0] if cached is not None else None,
+            baseline_checkpoint_id=previous.checkpoint_id if previous else None,
         )
-        created = self._repository.create(checkpoint, content)
+        try:
+            created = self._repository.create(checkpoint, content)
+        finally:
+            for now in found.files.values():
+                now.content = None  # stored now (or not at all): never kept in memory
+        self._remember(key, root, _Baseline(created.checkpoint_id, found.started_ns, found.files))
         _log.info(
             "checkpoint.snapshot",
             plan_id=key,
             checkpoint_id=created.checkpoint_id,
-            files=len(manifest),
+            files=len(found.files),
             changed=len(diff),
             new_blobs=len(blobs),
         )
         return created
+
+    def _baseline(self, key: str, root: Path, parent: Checkpoint | None) -> _Baseline | None:
+        """What the plan's last snapshot scanned: kept in memory, else its stat cache.
+
+        The memory is used only while that snapshot is still the plan's latest
+        checkpoint (in this process or any other), for the same sandbox folder.
+        """
+        with self._lock:
+            remembered = self._last_scans.get(key)
+        if (
+            remembered is not None
+            and parent is not None
+            and remembered[0] == str(root)
+            and remembered[1].checkpoint_id == parent.checkpoint_id
+        ):
+            return remembered[1]
+        cached = self._repository.stat_cache(key)
+        if cached is None:
+            return None
+        checkpoint_id, started_ns, data = cached
+        files = load_cache(data)
+        if files is None:  # not a cache this scanner wrote: read every file again
+            manifest = self._repository.manifest(checkpoint_id) or []
+            files = {e.path: ScannedFile(e, (-1, -1, -1, -1, -1)) for e in manifest}
+        return _Baseline(checkpoint_id, started_ns, files)
+
+    def _remember(self, key: str, root: Path, baseline: _Baseline) -> None:
+        with self._lock:
+            self._last_scans.pop(key, None)
+            self._last_scans[key] = (str(root), baseline)
+            while len(self._last_scans) > REMEMBERED_PLANS:
+                self._last_scans.pop(next(iter(self._last_scans)))
 
     # --- reading --------------------------------------------------------------------------
 
@@ -303,7 +361,14 @@ class CheckpointService:
             if target.exists()
             else {}
         )
-        known = self._repository.known_paths(checkpoint.plan_id)
+        unwanted = [p for p in current if p not in wanted]
+        # Only an untracked-looking file needs the plan's history (every tree of every
+        # checkpoint): a fresh or matching target skips reading it.
+        known = (
+            self._repository.known_paths(checkpoint.plan_id)
+            if unwanted and not remove_untracked
+            else set()
+        )
         skipped = sorted(
             p
             for p, e in wanted.items()
@@ -314,12 +379,11 @@ class CheckpointService:
             for p, e in wanted.items()
             if e.kind is not FileKind.LARGE and not _same(current.get(p), e)
         )
-        removals = sorted(
-            p for p in current if p not in wanted and (remove_untracked or p in known)
-        )
+        removals = sorted(p for p in unwanted if remove_untracked or p in known)
+        guard = SafeRoot(target)
         for path in writes + removals:
-            destination = resolve_under(target, path)
-            if destination.is_dir() and not destination.is_symlink():
+            destination, there = guard.locate(path)
+            if there and stat.S_ISDIR(os.lstat(destination).st_mode):
                 raise ValueError(f"cannot restore {path}: a folder is in the way")
         if dry_run:
             return RestoreResult(writes, removals, skipped, dry_run=True)
@@ -332,7 +396,7 @@ class CheckpointService:
             shutil.rmtree(target if created else staging, ignore_errors=True)
             raise
         try:
-            changes: list[tuple[str, Path | None]] = [(path, None) for path in removals]
+            changes: list[tuple[str, str | None]] = [(path, None) for path in removals]
             changes += [(path, staged[path]) for path in writes]
             FileSwap(target, staging).run(changes)
         except BaseException:
@@ -352,29 +416,41 @@ class CheckpointService:
 
     def _stage(
         self, wanted: dict[str, ManifestEntry], writes: list[str], staging: Path
-    ) -> dict[str, Path]:
+    ) -> dict[str, str]:
         """Write every needed blob under ``staging`` after checking its hash."""
         by_hash: dict[str, list[str]] = {}
         for path in writes:
             by_hash.setdefault(wanted[path].sha256, []).append(path)
-        staged: dict[str, Path] = {}
+        staged: dict[str, str] = {}
+        folder = os.path.join(staging, "new")
+        os.mkdir(folder)
         for digest, data in self._repository.read_blobs(by_hash):
             if hashlib.sha256(data).hexdigest() != digest:
                 raise IntegrityCheckError(f"stored content {digest} does not match its hash")
             for path in by_hash[digest]:
                 entry = wanted[path]
-                place = staging / "new" / str(len(staged))
-                place.parent.mkdir(parents=True, exist_ok=True)
+                place = f"{folder}/{len(staged)}"
                 if entry.kind is FileKind.SYMLINK:
-                    place.symlink_to(os.fsdecode(data))
+                    os.symlink(os.fsdecode(data), place)
                 else:
-                    place.write_bytes(data)
-                    place.chmod(0o755 if entry.executable else 0o644)
+                    _write_new(place, data, 0o755 if entry.executable else 0o644)
                 staged[path] = place
         missing = sorted(set(writes) - set(staged))
         if missing:
             raise IntegrityCheckError(f"stored content for {missing[0]} is missing")
         return staged
+
+
+def _write_new(place: str, data: bytes, mode: int) -> None:
+    """Create ``place`` holding ``data`` with exactly ``mode`` (whatever the umask)."""
+    fd = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
 
 
 def _remove_emptied_folders(target: Path, removed: Sequence[str]) -> None:

@@ -17,6 +17,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from operator import itemgetter
 from typing import Any, Final, cast
 
 from sqlalchemy import Table, delete, func, insert, select
@@ -61,6 +62,7 @@ TREE: Final = "tree"
 TREE_KIND: Final = "tree"
 COMPRESSION_LEVEL: Final = 1  # what git uses for loose objects: fast, and about as small
 _CHUNK: Final = 500
+_TREE_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _OBJECTS_LOCK_KEY: Final = 0x63686B70  # PostgreSQL advisory lock over checkpoint_objects
 
 
@@ -85,8 +87,8 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 
 def tree_bytes(children: Iterable[Sequence[Any]]) -> bytes:
     """The canonical bytes of a tree: its children ``[name, kind, sha256, size, executable]``."""
-    ordered = sorted(children, key=lambda child: str(child[0]))
-    return json.dumps(ordered, ensure_ascii=False, separators=(",", ":")).encode()
+    ordered = sorted(children, key=itemgetter(0))
+    return _TREE_JSON.encode(ordered).encode()
 
 
 def build_trees(manifest: Sequence[ManifestEntry]) -> tuple[str, dict[str, bytes]]:
@@ -95,9 +97,8 @@ def build_trees(manifest: Sequence[ManifestEntry]) -> tuple[str, dict[str, bytes
     folders: set[str] = {""}
     for entry in manifest:
         parent, _, name = entry.path.rpartition("/")
-        children[parent].append(
-            [name, entry.kind.value, entry.sha256, entry.size, entry.executable]
-        )
+        # FileKind is a StrEnum: it encodes as its value, without the enum lookup.
+        children[parent].append([name, entry.kind, entry.sha256, entry.size, entry.executable])
         while parent not in folders:
             folders.add(parent)
             parent = parent.rpartition("/")[0]
@@ -337,6 +338,11 @@ class CheckpointRepository:
         ]
 
         skipped = sorted(set(objects) - set(missing))
+        packed_cache = (
+            zlib.compress(content.stat_cache, COMPRESSION_LEVEL)
+            if content is not None and content.stat_cache is not None
+            else None
+        )
 
         def work(session: Session) -> None:
             _lock_objects(session, exclusive=False)
@@ -384,7 +390,7 @@ class CheckpointRepository:
                         for d in content.diff
                     ],
                 )
-            if content.stat_cache is not None:
+            if packed_cache is not None:
                 session.execute(
                     delete(_STAT_CACHE).where(_STAT_CACHE.c.plan_id == checkpoint.plan_id)
                 )
@@ -395,7 +401,7 @@ class CheckpointRepository:
                             "plan_id": checkpoint.plan_id,
                             "checkpoint_id": checkpoint.checkpoint_id,
                             "scan_started_ns": content.scan_started_ns,
-                            "data": zlib.compress(content.stat_cache, COMPRESSION_LEVEL),
+                            "data": packed_cache,
                         }
                     ],
                 )

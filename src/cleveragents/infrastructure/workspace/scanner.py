@@ -13,7 +13,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -34,14 +34,36 @@ _log = get_logger(__name__)
 
 StatKey = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, mode
 
+_KINDS: Final = {kind.value: kind for kind in FileKind}
+# Reading and hashing in threads pays off only for more than a few small files.
+_THREADS_FROM_FILES: Final = 16
+_THREADS_FROM_BYTES: Final = 8 * 1024 * 1024
 
-@dataclass
+
+@dataclass(slots=True)
 class ScannedFile:
-    """A file found by a scan; ``content`` is set only when it was read."""
+    """A file found by a scan; ``content`` is set only when it was read.
+
+    ``row`` is the file's encoded stat-cache row, kept while the file is unchanged so
+    that writing the cache does not encode every unchanged file again.
+    """
 
     entry: ManifestEntry
     stat_key: StatKey
     content: bytes | None = None
+    row: str | None = None
+
+    def cache_row(self) -> str:
+        """``"path":[size,mtime_ns,ctime_ns,inode,mode,"sha256","kind"]`` (JSON)."""
+        if self.row is None:
+            entry = self.entry
+            size, mtime, ctime, inode, mode = self.stat_key
+            name = json.dumps(entry.path, ensure_ascii=False)
+            self.row = (
+                f"{name}:[{size},{mtime},{ctime},{inode},{mode},"
+                f'"{entry.sha256}","{entry.kind.value}"]'
+            )
+        return self.row
 
 
 @dataclass
@@ -53,12 +75,9 @@ class Scan:
     skipped: list[str] = field(default_factory=list)
 
     def cache_bytes(self) -> bytes:
-        """The stat cache to hand to the next scan of the same tree."""
-        table = {
-            path: [*found.stat_key, found.entry.sha256, found.entry.kind.value]
-            for path, found in self.files.items()
-        }
-        return json.dumps(table, separators=(",", ":"), ensure_ascii=False).encode()
+        """The stat cache to hand to the next scan of the same tree: a JSON object by path."""
+        rows = ",".join(found.cache_row() for found in self.files.values())
+        return f"{{{rows}}}".encode()
 
 
 @dataclass(frozen=True)
@@ -81,54 +100,68 @@ class ScanSettings:
         return any(fnmatchcase(relative, p) or fnmatchcase(name, p) for p in self.excludes)
 
 
-def _stat_key(info: os.stat_result) -> StatKey:
-    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
+def load_cache(data: bytes | None) -> dict[str, ScannedFile] | None:
+    """Parse :meth:`Scan.cache_bytes` output back into the files it describes.
 
-
-def load_cache(data: bytes | None) -> dict[str, tuple[StatKey, str, str]]:
-    """Parse :meth:`Scan.cache_bytes` output back into (stat key, sha256, kind) by path."""
+    None when ``data`` is not a stat cache this scanner wrote: the next scan then
+    reads every file again, which is always correct.
+    """
     if not data:
-        return {}
-    table: dict[str, list[object]] = json.loads(data)
-    parsed: dict[str, tuple[StatKey, str, str]] = {}
-    for path, row in table.items():
-        size, mtime, ctime, inode, mode, sha256, kind = row
-        key = (int(str(size)), int(str(mtime)), int(str(ctime)), int(str(inode)), int(str(mode)))
-        parsed[path] = (key, str(sha256), str(kind))
+        return None
+    try:
+        table = json.loads(data)
+        parsed: dict[str, ScannedFile] = {}
+        for path, (size, mtime, ctime, inode, mode, sha256, kind_name) in table.items():
+            key = (size, mtime, ctime, inode, mode)
+            if not all(type(value) is int for value in key) or type(sha256) is not str:
+                return None
+            kind = _KINDS[kind_name]
+            parsed[path] = ScannedFile(_entry(path, size, mode, sha256, kind), key)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
     return parsed
 
 
-def _walk(root: Path, settings: ScanSettings, skipped: list[str]) -> Iterable[tuple[str, Path]]:
-    """(relative POSIX path, absolute path) of every regular file and symlink, not followed."""
-    stack = [("", root)]
+def _walk(
+    root: Path, settings: ScanSettings, skipped: list[str]
+) -> Iterator[tuple[str, str, os.stat_result]]:
+    """(relative POSIX path, absolute path, lstat) of every regular file and symlink.
+
+    Symlinks are never followed; ``DirEntry`` gives the kind of most entries without
+    a system call, so each file costs one ``lstat``.
+    """
+    excludes = settings.excludes
+    stack = [("", os.fspath(root))]
     while stack:
         prefix, folder = stack.pop()
         with os.scandir(folder) as entries:
             for item in entries:
-                try:
-                    item.name.encode("utf-8")
-                except UnicodeEncodeError:
-                    shown = os.fsencode(item.path).decode("utf-8", "backslashreplace")
-                    skipped.append(shown)
-                    _log.warning("snapshot.skipped_name", path=shown, reason="not valid UTF-8")
-                    continue
-                if "\\" in item.name:
+                name = item.name
+                if not name.isascii():
+                    try:
+                        name.encode("utf-8")
+                    except UnicodeEncodeError:
+                        shown = os.fsencode(item.path).decode("utf-8", "backslashreplace")
+                        skipped.append(shown)
+                        _log.warning("snapshot.skipped_name", path=shown, reason="not valid UTF-8")
+                        continue
+                if "\\" in name:
                     # A workspace path cannot hold one: such a file could never be restored.
                     skipped.append(item.path)
                     _log.warning("snapshot.skipped_name", path=item.path, reason="backslash")
                     continue
-                relative = f"{prefix}{item.name}"
-                if settings.excluded(relative):
+                relative = f"{prefix}{name}"
+                if name in ALWAYS_EXCLUDED or (excludes and settings.excluded(relative)):
                     continue
                 if item.is_dir(follow_symlinks=False):
-                    stack.append((f"{relative}/", Path(item.path)))
+                    stack.append((f"{relative}/", item.path))
                 elif item.is_file(follow_symlinks=False) or item.is_symlink():
-                    yield relative, Path(item.path)
+                    yield relative, item.path, item.stat(follow_symlinks=False)
 
 
-def _read(path: Path, info: os.stat_result, limit: int) -> tuple[str, bytes | None, FileKind]:
+def _read(path: str, info: os.stat_result, limit: int) -> tuple[str, bytes | None, FileKind]:
     if stat.S_ISLNK(info.st_mode):
-        target = os.fsencode(path.readlink())
+        target = os.fsencode(Path(path).readlink())
         return hashlib.sha256(target).hexdigest(), target, FileKind.SYMLINK
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(fd, "rb") as handle:
@@ -136,7 +169,7 @@ def _read(path: Path, info: os.stat_result, limit: int) -> tuple[str, bytes | No
             digest = hashlib.sha256()
             for chunk in iter(lambda: handle.read(_READ_CHUNK), b""):
                 digest.update(chunk)
-            _log.warning("snapshot.large_file", path=str(path), size=info.st_size, limit=limit)
+            _log.warning("snapshot.large_file", path=path, size=info.st_size, limit=limit)
             return digest.hexdigest(), None, FileKind.LARGE
         content = handle.read()
     return hashlib.sha256(content).hexdigest(), content, FileKind.FILE
@@ -145,48 +178,58 @@ def _read(path: Path, info: os.stat_result, limit: int) -> tuple[str, bytes | No
 def scan(
     root: Path,
     settings: ScanSettings,
-    cache: Mapping[str, tuple[StatKey, str, str]] | None = None,
-    cache_started_ns: int = 0,
+    previous: Mapping[str, ScannedFile] | None = None,
+    previous_started_ns: int = 0,
 ) -> Scan:
-    """Scan ``root``; files whose stat data match ``cache`` (and are not racy) are not read."""
+    """Scan ``root``; files whose stat data match ``previous`` (and are not racy) are not read.
+
+    An unchanged file keeps its ``ScannedFile`` from ``previous`` (the same object),
+    so callers can tell unchanged files apart by identity.
+    """
     started = time.time_ns()
     skipped: list[str] = []
-    known = cache or {}
-    racy_from = cache_started_ns - RACY_WINDOW_NS
+    known = previous or {}
+    racy_from = previous_started_ns - RACY_WINDOW_NS
     files: dict[str, ScannedFile] = {}
-    to_read: list[tuple[str, Path, os.stat_result]] = []
-    for relative, path in _walk(root, settings, skipped):
-        info = path.lstat()
-        key = _stat_key(info)
-        cached = known.get(relative)
-        if cached and cached[0] == key and max(key[1], key[2]) < racy_from:
-            files[relative] = ScannedFile(
-                _entry(relative, info, cached[1], FileKind(cached[2])), key
-            )
+    to_read: list[tuple[str, str, os.stat_result]] = []
+    for relative, path, info in _walk(root, settings, skipped):
+        key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
+        old = known.get(relative)
+        if old is not None and old.stat_key == key and max(key[1], key[2]) < racy_from:
+            if old.content is not None:  # never hand content on: it was stored already
+                old = ScannedFile(old.entry, key, None, old.row)
+            files[relative] = old
         else:
             to_read.append((relative, path, info))
 
-    def read(item: tuple[str, Path, os.stat_result]) -> ScannedFile:
+    def read(item: tuple[str, str, os.stat_result]) -> ScannedFile:
         relative, path, info = item
         digest, content, kind = _read(path, info, settings.size_limit)
-        return ScannedFile(_entry(relative, info, digest, kind), _stat_key(info), content)
+        key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
+        return ScannedFile(_entry(relative, info.st_size, info.st_mode, digest, kind), key, content)
 
-    # hashlib and file reads release the GIL: two threads keep both cores busy.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for found in pool.map(read, to_read):
+    total = sum(item[2].st_size for item in to_read)
+    if len(to_read) > _THREADS_FROM_FILES or total > _THREADS_FROM_BYTES:
+        # hashlib and file reads release the GIL: two threads keep both cores busy.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for found in pool.map(read, to_read):
+                files[found.entry.path] = found
+    else:
+        for item in to_read:
+            found = read(item)
             files[found.entry.path] = found
     return Scan(files=files, started_ns=started, skipped=skipped)
 
 
-def _entry(relative: str, info: os.stat_result, digest: str, kind: FileKind) -> ManifestEntry:
-    executable = kind is not FileKind.SYMLINK and bool(info.st_mode & stat.S_IXUSR)
+def _entry(relative: str, size: int, mode: int, digest: str, kind: FileKind) -> ManifestEntry:
+    executable = kind is not FileKind.SYMLINK and bool(mode & stat.S_IXUSR)
     return from_trusted(
         ManifestEntry,
         {
             "path": relative,
             "kind": kind,
             "sha256": digest,
-            "size": info.st_size,
+            "size": size,
             "executable": executable,
         },
     )
