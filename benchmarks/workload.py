@@ -29,6 +29,7 @@ from cleveragents.domain.models.core.change import ChangeEntry, ChangeOperation
 from cleveragents.infrastructure.database.migrations import head_revision
 from cleveragents.infrastructure.database.session import (
     SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_JOURNAL_SIZE_LIMIT,
     SQLITE_SYNCHRONOUS,
     create_session_factory,
 )
@@ -224,6 +225,7 @@ def connect_raw(path: Path) -> sqlite3.Connection:
     connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
+    connection.execute(f"PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT}")
     return connection
 
 

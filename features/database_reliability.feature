@@ -93,3 +93,12 @@ Feature: Retries, error translation and concurrent writers
     When a unit of work fails once with "programming error" and then succeeds
     Then the unit of work ran 1 times
     And it fails with DatabaseError
+
+  Scenario: A SQLite file is durable and gives its write-ahead log back after a large write
+    A SQLite file of its own, whatever the backend of this run: the settings are
+    the embedded engine's. SQLite reuses its WAL file at the size of the largest
+    transaction unless a journal size limit truncates it when the log restarts.
+    Given a SQLite database file of its own
+    When a 12 MB changeset batch and then one small entry are recorded in it
+    Then its journal mode is WAL, synchronous FULL, with foreign keys on
+    And its write-ahead log file is at most 4 MiB

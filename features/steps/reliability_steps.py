@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from behave import given, then, when
@@ -16,8 +19,11 @@ from sqlalchemy import text
 from support import parse_types  # noqa: F401  (registers {name:Text})
 from support.world import attempt, factory, real_id, run_python
 
+from cleveragents.domain.models.core.change import ChangeEntry, ChangeOperation
+from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
 from cleveragents.infrastructure.database.errors import mask_url
 from cleveragents.infrastructure.database.retry import database_retry
+from cleveragents.infrastructure.database.session import create_session_factory
 
 
 class _DriverError(Exception):
@@ -249,3 +255,48 @@ def step_unit_runs(context: Context, times: int) -> None:
 def step_unit_result(context: Context) -> None:
     assert context.error is None, context.error
     assert context.result == "written"
+
+
+@given("a SQLite database file of its own")
+def step_own_sqlite(context: Context) -> None:
+    context.own_sqlite = context.tmp / "own.db"
+    context.own_factory = create_session_factory(f"sqlite:///{context.own_sqlite}")
+    context.cleanups.append(context.own_factory.kw["bind"].dispose)
+
+
+@when("a {megabytes:d} MB changeset batch and then one small entry are recorded in it")
+def step_large_then_small(context: Context, megabytes: int) -> None:
+    own = SqliteChangeSetStore(context.own_factory)
+    changeset = own.start("plan-wal")
+
+    def entry(path: str, size: int) -> ChangeEntry:
+        return ChangeEntry(
+            changeset_id=changeset.changeset_id,
+            plan_id="plan-wal",
+            path=path,
+            operation=ChangeOperation.CREATE,
+            after_hash=hashlib.sha256(path.encode()).hexdigest(),
+            diff="+" + os.urandom(size // 2).hex(),
+        )
+
+    own.record_many([entry(f"big/{n}.txt", 1024 * 1024) for n in range(megabytes)])
+    wal = Path(f"{context.own_sqlite}-wal")
+    context.largest_wal = wal.stat().st_size
+    own.record(entry("small.txt", 100))  # the log restarts here, after the checkpoint
+
+
+@then("its journal mode is WAL, synchronous FULL, with foreign keys on")
+def step_own_pragmas(context: Context) -> None:
+    with context.own_factory() as session:
+        found = [
+            session.execute(text(f"PRAGMA {name}")).scalar_one()
+            for name in ("journal_mode", "synchronous", "foreign_keys")
+        ]
+    assert found == ["wal", 2, 1], found
+
+
+@then("its write-ahead log file is at most {mebibytes:d} MiB")
+def step_wal_bounded(context: Context, mebibytes: int) -> None:
+    size = Path(f"{context.own_sqlite}-wal").stat().st_size
+    assert context.largest_wal > mebibytes * 1024 * 1024, context.largest_wal  # it did grow
+    assert size <= mebibytes * 1024 * 1024, (size, context.largest_wal)

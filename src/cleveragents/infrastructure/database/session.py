@@ -39,6 +39,9 @@ T = TypeVar("T")
 DATABASE_URL_ENV: Final = "CLEVERAGENTS_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS: Final = 15_000
 SQLITE_SYNCHRONOUS: Final = "FULL"
+# SQLite keeps its WAL file at the size of the largest transaction (a first workspace
+# snapshot: the whole workspace) unless it is truncated when the log restarts.
+SQLITE_JOURNAL_SIZE_LIMIT: Final = 4 * 1024 * 1024
 POSTGRES_POOL_SIZE: Final = 5
 POSTGRES_MAX_OVERFLOW: Final = 5
 WRITE_OPTION: Final = "cleveragents_write"
@@ -150,6 +153,7 @@ def _sqlite_engine(url: URL) -> Engine:
             if not memory:
                 cursor.execute("PRAGMA journal_mode = WAL")
                 cursor.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
+                cursor.execute(f"PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT}")
         finally:
             cursor.close()
 
