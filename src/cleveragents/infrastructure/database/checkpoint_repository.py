@@ -314,13 +314,22 @@ class CheckpointRepository:
         root: str | None = None
         objects: dict[str, tuple[str, bytes]] = {}
         file_count = total_size = 0
-        if content is not None:
-            total_size = _check_content(content)
-            root, trees = build_trees(content.manifest)
-            objects = {digest: (TREE, data) for digest, data in trees.items()}
-            for digest, data in content.blobs.items():
-                objects.setdefault(digest, (BLOB, data))
-            file_count = len(content.manifest)
+        with ThreadPoolExecutor(max_workers=1) as background:
+            if content is not None:
+                total_size = _check_content(content)
+            # zlib releases the GIL: the stat cache is packed while the trees are built.
+            packing = (
+                background.submit(zlib.compress, content.stat_cache, COMPRESSION_LEVEL)
+                if content is not None and content.stat_cache is not None
+                else None
+            )
+            if content is not None:
+                root, trees = build_trees(content.manifest)
+                objects = {digest: (TREE, data) for digest, data in trees.items()}
+                for digest, data in content.blobs.items():
+                    objects.setdefault(digest, (BLOB, data))
+                file_count = len(content.manifest)
+            packed_cache = packing.result() if packing is not None else None
         # Compress outside the write transaction: it must not hold the write lock.
         missing = sorted(
             set(objects)
@@ -338,11 +347,6 @@ class CheckpointRepository:
         ]
 
         skipped = sorted(set(objects) - set(missing))
-        packed_cache = (
-            zlib.compress(content.stat_cache, COMPRESSION_LEVEL)
-            if content is not None and content.stat_cache is not None
-            else None
-        )
 
         def work(session: Session) -> None:
             _lock_objects(session, exclusive=False)
