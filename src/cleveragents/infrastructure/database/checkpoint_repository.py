@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -91,8 +92,18 @@ def tree_bytes(children: Iterable[Sequence[Any]]) -> bytes:
     return _TREE_JSON.encode(ordered).encode()
 
 
-def build_trees(manifest: Sequence[ManifestEntry]) -> tuple[str, dict[str, bytes]]:
-    """The root tree hash of ``manifest`` and every tree object, by hash."""
+TreeMemo = dict[str, tuple[list[list[Any]], str, bytes]]  # folder -> (rows, hash, bytes)
+
+
+def build_trees(
+    manifest: Sequence[ManifestEntry], memo: TreeMemo | None = None
+) -> tuple[str, dict[str, bytes]]:
+    """The root tree hash of ``manifest`` and every tree object, by hash.
+
+    ``memo`` (refilled with this build) holds each folder's children as the last
+    build listed them: a folder whose children are equal, in the same order, reuses
+    its bytes and hash instead of encoding and hashing them again.
+    """
     children: dict[str, list[list[Any]]] = defaultdict(list)
     folders: set[str] = {""}
     for entry in manifest:
@@ -102,12 +113,23 @@ def build_trees(manifest: Sequence[ManifestEntry]) -> tuple[str, dict[str, bytes
         while parent not in folders:
             folders.add(parent)
             parent = parent.rpartition("/")[0]
+    previous = dict(memo) if memo else {}
+    if memo is not None:
+        memo.clear()
     trees: dict[str, bytes] = {}
     root = ""
-    for folder in sorted(folders, key=lambda path: path.count("/") if path else -1, reverse=True):
-        data = tree_bytes(children[folder])
-        digest = hashlib.sha256(data).hexdigest()
+    # Deepest first, and in a fixed order, so that equal folders list equal children.
+    for folder in sorted(folders, key=lambda path: (-path.count("/") if path else 1, path)):
+        rows = children[folder]
+        known = previous.get(folder)
+        if known is not None and known[0] == rows:
+            _, digest, data = known
+        else:
+            data = tree_bytes(rows)
+            digest = hashlib.sha256(data).hexdigest()
         trees[digest] = data
+        if memo is not None:
+            memo[folder] = (rows, digest, data)
         if folder:
             parent, _, name = folder.rpartition("/")
             children[parent].append([name, TREE_KIND, digest, 0, False])
@@ -304,6 +326,9 @@ class CheckpointRepository:
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._session_factory = check_session_factory(session_factory)
+        # The folders of the last snapshot written: unchanged ones are not encoded again.
+        self._tree_memo: TreeMemo = {}
+        self._memo_lock = threading.Lock()
 
     def create(self, checkpoint: Checkpoint, content: SnapshotContent | None = None) -> Checkpoint:
         """Persist the checkpoint with its manifest, new objects and diff in ONE transaction."""
@@ -324,7 +349,8 @@ class CheckpointRepository:
                 else None
             )
             if content is not None:
-                root, trees = build_trees(content.manifest)
+                with self._memo_lock:
+                    root, trees = build_trees(content.manifest, self._tree_memo)
                 objects = {digest: (TREE, data) for digest, data in trees.items()}
                 for digest, data in content.blobs.items():
                     objects.setdefault(digest, (BLOB, data))
