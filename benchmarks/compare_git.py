@@ -782,6 +782,10 @@ def summarize(runs: Sequence[Run], workspace: Workspace) -> tuple[list[Compariso
         f"git, last run      {git_end.files:,} loose objects, {_show(git_end.apparent, 'B')}; "
         f"allocated (du) {_show(git_end.allocated, 'B')}, "
         f"{_show(git_added, 'B')} per snapshot",
+        f"disk blocks        ours {_show(ours_end.allocated, 'B')} vs git "
+        f"{_show(git_end.allocated, 'B')}: {ours_end.allocated / git_end.allocated:.2f}x "
+        "(allocated on both sides; the storage rows above set our pages against git's "
+        "file sizes, without its per-file block slack)",
         f"racy re-hashing    ours: {_racy(runs, 'ours')}",
         f"                   git:  {_racy(runs, 'git')}",
         "git restore        GIT_INDEX_FILE=scratch git read-tree TREE && "
