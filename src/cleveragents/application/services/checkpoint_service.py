@@ -39,7 +39,11 @@ from cleveragents.infrastructure.database.errors import (
     RecordNotFoundError,
 )
 from cleveragents.infrastructure.workspace.file_swap import FileSwap
-from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, existing_directory
+from cleveragents.infrastructure.workspace.safe_paths import (
+    SafeRoot,
+    existing_directory,
+    write_all,
+)
 from cleveragents.infrastructure.workspace.scanner import (
     DEFAULT_SIZE_LIMIT,
     ScannedFile,
@@ -445,9 +449,7 @@ def _write_new(place: str, data: bytes, mode: int) -> None:
     """Create ``place`` holding ``data`` with exactly ``mode`` (whatever the umask)."""
     fd = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         os.fchmod(fd, mode)
     finally:
         os.close(fd)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cleveragents.infrastructure.workspace.safe_paths import SafeRoot
+from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, write_all
 
 STAGING_PREFIX = ".cleveragents-apply-"
 NEW_PREFIX = ".cleveragents-new-"  # a staging folder being made: nothing was swapped yet
@@ -52,9 +52,7 @@ def _fsync_write(path: Path, data: bytes) -> None:
     partial = path.with_name(path.name + ".partial")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -125,7 +123,7 @@ class FileSwap:
                 (self.target / folder).mkdir()
             guard = SafeRoot(self.target)  # checked again: the folders changed
             for step in steps:
-                destination, there = guard.locate(step.path)
+                destination = guard.locate(step.path)[0]
                 if step.had_original:
                     os.replace(destination, f"{staging}/{step.backup}")
                 if step.staged is not None:

@@ -73,6 +73,13 @@ class SafeRoot:
         return True
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (``os.write`` may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def sha256_file(path: Path) -> str:
     """The sha256 hex digest of a regular file's content (never follows a symlink)."""
     digest = hashlib.sha256()
