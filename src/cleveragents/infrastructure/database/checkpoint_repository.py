@@ -15,7 +15,6 @@ import json
 import os
 import threading
 import zlib
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from operator import itemgetter
@@ -63,6 +62,7 @@ TREE: Final = "tree"
 TREE_KIND: Final = "tree"
 COMPRESSION_LEVEL: Final = 1  # what git uses for loose objects: fast, and about as small
 _CHUNK: Final = 500
+REMEMBERED_INDEXES: Final = 16
 _TREE_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _OBJECTS_LOCK_KEY: Final = 0x63686B70  # PostgreSQL advisory lock over checkpoint_objects
 
@@ -92,50 +92,144 @@ def tree_bytes(children: Iterable[Sequence[Any]]) -> bytes:
     return _TREE_JSON.encode(ordered).encode()
 
 
-TreeMemo = dict[str, tuple[list[list[Any]], str, bytes]]  # folder -> (rows, hash, bytes)
+class TreeIndex:
+    """Every folder of one snapshot: its children, tree bytes and hash.
 
-
-def build_trees(
-    manifest: Sequence[ManifestEntry], memo: TreeMemo | None = None
-) -> tuple[str, dict[str, bytes]]:
-    """The root tree hash of ``manifest`` and every tree object, by hash.
-
-    ``memo`` (refilled with this build) holds each folder's children as the last
-    build listed them: a folder whose children are equal, in the same order, reuses
-    its bytes and hash instead of encoding and hashing them again.
+    Kept per plan between snapshots (git's cache-tree): the next snapshot applies
+    its diff and encodes only the folders on a changed path. The bytes are the
+    same as building every tree from the whole manifest.
     """
-    children: dict[str, list[list[Any]]] = defaultdict(list)
-    folders: set[str] = {""}
-    for entry in manifest:
-        parent, _, name = entry.path.rpartition("/")
-        # FileKind is a StrEnum: it encodes as its value, without the enum lookup.
-        children[parent].append([name, entry.kind, entry.sha256, entry.size, entry.executable])
-        while parent not in folders:
-            folders.add(parent)
-            parent = parent.rpartition("/")[0]
-    previous = dict(memo) if memo else {}
-    if memo is not None:
-        memo.clear()
-    trees: dict[str, bytes] = {}
-    root = ""
-    # Deepest first, and in a fixed order, so that equal folders list equal children.
-    for folder in sorted(folders, key=lambda path: (-path.count("/") if path else 1, path)):
-        rows = children[folder]
-        known = previous.get(folder)
-        if known is not None and known[0] == rows:
-            _, digest, data = known
-        else:
-            data = tree_bytes(rows)
+
+    def __init__(self) -> None:
+        self.children: dict[str, dict[str, list[Any]]] = {"": {}}  # folder -> name -> row
+        self.trees: dict[str, tuple[str, bytes]] = {}  # folder -> (hash, bytes)
+        self.files: dict[str, ManifestEntry] = {}  # the manifest, by path
+
+    @property
+    def root(self) -> str:
+        """The root tree's hash."""
+        return self.trees[""][0]
+
+    @classmethod
+    def of(cls, manifest: Iterable[ManifestEntry]) -> tuple[TreeIndex, dict[str, bytes]]:
+        """The index of ``manifest`` and every tree object, by hash.
+
+        ``ValueError`` when the manifest lists a path twice, or a path both as a file
+        and as a folder above another file: no tree can hold that.
+        """
+        index = cls()
+        children = index.children
+        files = index.files
+        for entry in manifest:
+            parent, _, name = entry.path.rpartition("/")
+            rows = children.get(parent)
+            if rows is None:
+                rows = children[parent] = {}
+                folder = parent
+                while folder:  # make the folders above it, each listed in its parent
+                    above, _, folder_name = folder.rpartition("/")
+                    if above in children:
+                        if folder_name in children[above]:
+                            raise ValueError(
+                                f"content.manifest lists {folder} as a file and a folder"
+                            )
+                        children[above][folder_name] = [folder_name, TREE_KIND, "", 0, False]
+                        break
+                    children[above] = {folder_name: [folder_name, TREE_KIND, "", 0, False]}
+                    folder = above
+            if name in rows:
+                raise ValueError(f"content.manifest lists {entry.path} twice, or as a folder too")
+            # FileKind is a StrEnum: it encodes as its value, without the enum lookup.
+            rows[name] = [name, entry.kind, entry.sha256, entry.size, entry.executable]
+            files[entry.path] = entry
+        return index, index._encode(set(children))
+
+    def update(self, content: SnapshotContent) -> dict[str, bytes] | None:
+        """Apply ``content.diff``; the trees that changed, or None if the index is unusable.
+
+        The diff must take this index's manifest to ``content.manifest``. That is
+        checked (the same entries, most of them the very same objects), and on any
+        difference the index must be thrown away and built from the manifest.
+        """
+        manifest = content.manifest
+        changed = {d.path for d in content.diff if d.sha256 is not None}
+        dirty: set[str] = set()
+        for change in sorted(content.diff, key=lambda d: d.sha256 is not None):
+            parent, _, name = change.path.rpartition("/")
+            if change.sha256 is None:  # deletions first: a file may become a folder
+                self.files.pop(change.path, None)
+                self._remove(parent, name, dirty)
+        for entry in manifest:
+            if entry.path in changed:
+                parent, _, name = entry.path.rpartition("/")
+                row = [name, entry.kind, entry.sha256, entry.size, entry.executable]
+                if not self._add(parent, name, row, dirty):
+                    return None
+                self.files[entry.path] = entry
+        files = self.files
+        if len(files) != len(manifest):
+            return None
+        for entry in manifest:
+            known = files.get(entry.path)
+            if known is not entry and known != entry:
+                return None
+        return self._encode(dirty)
+
+    def _add(self, folder: str, name: str, row: list[Any], dirty: set[str]) -> bool:
+        rows = self.children.get(folder)
+        if rows is None:
+            above, _, folder_name = folder.rpartition("/")
+            placeholder = [folder_name, TREE_KIND, "", 0, False]
+            if not self._add(above, folder_name, placeholder, dirty):
+                return False
+            rows = self.children[folder] = {}
+        old = rows.get(name)
+        if old is not None and (old[1] == TREE_KIND) != (row[1] == TREE_KIND):
+            return False  # a file where a folder is, or the other way round
+        rows[name] = row
+        _mark(folder, dirty)
+        return True
+
+    def _remove(self, folder: str, name: str, dirty: set[str]) -> None:
+        rows = self.children.get(folder)
+        if rows is None or rows.pop(name, None) is None:
+            return
+        if rows or not folder:
+            _mark(folder, dirty)
+            return
+        del self.children[folder]  # a folder is only there while it holds something
+        self.trees.pop(folder, None)
+        above, _, folder_name = folder.rpartition("/")
+        self._remove(above, folder_name, dirty)
+
+    def _encode(self, folders: set[str]) -> dict[str, bytes]:
+        """Encode ``folders`` deepest first, each listed in its parent with its new hash."""
+        trees: dict[str, bytes] = {}
+        live = [f for f in folders if f in self.children]
+        for folder in sorted(live, key=lambda path: -path.count("/") if path else 1):
+            data = tree_bytes(self.children[folder].values())
             digest = hashlib.sha256(data).hexdigest()
-        trees[digest] = data
-        if memo is not None:
-            memo[folder] = (rows, digest, data)
-        if folder:
-            parent, _, name = folder.rpartition("/")
-            children[parent].append([name, TREE_KIND, digest, 0, False])
-        else:
-            root = digest
-    return root, trees
+            self.trees[folder] = (digest, data)
+            trees[digest] = data
+            if folder:
+                above, _, name = folder.rpartition("/")
+                self.children[above][name] = [name, TREE_KIND, digest, 0, False]
+        return trees
+
+
+def _mark(folder: str, dirty: set[str]) -> None:
+    """Mark ``folder`` and every folder above it as changed."""
+    while folder not in dirty:
+        dirty.add(folder)
+        if not folder:
+            return
+        folder = folder.rpartition("/")[0]
+
+
+def build_trees(manifest: Sequence[ManifestEntry]) -> tuple[str, dict[str, bytes]]:
+    """The root tree hash of ``manifest`` and every tree object, by hash."""
+    index, trees = TreeIndex.of(manifest)
+    return index.root, trees
 
 
 def _compress(items: Mapping[str, bytes]) -> list[tuple[str, int, bytes]]:
@@ -326,9 +420,10 @@ class CheckpointRepository:
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._session_factory = check_session_factory(session_factory)
-        # The folders of the last snapshot written: unchanged ones are not encoded again.
-        self._tree_memo: TreeMemo = {}
-        self._memo_lock = threading.Lock()
+        # The folders of each plan's last snapshot written here (oldest first): the
+        # next snapshot based on it encodes only the folders on its changed paths.
+        self._indexes: dict[str, tuple[str, TreeIndex]] = {}
+        self._indexes_lock = threading.Lock()
 
     def create(self, checkpoint: Checkpoint, content: SnapshotContent | None = None) -> Checkpoint:
         """Persist the checkpoint with its manifest, new objects and diff in ONE transaction."""
@@ -337,6 +432,7 @@ class CheckpointRepository:
         if content is not None and not isinstance(content, SnapshotContent):
             raise ValueError("content must be a SnapshotContent")
         root: str | None = None
+        index = TreeIndex()
         objects: dict[str, tuple[str, bytes]] = {}
         file_count = total_size = 0
         with ThreadPoolExecutor(max_workers=1) as background:
@@ -349,8 +445,8 @@ class CheckpointRepository:
                 else None
             )
             if content is not None:
-                with self._memo_lock:
-                    root, trees = build_trees(content.manifest, self._tree_memo)
+                index, trees = self._trees(checkpoint.plan_id, content)
+                root = index.root
                 objects = {digest: (TREE, data) for digest, data in trees.items()}
                 for digest, data in content.blobs.items():
                     objects.setdefault(digest, (BLOB, data))
@@ -439,7 +535,32 @@ class CheckpointRepository:
         run_in_transaction(
             self._session_factory, f"create checkpoint {checkpoint.checkpoint_id}", work, write=True
         )
+        if content is not None:
+            self._keep_index(checkpoint, index)
         return checkpoint
+
+    def _trees(self, plan_id: str, content: SnapshotContent) -> tuple[TreeIndex, dict[str, bytes]]:
+        """The snapshot's tree index and the trees to store.
+
+        When the snapshot's baseline is the plan's last snapshot written here, only
+        the folders on its diff's paths are encoded (the others are the baseline's,
+        which the write transaction checks still exists); else every folder.
+        """
+        with self._indexes_lock:
+            kept = self._indexes.pop(plan_id, None)  # back only once this write commits
+        if kept is not None and kept[0] == content.baseline_checkpoint_id:
+            index = kept[1]
+            trees = index.update(content)
+            if trees is not None:
+                return index, trees
+        return TreeIndex.of(content.manifest)
+
+    def _keep_index(self, checkpoint: Checkpoint, index: TreeIndex) -> None:
+        with self._indexes_lock:
+            self._indexes.pop(checkpoint.plan_id, None)
+            self._indexes[checkpoint.plan_id] = (checkpoint.checkpoint_id, index)
+            while len(self._indexes) > REMEMBERED_INDEXES:
+                self._indexes.pop(next(iter(self._indexes)))
 
     def get(self, checkpoint_id: str) -> Checkpoint | None:
         """The checkpoint, or None."""
