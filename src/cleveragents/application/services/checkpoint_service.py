@@ -46,11 +46,14 @@ from cleveragents.infrastructure.workspace.safe_paths import (
 )
 from cleveragents.infrastructure.workspace.scanner import (
     DEFAULT_SIZE_LIMIT,
+    Scan,
     ScannedFile,
     ScanSettings,
     load_cache,
+    rescan,
     scan,
 )
+from cleveragents.infrastructure.workspace.watcher import TreeWatcher, watchable
 
 _log = get_logger(__name__)
 
@@ -82,15 +85,28 @@ class RestoreResult:
 
 
 REMEMBERED_PLANS = 16
+# A snapshot made from a watcher's report rewrites the stat cache only when this many
+# files changed since it was written: a new process re-reads just those files.
+CACHE_LAG_LIMIT = 1000
 
 
 @dataclass(frozen=True)
 class _Baseline:
-    """A plan's last snapshot scan: its checkpoint, when the scan started, its files."""
+    """A plan's last snapshot scan, and the checkpoint that stored it."""
 
     checkpoint_id: str
-    started_ns: int
-    files: dict[str, ScannedFile]
+    scan: Scan
+    # Files whose stat data changed since the stat cache in the database was written.
+    cache_lag: int = 0
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    """What the service keeps of a plan between snapshots: its folder, scan and watcher."""
+
+    root: str
+    baseline: _Baseline
+    watcher: TreeWatcher | None
 
 
 def _same(current: ManifestEntry | None, wanted: ManifestEntry) -> bool:
@@ -111,6 +127,7 @@ class CheckpointService:
         *,
         excludes: Sequence[str] = (),
         size_limit: int = DEFAULT_SIZE_LIMIT,
+        watch: bool = True,
     ) -> None:
         if repository is None:
             # The one place the application layer builds infrastructure: the real
@@ -125,12 +142,25 @@ class CheckpointService:
             raise ValueError(f"size_limit must be an integer >= 0, got {size_limit!r}")
         if isinstance(excludes, str) or not all(isinstance(p, str) and p for p in excludes):
             raise ValueError("excludes must be a sequence of non-empty glob strings")
+        if not isinstance(watch, bool):
+            raise ValueError(f"watch must be True or False, got {watch!r}")
         self._repository = repository
         self._settings = ScanSettings(excludes=tuple(excludes), size_limit=size_limit)
+        self._watch = watch
         # The last scan of each recent plan: the next snapshot compares against it
-        # instead of reading the stat cache back (oldest first, at most REMEMBERED_PLANS).
-        self._last_scans: dict[str, tuple[str, _Baseline]] = {}
+        # instead of reading the stat cache back (oldest first, at most REMEMBERED_PLANS),
+        # and its watcher says which files to look at again.
+        self._last_scans: dict[str, _Remembered] = {}
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop watching sandboxes; the next snapshot of each plan walks its folder whole."""
+        with self._lock:
+            remembered = list(self._last_scans.values())
+            self._last_scans.clear()
+        for each in remembered:
+            if each.watcher is not None:
+                each.watcher.close()
 
     # --- creating -------------------------------------------------------------------------
 
@@ -189,21 +219,94 @@ class CheckpointService:
         self, key: str, root: Path, decision_id: str, description: str | None, *, reuse: bool
     ) -> Checkpoint:
         parent = self._repository.latest_for_plan(key)
-        previous = self._baseline(key, root, parent) if reuse else None
-        found = scan(
-            root,
-            self._settings,
-            previous.files if previous else None,
-            previous.started_ns if previous else 0,
-        )
-        before = previous.files if previous else {}
+        watcher: TreeWatcher | None = None
+        try:
+            previous, watcher, found = (
+                self._rescan(key, root, parent) if reuse else (None, None, None)
+            )
+            if found is None:
+                if watcher is not None:
+                    watcher.close()
+                if reuse and previous is None:
+                    previous = self._stored_baseline(key, parent)
+                watcher = self._new_watcher(root)
+                found = scan(
+                    root,
+                    self._settings,
+                    previous.scan.files if previous else None,
+                    previous.scan.started_ns if previous else 0,
+                    watcher=watcher,
+                )
+            created, lag = self._persist(
+                key, root, parent, previous, found, decision_id, description
+            )
+        except BaseException:
+            if watcher is not None:  # what it reported is in no checkpoint: start over
+                watcher.close()
+            raise
+        baseline = _Baseline(created.checkpoint_id, found, lag)
+        self._remember(key, _Remembered(str(root), baseline, watcher))
+        return created
+
+    def _rescan(
+        self, key: str, root: Path, parent: Checkpoint | None
+    ) -> tuple[_Baseline | None, TreeWatcher | None, Scan | None]:
+        """The plan's remembered scan, and (when its watcher vouches for it) the new one.
+
+        The memory is used only while its snapshot is still the plan's latest
+        checkpoint (in this process or any other), for the same sandbox folder.
+        """
+        with self._lock:
+            remembered = self._last_scans.pop(key, None)
+        if remembered is None:
+            return None, None, None
+        watcher = remembered.watcher
+        if (
+            parent is None
+            or remembered.root != str(root)
+            or remembered.baseline.checkpoint_id != parent.checkpoint_id
+        ):
+            return None, watcher, None
+        changes = watcher.drain() if watcher is not None else None
+        if changes is None or watcher is None:
+            return remembered.baseline, watcher, None
+        try:
+            found = rescan(root, self._settings, remembered.baseline.scan, changes, watcher)
+        except BaseException:
+            watcher.close()  # what it reported is lost: the next snapshot walks whole
+            raise
+        return remembered.baseline, watcher, found
+
+    def _new_watcher(self, root: Path) -> TreeWatcher | None:
+        if not self._watch or not watchable(str(root)):
+            return None
+        try:
+            return TreeWatcher(str(root))
+        except OSError as exc:  # out of inotify instances: walk every time
+            _log.warning("snapshot.watch_unavailable", root=str(root), reason=str(exc))
+            return None
+
+    def _persist(
+        self,
+        key: str,
+        root: Path,
+        parent: Checkpoint | None,
+        previous: _Baseline | None,
+        found: Scan,
+        decision_id: str,
+        description: str | None,
+    ) -> tuple[Checkpoint, int]:
+        """Write the snapshot; returns the checkpoint and its stat-cache lag."""
+        before = previous.scan.files if previous else {}
         diff: list[DiffEntry] = []
         blobs: dict[str, bytes] = {}
         stored: set[str] | None = None
+        restated = 0
         for path, now in found.files.items():
             old = before.get(path)
             if old is now:
                 continue  # the scan kept the previous entry: stat data unchanged
+            restated += 1
             if old is None or not _same(old.entry, now.entry):
                 diff.append(DiffEntry(path=path, sha256=now.entry.sha256))
             if now.content is not None:
@@ -212,6 +315,11 @@ class CheckpointService:
                 if now.entry.sha256 not in stored:
                     blobs[now.entry.sha256] = now.content
         diff += [DiffEntry(path=p, sha256=None) for p in before if p not in found.files]
+        # A full walk always writes the stat cache; a watcher's report only when the
+        # cache has fallen CACHE_LAG_LIMIT files behind.
+        lag = (previous.cache_lag if previous else 0) + restated + len(before) - len(found.files)
+        if not found.partial or lag > CACHE_LAG_LIMIT:
+            lag = 0
         diff.sort(key=lambda entry: entry.path)
         checkpoint = Checkpoint(
             plan_id=key,
@@ -232,7 +340,7 @@ class CheckpointService:
             manifest=[f.entry for f in found.files.values()],
             diff=diff,
             blobs=blobs,
-            stat_cache=found.cache_bytes(),
+            stat_cache=None if lag else found.cache_bytes(),
             scan_started_ns=found.started_ns,
             baseline_checkpoint_id=previous.checkpoint_id if previous else None,
         )
@@ -241,7 +349,6 @@ class CheckpointService:
         finally:
             for now in found.files.values():
                 now.content = None  # stored now (or not at all): never kept in memory
-        self._remember(key, root, _Baseline(created.checkpoint_id, found.started_ns, found.files))
         _log.info(
             "checkpoint.snapshot",
             plan_id=key,
@@ -250,39 +357,58 @@ class CheckpointService:
             changed=len(diff),
             new_blobs=len(blobs),
         )
-        return created
+        return created, lag
 
-    def _baseline(self, key: str, root: Path, parent: Checkpoint | None) -> _Baseline | None:
-        """What the plan's last snapshot scanned: kept in memory, else its stat cache.
+    def _stored_baseline(self, key: str, parent: Checkpoint | None) -> _Baseline | None:
+        """The plan's last snapshot, with the stat data its stat cache has for its files.
 
-        The memory is used only while that snapshot is still the plan's latest
-        checkpoint (in this process or any other), for the same sandbox folder.
+        The cache may be older than that snapshot (a watcher's snapshots rewrite it
+        only now and then): a cached file vouches for its stat data only where it has
+        the same content as in the last snapshot. Unvouched files are read again.
         """
-        with self._lock:
-            remembered = self._last_scans.get(key)
-        if (
-            remembered is not None
-            and parent is not None
-            and remembered[0] == str(root)
-            and remembered[1].checkpoint_id == parent.checkpoint_id
-        ):
-            return remembered[1]
         cached = self._repository.stat_cache(key)
         if cached is None:
             return None
         checkpoint_id, started_ns, data = cached
-        files = load_cache(data)
-        if files is None:  # not a cache this scanner wrote: read every file again
-            manifest = self._repository.manifest(checkpoint_id) or []
-            files = {e.path: ScannedFile(e, (-1, -1, -1, -1, -1)) for e in manifest}
-        return _Baseline(checkpoint_id, started_ns, files)
+        files = load_cache(data) or {}
+        if parent is None:
+            return None
+        if parent.checkpoint_id != checkpoint_id or not files:
+            last = self._last_snapshot(parent)
+            if last is None:  # no snapshot is left in the plan's line: read everything
+                return None
+            checkpoint_id, manifest = last
+            unknown = (-1, -1, -1, -1, -1)
+            merged: dict[str, ScannedFile] = {}
+            for entry in manifest:
+                hint = files.get(entry.path)
+                if hint is None or not _same(hint.entry, entry):
+                    hint = ScannedFile(entry, unknown)
+                merged[entry.path] = hint
+            files = merged
+        return _Baseline(checkpoint_id, Scan(files=files, started_ns=started_ns))
 
-    def _remember(self, key: str, root: Path, baseline: _Baseline) -> None:
+    def _last_snapshot(self, newest: Checkpoint) -> tuple[str, list[ManifestEntry]] | None:
+        """(id, manifest) of the newest snapshot among ``newest`` and its ancestors."""
+        checkpoint: Checkpoint | None = newest
+        while checkpoint is not None:
+            manifest = self._repository.manifest(checkpoint.checkpoint_id)
+            if manifest is not None:
+                return checkpoint.checkpoint_id, manifest
+            parent_id = checkpoint.parent_id
+            checkpoint = self._repository.get(parent_id) if parent_id else None
+        return None
+
+    def _remember(self, key: str, remembered: _Remembered) -> None:
         with self._lock:
-            self._last_scans.pop(key, None)
-            self._last_scans[key] = (str(root), baseline)
+            replaced = self._last_scans.pop(key, None)
+            self._last_scans[key] = remembered
+            dropped = [replaced] if replaced is not None else []
             while len(self._last_scans) > REMEMBERED_PLANS:
-                self._last_scans.pop(next(iter(self._last_scans)))
+                dropped.append(self._last_scans.pop(next(iter(self._last_scans))))
+        for each in dropped:
+            if each.watcher is not None and each.watcher is not remembered.watcher:
+                each.watcher.close()
 
     # --- reading --------------------------------------------------------------------------
 

@@ -351,11 +351,10 @@ def _collect_garbage(session: Session) -> None:
     unreachable = sorted(set(stored) - reachable)
     for chunk in _chunks(unreachable):
         session.execute(delete(_OBJECTS).where(_OBJECTS.c.object_hash.in_(chunk)))
-    # A stat cache naming a deleted checkpoint could vouch for content that is gone.
+    # A stat cache is only a hint checked against the plan's last snapshot (it may
+    # name a checkpoint deleted since); a plan without checkpoints needs none.
     session.execute(
-        delete(_STAT_CACHE).where(
-            _STAT_CACHE.c.checkpoint_id.not_in(select(_CHECKPOINTS.c.checkpoint_id))
-        )
+        delete(_STAT_CACHE).where(_STAT_CACHE.c.plan_id.not_in(select(_CHECKPOINTS.c.plan_id)))
     )
 
 

@@ -203,7 +203,7 @@ class CheckpointObjectModel(Base):
 
 
 class CheckpointStatCacheModel(Base):
-    """Per plan, the stat data of its latest snapshot: unchanged files are not re-read."""
+    """Per plan, the stat data of a recent snapshot: unchanged files are not re-read."""
 
     __tablename__ = "checkpoint_stat_cache"
 

@@ -13,7 +13,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -23,6 +23,8 @@ from typing import Final
 from cleveragents._logging import get_logger
 from cleveragents.domain.models.core.checkpoint import FileKind, ManifestEntry
 from cleveragents.infrastructure.database.trusted import from_trusted
+from cleveragents.infrastructure.workspace.safe_paths import SafeRoot
+from cleveragents.infrastructure.workspace.watcher import Changes, TreeWatcher
 
 DEFAULT_SIZE_LIMIT: Final = 100 * 1024 * 1024
 ALWAYS_EXCLUDED: Final = (".git",)
@@ -73,6 +75,10 @@ class Scan:
     files: dict[str, ScannedFile]
     started_ns: int
     skipped: list[str] = field(default_factory=list)
+    # Files with more than one hard link: a write through another name is not reported.
+    linked: set[str] = field(default_factory=set)
+    # True when only what a watcher reported was looked at again (see ``rescan``).
+    partial: bool = False
 
     def cache_bytes(self) -> bytes:
         """The stat cache to hand to the next scan of the same tree: a JSON object by path."""
@@ -123,17 +129,24 @@ def load_cache(data: bytes | None) -> dict[str, ScannedFile] | None:
 
 
 def _walk(
-    root: Path, settings: ScanSettings, skipped: list[str]
+    start: tuple[str, str],
+    settings: ScanSettings,
+    skipped: list[str],
+    watcher: TreeWatcher | None = None,
 ) -> Iterator[tuple[str, str, os.stat_result]]:
     """(relative POSIX path, absolute path, lstat) of every regular file and symlink.
 
-    Symlinks are never followed; ``DirEntry`` gives the kind of most entries without
-    a system call, so each file costs one ``lstat``.
+    ``start`` is (relative prefix, absolute path) of the folder to walk. Symlinks are
+    never followed; ``DirEntry`` gives the kind of most entries without a system
+    call, so each file costs one ``lstat``. A ``watcher`` watches each folder before
+    it is listed, so no change after the listing goes unreported.
     """
     excludes = settings.excludes
-    stack = [("", os.fspath(root))]
+    stack = [start]
     while stack:
         prefix, folder = stack.pop()
+        if watcher is not None:
+            watcher.watch(prefix, folder)
         with os.scandir(folder) as entries:
             for item in entries:
                 name = item.name
@@ -175,24 +188,118 @@ def _read(path: str, info: os.stat_result, limit: int) -> tuple[str, bytes | Non
     return hashlib.sha256(content).hexdigest(), content, FileKind.FILE
 
 
+def _acceptable(relative: str, settings: ScanSettings, skipped: list[str]) -> bool:
+    """The checks :func:`_walk` makes of a name, for one path reported by a watcher."""
+    if "\\" in relative:
+        skipped.append(relative)
+        _log.warning("snapshot.skipped_name", path=relative, reason="backslash")
+        return False
+    try:
+        relative.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(relative).decode("utf-8", "backslashreplace")
+        skipped.append(shown)
+        _log.warning("snapshot.skipped_name", path=shown, reason="not valid UTF-8")
+        return False
+    return not settings.excluded_path(relative)
+
+
 def scan(
     root: Path,
     settings: ScanSettings,
     previous: Mapping[str, ScannedFile] | None = None,
     previous_started_ns: int = 0,
+    *,
+    watcher: TreeWatcher | None = None,
 ) -> Scan:
     """Scan ``root``; files whose stat data match ``previous`` (and are not racy) are not read.
 
     An unchanged file keeps its ``ScannedFile`` from ``previous`` (the same object),
-    so callers can tell unchanged files apart by identity.
+    so callers can tell unchanged files apart by identity. ``watcher`` is armed on
+    every folder of the tree (see :mod:`.watcher`).
     """
     started = time.time_ns()
-    skipped: list[str] = []
-    known = previous or {}
+    found = Scan(files={}, started_ns=started)
+    walked = _walk(("", os.fspath(root)), settings, found.skipped, watcher)
+    _settle(found, walked, previous or {}, previous_started_ns, settings)
+    return found
+
+
+def rescan(
+    root: Path,
+    settings: ScanSettings,
+    previous: Scan,
+    changes: Changes,
+    watcher: TreeWatcher,
+) -> Scan:
+    """The scan of ``root`` after ``changes``, reported by ``watcher`` since ``previous``.
+
+    Only the changed files (and every file with more than one hard link, whose other
+    names may lie outside the tree) are stat'ed again, and only the new or deleted
+    folders walked again; every other file keeps its entry from ``previous``.
+    """
+    started = time.time_ns()
+    files = dict(previous.files)
+    found = Scan(files=files, started_ns=started, linked=set(previous.linked), partial=True)
+    prefix = os.fspath(root)
+    walked: list[tuple[str, str, os.stat_result]] = []
+    folders = sorted(changes.folders)
+    fresh = [f for i, f in enumerate(folders) if not _below_any(f, folders[:i])]
+    for folder in fresh:
+        below = f"{folder}/"
+        for path in [p for p in files if p.startswith(below)]:
+            del files[path]
+        absolute = f"{prefix}/{folder}"
+        if not _acceptable(folder, settings, found.skipped) or not _is_folder(root, folder):
+            continue
+        walked.extend(_walk((below, absolute), settings, found.skipped, watcher))
+    guard = SafeRoot(root)
+    for path in sorted(changes.files | previous.linked):
+        files.pop(path, None)
+        if _below_any(path, fresh) or not _acceptable(path, settings, found.skipped):
+            continue
+        folder = path.rpartition("/")[0]
+        absolute = f"{prefix}/{path}"
+        try:
+            if folder and not guard.locate(folder)[1]:
+                continue
+            info = os.lstat(absolute)
+        except (OSError, ValueError):  # gone, a file above it, or a symlink above it
+            continue
+        if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+            walked.append((path, absolute, info))
+    found.linked = {p for p in found.linked if p in files}
+    _settle(found, walked, previous.files, previous.started_ns, settings)
+    return found
+
+
+def _below_any(path: str, folders: Sequence[str]) -> bool:
+    return any(path.startswith(f"{folder}/") for folder in folders)
+
+
+def _is_folder(root: Path, relative: str) -> bool:
+    try:
+        absolute, there = SafeRoot(root).locate(relative)
+        return there and stat.S_ISDIR(os.lstat(absolute).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _settle(
+    found: Scan,
+    walked: Iterable[tuple[str, str, os.stat_result]],
+    known: Mapping[str, ScannedFile],
+    previous_started_ns: int,
+    settings: ScanSettings,
+) -> None:
+    """Add each walked file to ``found``: its previous entry when unchanged, else read it."""
     racy_from = previous_started_ns - RACY_WINDOW_NS
-    files: dict[str, ScannedFile] = {}
+    files = found.files
+    linked = found.linked
     to_read: list[tuple[str, str, os.stat_result]] = []
-    for relative, path, info in _walk(root, settings, skipped):
+    for relative, path, info in walked:
+        if info.st_nlink > 1:
+            linked.add(relative)
         key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
         old = known.get(relative)
         if old is not None and old.stat_key == key and max(key[1], key[2]) < racy_from:
@@ -212,13 +319,12 @@ def scan(
     if len(to_read) > _THREADS_FROM_FILES or total > _THREADS_FROM_BYTES:
         # hashlib and file reads release the GIL: two threads keep both cores busy.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            for found in pool.map(read, to_read):
-                files[found.entry.path] = found
+            for item in pool.map(read, to_read):
+                files[item.entry.path] = item
     else:
-        for item in to_read:
-            found = read(item)
-            files[found.entry.path] = found
-    return Scan(files=files, started_ns=started, skipped=skipped)
+        for each in to_read:
+            item = read(each)
+            files[item.entry.path] = item
 
 
 def _entry(relative: str, size: int, mode: int, digest: str, kind: FileKind) -> ManifestEntry:
