@@ -121,3 +121,14 @@ Feature: Workspace snapshots
       | source            |
       | kept in memory    |
       | from the database |
+
+  Scenario: Stored content fills the pages of a SQLite file
+    A SQLite file of its own, whatever the backend of this run. SQLite appends
+    rows to a table's last page and starts a new one when the next row does not
+    fit. The objects are appended in an order planned to fill each page (appended
+    as they come, about a quarter of these pages stayed empty).
+    Given a SQLite database file of its own
+    When 600 files of random sizes up to 12 KB are snapshotted into it
+    Then the leaf pages of its objects table are less than 5% empty
+    And the record sizes computed for random rows are the ones SQLite stores
+    And ordering random rows for the leaf pages keeps every row exactly once
