@@ -49,6 +49,25 @@ Feature: Restoring, verifying and pruning checkpoints
     Then it fails with IntegrityCheckError
     And the sandbox tree equals "second"
 
+  Scenario: A changed folder's tree is stored as a delta of its previous version
+    Then checkpoint 2's "src" tree is stored as a delta of checkpoint 1's
+    And checkpoint 2's "" tree is stored as a delta of checkpoint 1's
+
+  Scenario: A corrupted tree that a newer tree is a delta of fails both checkpoints
+    When checkpoint 1's "src" tree is corrupted in the store
+    Then checkpoint 2 does not verify
+    And checkpoint 1 does not verify
+    When I try to restore checkpoint 2 into the sandbox
+    Then it fails with IntegrityCheckError
+    And the sandbox tree equals "second"
+
+  Scenario: Delta chains stay short, and every checkpoint restores after a prune
+    When "src/main.py" is changed and snapshotted 20 more times
+    Then every tree of the last checkpoint is at most 16 deltas deep
+    When I prune plan "plan-1" keeping 1
+    Then every remaining checkpoint verifies
+    And no stored object is unreachable
+
   Scenario: Garbled stored bytes are caught too
     When the stored bytes of "README.md" are garbled
     Then checkpoint 1 does not verify

@@ -12,7 +12,7 @@ from typing import Any
 
 from behave import given, step, then, when
 from behave.runner import Context
-from checkpoint_steps import checkpoints, repository, service
+from checkpoint_steps import checkpoints, repository, service, step_snapshot
 from hypothesis import HealthCheck, settings
 from hypothesis import given as hypothesis_given
 from hypothesis import strategies as st
@@ -283,10 +283,11 @@ def step_other_plan(context: Context, plan: str, name: str) -> None:
 @then("no stored object is unreachable")
 def step_no_garbage(context: Context) -> None:
     with factory(context)() as session:
-        stored = set(session.execute(text("SELECT object_hash FROM checkpoint_objects")).scalars())
+        raw = dict(session.execute(text("SELECT object_hash, data FROM checkpoint_objects")).all())
         roots = [
             r for r in session.execute(text("SELECT root_tree FROM checkpoints")).scalars() if r
         ]
+    stored = set(raw)
     reachable: set[str] = set()
     pending = list(roots)
     objects = dict(repository(context).read_blobs(stored))
@@ -298,6 +299,13 @@ def step_no_garbage(context: Context) -> None:
                 pending.append(child)
             elif kind != "large":
                 reachable.add(child)
+    # A tree stored as a delta (a zero byte, then its base's raw sha256) needs its base.
+    bases = [d for d in reachable if bytes(raw[d])[:1] == b"\x00"]
+    while bases:
+        base = bytes(raw[bases.pop()])[1:33].hex()
+        reachable.add(base)
+        if bytes(raw[base])[:1] == b"\x00":
+            bases.append(base)
     assert stored == reachable, sorted(stored - reachable)
 
 
@@ -384,3 +392,62 @@ def step_property(context: Context) -> None:
         shutil.rmtree(work)
 
     check()
+
+
+def _tree_hash(context: Context, number: str, folder: str) -> str:
+    """The hash of ``folder``'s tree in checkpoint ``number``, found from its root tree."""
+    with factory(context)() as session:
+        digest = str(
+            session.execute(
+                select(CheckpointModel.root_tree).where(
+                    CheckpointModel.checkpoint_id == _checkpoint(context, number)
+                )
+            ).scalar_one()
+        )
+    for name in [part for part in folder.split("/") if part]:
+        children = json.loads(dict(repository(context).read_blobs([digest]))[digest])
+        digest = next(child[2] for child in children if child[0] == name and child[1] == "tree")
+    return digest
+
+
+def _stored_bytes(context: Context) -> dict[str, bytes]:
+    with factory(context)() as session:
+        rows = session.execute(
+            select(CheckpointObjectModel.object_hash, CheckpointObjectModel.data)
+        )
+        return {digest: bytes(data) for digest, data in rows}
+
+
+@then("checkpoint {number}'s \"{folder:Text}\" tree is stored as a delta of checkpoint {base}'s")
+def step_stored_as_delta(context: Context, number: str, folder: str, base: str) -> None:
+    data = _stored_bytes(context)[_tree_hash(context, number, folder)]
+    assert data[:1] == b"\x00", data[:8]
+    assert data[1:33].hex() == _tree_hash(context, base, folder)
+
+
+@when('checkpoint {number}\'s "{folder}" tree is corrupted in the store')
+def step_corrupt_tree(context: Context, number: str, folder: str) -> None:
+    _set_object(context, _tree_hash(context, number, folder), zlib.compress(b"[]"))
+
+
+@when('"{rel}" is changed and snapshotted {count:d} more times')
+def step_many_snapshots(context: Context, rel: str, count: int) -> None:
+    for turn in range(count):
+        (context.sandbox / rel).write_text(f"print({turn})\n")
+        step_snapshot(context, "plan-1", f"more-{turn}")
+
+
+@then("every tree of the last checkpoint is at most {limit:d} deltas deep")
+def step_chain_depth(context: Context, limit: int) -> None:
+    stored = _stored_bytes(context)
+    pending = [_tree_hash(context, str(len(checkpoints(context))), "")]
+    deepest = 0
+    while pending:
+        digest = pending.pop()
+        depth, at = 0, digest
+        while stored[at][:1] == b"\x00":
+            depth, at = depth + 1, stored[at][1:33].hex()
+        deepest = max(deepest, depth)
+        children = json.loads(dict(repository(context).read_blobs([digest]))[digest])
+        pending += [child[2] for child in children if child[1] == "tree"]
+    assert 0 < deepest <= limit, deepest

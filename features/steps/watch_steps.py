@@ -300,6 +300,6 @@ def step_tree_index_property(context: Context) -> None:
             return
         assert index.root == fresh.root
         assert set(trees) <= set(fresh_trees)
-        assert {h for h, _ in index.trees.values()} == set(fresh_trees)
+        assert {tree[0] for tree in index.trees.values()} == set(fresh_trees)
 
     check()

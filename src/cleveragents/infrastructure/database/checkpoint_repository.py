@@ -64,6 +64,10 @@ TREE_KIND: Final = "tree"
 # zlib's default level: 4.8 MB (4%) smaller than git's level 1 on the 200 MB
 # benchmark workspace, for about a second more of compression on a first snapshot.
 COMPRESSION_LEVEL: Final = 6
+# A changed folder's tree is stored as a delta of its previous version, at most this
+# many deltas deep; then whole again (reading one follows the chain).
+MAX_DELTA_CHAIN: Final = 16
+DELTA_MARK: Final = b"\x00"
 _CHUNK: Final = 500
 REMEMBERED_INDEXES: Final = 16
 _TREE_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -105,8 +109,12 @@ class TreeIndex:
 
     def __init__(self) -> None:
         self.children: dict[str, dict[str, list[Any]]] = {"": {}}  # folder -> name -> row
-        self.trees: dict[str, tuple[str, bytes]] = {}  # folder -> (hash, bytes)
+        # folder -> (hash, bytes, length of the delta chain it was written with)
+        self.trees: dict[str, tuple[str, bytes, int]] = {}
         self.files: dict[str, ManifestEntry] = {}  # the manifest, by path
+        # The trees the last update encoded: new hash -> (hash, bytes) of the folder's
+        # tree before it, to store the new one as a delta against.
+        self.bases: dict[str, tuple[str, bytes]] = {}
 
     @property
     def root(self) -> str:
@@ -208,11 +216,17 @@ class TreeIndex:
     def _encode(self, folders: set[str]) -> dict[str, bytes]:
         """Encode ``folders`` deepest first, each listed in its parent with its new hash."""
         trees: dict[str, bytes] = {}
+        self.bases = {}
         live = [f for f in folders if f in self.children]
         for folder in sorted(live, key=lambda path: -path.count("/") if path else 1):
             data = tree_bytes(self.children[folder].values())
             digest = hashlib.sha256(data).hexdigest()
-            self.trees[folder] = (digest, data)
+            before = self.trees.get(folder)
+            depth = 0
+            if before is not None and before[0] != digest and before[2] < MAX_DELTA_CHAIN:
+                self.bases[digest] = (before[0], before[1])
+                depth = before[2] + 1
+            self.trees[folder] = (digest, data, depth)
             trees[digest] = data
             if folder:
                 above, _, name = folder.rpartition("/")
@@ -235,11 +249,27 @@ def build_trees(manifest: Sequence[ManifestEntry]) -> tuple[str, dict[str, bytes
     return index.root, trees
 
 
-def _compress(items: Mapping[str, bytes]) -> list[tuple[str, int, bytes]]:
-    """(hash, size, compressed) for each item; zlib releases the GIL, so use every core."""
+def pack_object(data: bytes, base: tuple[str, bytes] | None = None) -> bytes:
+    """The stored form of an object: zlib, or a delta against ``base`` (hash, bytes).
+
+    A delta is ``DELTA_MARK``, the base's raw 32-byte sha256, then a zlib stream
+    compressed with the base's bytes as preset dictionary (``zdict``). No zlib
+    stream starts with a zero byte, so the two forms cannot be confused.
+    """
+    if base is None:
+        return zlib.compress(data, COMPRESSION_LEVEL)
+    packer = zlib.compressobj(COMPRESSION_LEVEL, zdict=base[1])
+    return DELTA_MARK + bytes.fromhex(base[0]) + packer.compress(data) + packer.flush()
+
+
+def _compress(
+    items: Mapping[str, bytes], bases: Mapping[str, tuple[str, bytes]] | None = None
+) -> list[tuple[str, int, bytes]]:
+    """(hash, size, stored form) for each item; zlib releases the GIL, so use every core."""
     keys = list(items)
+    deltas = bases or {}
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        packed = pool.map(lambda key: zlib.compress(items[key], COMPRESSION_LEVEL), keys)
+        packed = pool.map(lambda key: pack_object(items[key], deltas.get(key)), keys)
         return [(key, len(items[key]), data) for key, data in zip(keys, packed, strict=True)]
 
 
@@ -271,29 +301,86 @@ def _existing_objects(session: Session, hashes: Sequence[str]) -> set[str]:
     return found
 
 
-def _load_objects(session: Session, hashes: Sequence[str]) -> dict[str, tuple[str, bytes]]:
-    """kind and decompressed bytes of each hash that is stored."""
-    loaded: dict[str, tuple[str, bytes]] = {}
-    for chunk in _chunks(hashes):
-        rows = session.execute(
-            select(_OBJECTS.c.object_hash, _OBJECTS.c.kind, _OBJECTS.c.data).where(
-                _OBJECTS.c.object_hash.in_(chunk)
+def _load_objects(
+    session: Session, hashes: Sequence[str], bases: set[str] | None = None
+) -> dict[str, tuple[str, bytes]]:
+    """kind and decompressed bytes of each hash that is stored.
+
+    Deltas are resolved through their bases (read as needed); the hashes of the
+    bases used are added to ``bases``.
+    """
+    stored: dict[str, tuple[str, bytes]] = {}
+    wanted = sorted(set(hashes))
+    while wanted:
+        for chunk in _chunks(wanted):
+            rows = session.execute(
+                select(_OBJECTS.c.object_hash, _OBJECTS.c.kind, _OBJECTS.c.data).where(
+                    _OBJECTS.c.object_hash.in_(chunk)
+                )
             )
-        )
-        for object_hash, kind, data in rows:
-            try:
-                loaded[object_hash] = (kind, zlib.decompress(data))
-            except zlib.error as exc:
-                raise IntegrityCheckError(f"object {object_hash} is corrupt: {exc}") from exc
-    return loaded
+            stored.update((object_hash, (kind, data)) for object_hash, kind, data in rows)
+        needed = {
+            data[1:33].hex()
+            for digest in wanted
+            if digest in stored and (data := stored[digest][1])[:1] == DELTA_MARK
+        }
+        wanted = sorted(needed - stored.keys())
+    unpacked: dict[str, bytes] = {}
+    return {
+        digest: (stored[digest][0], _unpack(digest, stored, unpacked, bases))
+        for digest in hashes
+        if digest in stored
+    }
 
 
-def _walk_trees(session: Session, roots: Iterable[str]) -> dict[str, list[list[Any]]]:
-    """Every tree reachable from ``roots``, parsed, read one level at a time."""
+def _unpack(
+    digest: str,
+    stored: Mapping[str, tuple[str, bytes]],
+    unpacked: dict[str, bytes],
+    bases: set[str] | None,
+) -> bytes:
+    """The bytes of ``digest``, following its chain of deltas down to a whole object."""
+    chain: list[str] = []
+    at = digest
+    while at not in unpacked:
+        if at in chain:
+            raise IntegrityCheckError(f"object {digest} is a delta of itself")
+        if at not in stored:
+            raise IntegrityCheckError(f"object {chain[-1]} is a delta of {at}, which is missing")
+        chain.append(at)
+        data = stored[at][1]
+        if data[:1] != DELTA_MARK:
+            break
+        at = data[1:33].hex()
+        if bases is not None:
+            bases.add(at)
+    for each in reversed(chain):
+        data = stored[each][1]
+        try:
+            if data[:1] == DELTA_MARK:
+                reader = zlib.decompressobj(zdict=unpacked[data[1:33].hex()])
+                out = reader.decompress(data[33:]) + reader.flush()
+                if not reader.eof:
+                    raise zlib.error("incomplete or truncated stream")
+            else:
+                out = zlib.decompress(data)
+        except zlib.error as exc:
+            raise IntegrityCheckError(f"object {each} is corrupt: {exc}") from exc
+        unpacked[each] = out
+    return unpacked[digest]
+
+
+def _walk_trees(
+    session: Session, roots: Iterable[str], bases: set[str] | None = None
+) -> dict[str, list[list[Any]]]:
+    """Every tree reachable from ``roots``, parsed, read one level at a time.
+
+    The hashes of the trees they are stored as deltas of are added to ``bases``.
+    """
     trees: dict[str, list[list[Any]]] = {}
     wanted = sorted(set(roots))
     while wanted:
-        loaded = _load_objects(session, wanted)
+        loaded = _load_objects(session, wanted, bases)
         missing = set(wanted) - set(loaded)
         if missing:
             raise IntegrityCheckError(f"tree {sorted(missing)[0]} is missing from the store")
@@ -355,8 +442,9 @@ def _collect_garbage(session: Session) -> None:
     roots = session.execute(
         select(_CHECKPOINTS.c.root_tree).where(_CHECKPOINTS.c.root_tree.is_not(None))
     ).scalars()
-    trees = _walk_trees(session, roots)
-    reachable = set(trees)
+    bases: set[str] = set()
+    trees = _walk_trees(session, roots, bases)
+    reachable = set(trees) | bases  # a delta needs its base, not what the base lists
     for children in trees.values():
         reachable.update(child[2] for child in children if child[1] != FileKind.LARGE.value)
     stored = list(session.execute(select(_OBJECTS.c.object_hash)).scalars())
@@ -473,7 +561,7 @@ class CheckpointRepository:
                 write=False,
             )
         )
-        packed = _compress({digest: objects[digest][1] for digest in missing})
+        packed = _compress({digest: objects[digest][1] for digest in missing}, index.bases)
         object_rows = [
             {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
             for digest, size, data in packed
@@ -493,7 +581,7 @@ class CheckpointRepository:
             late = sorted(set(skipped) - _existing_objects(session, skipped))
             late_rows = [
                 {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
-                for digest, size, data in _compress({d: objects[d][1] for d in late})
+                for digest, size, data in _compress({d: objects[d][1] for d in late}, index.bases)
             ]
             _insert_ignoring_existing(session, object_rows + late_rows)
             session.execute(
