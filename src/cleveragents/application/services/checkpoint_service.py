@@ -298,27 +298,33 @@ class CheckpointService:
     ) -> tuple[Checkpoint, int]:
         """Write the snapshot; returns the checkpoint and its stat-cache lag."""
         before = previous.scan.files if previous else {}
+        files = found.files
         diff: list[DiffEntry] = []
         blobs: dict[str, bytes] = {}
-        stored: set[str] | None = None
         restated = 0
-        for path, now in found.files.items():
-            old = before.get(path)
+        # A watcher's scan names the paths it looked at again; a walk, every path.
+        paths = found.touched if found.touched is not None else before.keys() | files.keys()
+        for path in paths:
+            now, old = files.get(path), before.get(path)
             if old is now:
                 continue  # the scan kept the previous entry: stat data unchanged
             restated += 1
+            if now is None:
+                diff.append(DiffEntry(path=path, sha256=None))
+                continue
             if old is None or not _same(old.entry, now.entry):
                 diff.append(DiffEntry(path=path, sha256=now.entry.sha256))
             if now.content is not None:
-                if stored is None:
-                    stored = {f.entry.sha256 for f in before.values()}
-                if now.entry.sha256 not in stored:
-                    blobs[now.entry.sha256] = now.content
-        diff += [DiffEntry(path=p, sha256=None) for p in before if p not in found.files]
+                blobs[now.entry.sha256] = now.content
+        if found.touched is None and blobs:
+            # Content the baseline has is stored already (a watcher's few files are
+            # left to the repository's own lookup).
+            stored = {f.entry.sha256 for f in before.values()}
+            blobs = {digest: data for digest, data in blobs.items() if digest not in stored}
         # A full walk always writes the stat cache; a watcher's report only when the
         # cache has fallen CACHE_LAG_LIMIT files behind.
-        lag = (previous.cache_lag if previous else 0) + restated + len(before) - len(found.files)
-        if not found.partial or lag > CACHE_LAG_LIMIT:
+        lag = (previous.cache_lag if previous else 0) + restated
+        if found.touched is None or lag > CACHE_LAG_LIMIT:
             lag = 0
         diff.sort(key=lambda entry: entry.path)
         checkpoint = Checkpoint(

@@ -77,8 +77,8 @@ class Scan:
     skipped: list[str] = field(default_factory=list)
     # Files with more than one hard link: a write through another name is not reported.
     linked: set[str] = field(default_factory=set)
-    # True when only what a watcher reported was looked at again (see ``rescan``).
-    partial: bool = False
+    # The paths a watcher's scan looked at again (see ``rescan``); None after a walk.
+    touched: set[str] | None = None
 
     def cache_bytes(self) -> bytes:
         """The stat cache to hand to the next scan of the same tree: a JSON object by path."""
@@ -240,7 +240,8 @@ def rescan(
     """
     started = time.time_ns()
     files = dict(previous.files)
-    found = Scan(files=files, started_ns=started, linked=set(previous.linked), partial=True)
+    touched: set[str] = set()
+    found = Scan(files=files, started_ns=started, linked=set(previous.linked), touched=touched)
     prefix = os.fspath(root)
     walked: list[tuple[str, str, os.stat_result]] = []
     folders = sorted(changes.folders)
@@ -249,6 +250,7 @@ def rescan(
         below = f"{folder}/"
         for path in [p for p in files if p.startswith(below)]:
             del files[path]
+            touched.add(path)
         absolute = f"{prefix}/{folder}"
         if not _acceptable(folder, settings, found.skipped) or not _is_folder(root, folder):
             continue
@@ -256,6 +258,7 @@ def rescan(
     guard = SafeRoot(root)
     for path in sorted(changes.files | previous.linked):
         files.pop(path, None)
+        touched.add(path)
         if _below_any(path, fresh) or not _acceptable(path, settings, found.skipped):
             continue
         folder = path.rpartition("/")[0]
@@ -269,6 +272,7 @@ def rescan(
         if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
             walked.append((path, absolute, info))
     found.linked = {p for p in found.linked if p in files}
+    touched.update(path for path, _, _ in walked)
     _settle(found, walked, previous.files, previous.started_ns, settings)
     return found
 
