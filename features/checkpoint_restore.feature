@@ -75,6 +75,11 @@ Feature: Restoring, verifying and pruning checkpoints
     Then it fails with IntegrityCheckError
     And the sandbox tree equals "second"
 
+  Scenario: A damaged stored diff fails verification
+    When the stored diff of checkpoint 2 is damaged
+    Then checkpoint 2 does not verify
+    And reading the diff of checkpoint 2 fails with IntegrityCheckError
+
   Scenario: A tampered diff hash fails verification
     When the stored diff hash of checkpoint 2 is tampered with
     Then checkpoint 2 does not verify

@@ -139,3 +139,15 @@ Feature: Schema migrations
 
   Scenario: The default URL is under XDG_DATA_HOME unless configured
     Then the default database URL follows CLEVERAGENTS_DATABASE_URL and XDG_DATA_HOME
+
+  Scenario: Revision 0006 moves each checkpoint's diff into its row; its downgrade writes the rows back
+    Given the database is upgraded to "0005"
+    And two checkpoints with revision 0005's diff rows are stored in the migrated database
+    When I upgrade the database to "head"
+    Then the checkpoint repository reads those diffs back, sorted by path
+    And the database does not have the tables "checkpoint_diffs"
+    When I downgrade the database to "0005"
+    Then the diff rows of revision 0005 are back
+    When I upgrade the database to "head"
+    Then the checkpoint repository reads those diffs back, sorted by path
+    And the schema matches the models exactly

@@ -7,7 +7,7 @@ Test Setup          Use Fresh Database
 
 
 *** Variables ***
-${HEAD}     0005
+${HEAD}     0006
 @{ERROR_PATTERN_TABLES}    error_pattern_terms    error_patterns
 
 

@@ -19,6 +19,7 @@ from support.world import attempt, make_entry, run_python
 from cleveragents.domain.models.core.error_pattern import ErrorPattern
 from cleveragents.infrastructure.database import migrations
 from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
+from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
 from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 from cleveragents.infrastructure.database.models import Base
 from cleveragents.infrastructure.database.session import (
@@ -211,6 +212,7 @@ _OPENER = """
 import json, sys
 from cleveragents.infrastructure.database.session import create_session_factory
 from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
+from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
 factory = create_session_factory(sys.argv[1])
 print(json.dumps(SqliteChangeSetStore(factory).start("p").plan_id))
 """
@@ -373,3 +375,50 @@ def step_texts_matched(context: Context) -> None:
     for pattern_id, pattern_text in context.kept_texts.items():
         found = repository.match_context(f"failed: {pattern_text}!", limit=10)
         assert pattern_id in [p.pattern_id for p in found], (pattern_id, found)
+
+
+_OLD_DIFFS = {
+    "cp-with-diff": [("a/z.txt", "a" * 64), ("a/é.txt", None), ("b.txt", "b" * 64)],
+    "cp-without-diff": [],
+}
+
+
+@given("two checkpoints with revision 0005's diff rows are stored in the migrated database")
+def step_old_diff_rows(context: Context) -> None:
+    with _migrated(context).begin() as session:
+        for number, (checkpoint_id, rows) in enumerate(_OLD_DIFFS.items()):
+            session.execute(
+                text(
+                    "INSERT INTO checkpoints (checkpoint_id, plan_id, sandbox_ref, "
+                    "checkpoint_type, parent_id, created_at, checkpoint_metadata, root_tree, "
+                    "file_count, total_size) VALUES (:id, 'plan-old', '/s', 'manual', NULL, "
+                    ":at, '{}', NULL, 0, 0)"
+                ),
+                {"id": checkpoint_id, "at": f"2026-11-30 12:00:0{number}"},
+            )
+            for path, sha256 in rows:
+                session.execute(
+                    text(
+                        "INSERT INTO checkpoint_diffs (checkpoint_id, path, sha256) "
+                        "VALUES (:id, :path, :sha)"
+                    ),
+                    {"id": checkpoint_id, "path": path, "sha": sha256},
+                )
+
+
+@then("the checkpoint repository reads those diffs back, sorted by path")
+def step_diffs_read_back(context: Context) -> None:
+    repository = CheckpointRepository(_reopened(context))
+    for checkpoint_id, rows in _OLD_DIFFS.items():
+        found = [(d.path, d.sha256) for d in repository.diff(checkpoint_id)]
+        assert found == sorted(rows), (checkpoint_id, found)
+
+
+@then("the diff rows of revision 0005 are back")
+def step_diff_rows_back(context: Context) -> None:
+    with _migrated(context)() as session:
+        rows = session.execute(
+            text("SELECT checkpoint_id, path, sha256 FROM checkpoint_diffs")
+        ).all()
+    expected = sorted((c, p, h or "") for c, found in _OLD_DIFFS.items() for p, h in found)
+    assert sorted((c, p, h or "") for c, p, h in rows) == expected, rows

@@ -451,3 +451,19 @@ def step_chain_depth(context: Context, limit: int) -> None:
         children = json.loads(dict(repository(context).read_blobs([digest]))[digest])
         pending += [child[2] for child in children if child[1] == "tree"]
     assert 0 < deepest <= limit, deepest
+
+
+@when("the stored diff of checkpoint {number} is damaged")
+def step_damage_diff(context: Context, number: str) -> None:
+    with factory(context)() as session, session.begin():
+        session.execute(
+            update(CheckpointModel)
+            .where(CheckpointModel.checkpoint_id == _checkpoint(context, number))
+            .values(diff_data=b"not zlib")
+        )
+
+
+@then("reading the diff of checkpoint {number} fails with IntegrityCheckError")
+def step_diff_fails(context: Context, number: str) -> None:
+    attempt(context, lambda: repository(context).diff(_checkpoint(context, number)))
+    assert type(context.error).__name__ == "IntegrityCheckError", context.error

@@ -458,7 +458,11 @@ class CheckpointService:
             return False
         extra = checkpoint.metadata.extra
         if DIFF_HASH in extra:
-            diff = self._repository.diff(checkpoint.checkpoint_id)
+            try:
+                diff = self._repository.diff(checkpoint.checkpoint_id)
+            except IntegrityCheckError as exc:
+                _log.warning("checkpoint.corrupt", checkpoint_id=checkpoint_id, reason=str(exc))
+                return False
             if extra[DIFF_HASH] != diff_hash(diff):
                 return False
             if extra.get(DIFF_PATHS) != [entry.path for entry in diff]:

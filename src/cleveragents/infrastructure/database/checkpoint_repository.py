@@ -40,7 +40,6 @@ from cleveragents.infrastructure.database.errors import (
     RecordNotFoundError,
 )
 from cleveragents.infrastructure.database.models import (
-    CheckpointDiffModel,
     CheckpointModel,
     CheckpointObjectModel,
     CheckpointStatCacheModel,
@@ -54,7 +53,6 @@ from cleveragents.infrastructure.database.sqlite_pages import leaf_order, record
 from cleveragents.infrastructure.database.trusted import from_trusted
 
 _CHECKPOINTS = cast(Table, CheckpointModel.__table__)
-_DIFFS = cast(Table, CheckpointDiffModel.__table__)
 _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
 _STAT_CACHE = cast(Table, CheckpointStatCacheModel.__table__)
 
@@ -271,6 +269,27 @@ def _compress(
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         packed = pool.map(lambda key: pack_object(items[key], deltas.get(key)), keys)
         return [(key, len(items[key]), data) for key, data in zip(keys, packed, strict=True)]
+
+
+def encode_diff(diff: Sequence[DiffEntry]) -> bytes:
+    """How a checkpoint's diff is stored: zlib of ``[[path, sha256 or null], ...]`` by path.
+
+    For a diff with one entry per path (every snapshot's), the JSON is the
+    canonical form behind ``diff_hash``.
+    """
+    pairs = sorted(([d.path, d.sha256] for d in diff), key=lambda p: (p[0], p[1] or ""))
+    return zlib.compress(_TREE_JSON.encode(pairs).encode(), COMPRESSION_LEVEL)
+
+
+def decode_diff(checkpoint_id: str, data: bytes | None) -> list[DiffEntry]:
+    """The diff :func:`encode_diff` stored; ``IntegrityCheckError`` if it is damaged."""
+    if data is None:
+        return []
+    try:
+        pairs = json.loads(zlib.decompress(data))
+        return [from_trusted(DiffEntry, {"path": p, "sha256": h}) for p, h in pairs]
+    except (zlib.error, ValueError, TypeError) as exc:
+        raise IntegrityCheckError(f"the diff of checkpoint {checkpoint_id} is corrupt") from exc
 
 
 def _insert_ignoring_existing(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -568,6 +587,7 @@ class CheckpointRepository:
         ]
 
         skipped = sorted(set(objects) - set(missing))
+        diff_data = encode_diff(content.diff) if content is not None and content.diff else None
 
         def work(session: Session) -> None:
             _lock_objects(session, exclusive=False)
@@ -598,23 +618,12 @@ class CheckpointRepository:
                         "root_tree": root,
                         "file_count": file_count,
                         "total_size": total_size,
+                        "diff_data": diff_data,
                     }
                 ],
             )
             if content is None:
                 return
-            if content.diff:
-                session.execute(
-                    insert(_DIFFS),
-                    [
-                        {
-                            "checkpoint_id": checkpoint.checkpoint_id,
-                            "path": d.path,
-                            "sha256": d.sha256,
-                        }
-                        for d in content.diff
-                    ],
-                )
             if packed_cache is not None:
                 session.execute(
                     delete(_STAT_CACHE).where(_STAT_CACHE.c.plan_id == checkpoint.plan_id)
@@ -730,7 +739,6 @@ class CheckpointRepository:
             if doomed:
                 _lock_objects(session, exclusive=True)
             for chunk in _chunks(doomed):
-                session.execute(delete(_DIFFS).where(_DIFFS.c.checkpoint_id.in_(chunk)))
                 session.execute(delete(_CHECKPOINTS).where(_CHECKPOINTS.c.checkpoint_id.in_(chunk)))
             if doomed:
                 _collect_garbage(session)
@@ -765,13 +773,12 @@ class CheckpointRepository:
         key = valid_id(checkpoint_id, "checkpoint_id")
 
         def work(session: Session) -> list[DiffEntry]:
-            self._root_of(session, key)
-            rows = session.execute(
-                select(_DIFFS.c.path, _DIFFS.c.sha256)
-                .where(_DIFFS.c.checkpoint_id == key)
-                .order_by(_DIFFS.c.path)
-            )
-            return [from_trusted(DiffEntry, {"path": p, "sha256": h}) for p, h in rows]
+            row = session.execute(
+                select(_CHECKPOINTS.c.diff_data).where(_CHECKPOINTS.c.checkpoint_id == key)
+            ).first()
+            if row is None:
+                raise RecordNotFoundError(f"checkpoint {key} does not exist")
+            return decode_diff(key, row[0])
 
         return run_in_transaction(
             self._session_factory, f"read the diff of checkpoint {key}", work, write=False

@@ -174,21 +174,8 @@ class CheckpointModel(Base):
     root_tree: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
     file_count: Mapped[int] = mapped_column(Integer)
     total_size: Mapped[int] = mapped_column(BigInteger)
-
-
-class CheckpointDiffModel(Base):
-    """One path a checkpoint changed since its parent: the new hash, or NULL for a deletion."""
-
-    __tablename__ = "checkpoint_diffs"
-
-    seq: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
-    checkpoint_id: Mapped[str] = mapped_column(
-        String(ID_LENGTH),
-        ForeignKey("checkpoints.checkpoint_id", ondelete="CASCADE"),
-        index=True,
-    )
-    path: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    # zlib of the JSON [[path, sha256 or null], ...] sorted by path; NULL: no change.
+    diff_data: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class CheckpointObjectModel(Base):
