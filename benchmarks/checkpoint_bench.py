@@ -70,8 +70,10 @@ def service_for(database: Path) -> CheckpointService:
 
 
 def close(database: Path, *, delete: bool = False) -> None:
-    """Dispose of the engine of ``database`` (the WAL goes into the file); maybe delete it."""
-    factory, _ = _open.pop(database)
+    """Close the service and the engine of ``database`` (the WAL goes into the file);
+    maybe delete it."""
+    factory, service = _open.pop(database)
+    service.close()  # its sandbox watchers
     factory.kw["bind"].dispose()
     if delete:
         for suffix in ("", "-wal", "-shm"):

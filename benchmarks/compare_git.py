@@ -405,7 +405,7 @@ class OursSide:
         self.work_tree = work_tree
         self.factory = create_session_factory(f"sqlite:///{database}")
         self.repository = CheckpointRepository(self.factory)
-        self.service = CheckpointService(self.repository)
+        self.service = CheckpointService(self.repository, watch=OPTIONS["watch"])
         self.steps = 0
         self.free_pages = 0
         # What the last snapshot read, and how many snapshots came from the watcher's
@@ -843,13 +843,23 @@ def run(scale: WorkspaceScale, folder: Path) -> tuple[list[Comparison], list[str
     return summarize(runs, workspace)
 
 
+# Set from the command line: --no-watch makes every snapshot of ours walk the workspace.
+OPTIONS: dict[str, bool] = {"watch": True}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--scale", choices=sorted(WORKSPACE_SCALES), default="small")
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when a full-scale target is missed"
     )
+    parser.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="CheckpointService(watch=False): every snapshot walks the whole workspace",
+    )
     args = parser.parse_args(argv)
+    OPTIONS["watch"] = not args.no_watch
     scale = workspace_scale(args.scale)
     with tempfile.TemporaryDirectory(prefix="cleveragents-compare-git-") as folder:
         results, notes = run(scale, Path(folder))

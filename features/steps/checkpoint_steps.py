@@ -7,6 +7,7 @@ import json
 import os
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -212,20 +213,34 @@ def step_older(context: Context) -> None:
     time.sleep((scanner.RACY_WINDOW_NS * 2) / 1e9)
 
 
+def snapshot_probing(
+    context: Context, plan: str, name: str, record: Callable[[tuple[Any, ...]], None]
+) -> None:
+    """Snapshot while ``record`` sees the arguments of every call to ``scanner.<name>``."""
+    original = getattr(scanner, name)
+
+    def probe(*args: Any) -> Any:
+        record(args)
+        return original(*args)
+
+    setattr(scanner, name, probe)  # a probe for this snapshot, restored below
+    try:
+        step_snapshot(context, plan, f"probed-{name}")
+    finally:
+        setattr(scanner, name, original)
+
+
 @when('I snapshot the sandbox for plan "{plan}" while counting file reads')
 def step_snapshot_counting(context: Context, plan: str) -> None:
-    original = scanner._read
     context.read_paths = []
-
-    def counting(path: str, info: os.stat_result, limit: int) -> Any:
-        context.read_paths.append(Path(path).relative_to(context.sandbox).as_posix())
-        return original(path, info, limit)
-
-    scanner._read = counting  # a probe for this scenario, restored below
-    try:
-        step_snapshot(context, plan, "counted")
-    finally:
-        scanner._read = original
+    snapshot_probing(
+        context,
+        plan,
+        "_read",
+        lambda args: context.read_paths.append(
+            Path(args[0]).relative_to(context.sandbox).as_posix()
+        ),
+    )
 
 
 @then('only "{rel}" was read')

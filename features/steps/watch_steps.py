@@ -7,13 +7,18 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from behave import given, step, then, when
 from behave.runner import Context
-from checkpoint_steps import checkpoints, repository, service, step_snapshot
+from checkpoint_steps import (
+    checkpoints,
+    repository,
+    service,
+    snapshot_probing,
+    step_snapshot,
+)
 from hypothesis import HealthCheck, settings
 from hypothesis import given as hypothesis_given
 from hypothesis import strategies as st
@@ -76,18 +81,8 @@ def step_change(context: Context, change: str) -> None:
 
 @when('I snapshot the sandbox for plan "{plan}" while recording the walks')
 def step_snapshot_walks(context: Context, plan: str) -> None:
-    original = scanner._walk
     context.walks = []
-
-    def recording(start: tuple[str, str], *args: Any) -> Iterator[Any]:
-        context.walks.append(start[0])
-        return original(start, *args)
-
-    scanner._walk = recording  # a probe for this scenario, restored below
-    try:
-        step_snapshot(context, plan, "walked")
-    finally:
-        scanner._walk = original
+    snapshot_probing(context, plan, "_walk", lambda args: context.walks.append(args[0][0]))
 
 
 @then("the snapshot walked nothing")

@@ -62,6 +62,8 @@ TREE_KIND: Final = "tree"
 # zlib's default level: 4.8 MB (4%) smaller than git's level 1 on the 200 MB
 # benchmark workspace, for about a second more of compression on a first snapshot.
 COMPRESSION_LEVEL: Final = 6
+# The stat cache is rewritten by every walk: speed matters more than its size there.
+STAT_CACHE_LEVEL: Final = 1
 # A changed folder's tree is stored as a delta of its previous version, at most this
 # many deltas deep; then whole again (reading one follows the chain).
 MAX_DELTA_CHAIN: Final = 16
@@ -558,7 +560,7 @@ class CheckpointRepository:
                 total_size = _check_content(content)
             # zlib releases the GIL: the stat cache is packed while the trees are built.
             packing = (
-                background.submit(zlib.compress, content.stat_cache, COMPRESSION_LEVEL)
+                background.submit(zlib.compress, content.stat_cache, STAT_CACHE_LEVEL)
                 if content is not None and content.stat_cache is not None
                 else None
             )
