@@ -61,6 +61,18 @@ Feature: Restoring, verifying and pruning checkpoints
     Then it fails with IntegrityCheckError
     And the sandbox tree equals "second"
 
+  Scenario Outline: A tree stored as <damage> fails verification and restore
+    When checkpoint 2's "src" tree is stored as <damage>
+    Then checkpoint 2 does not verify
+    When I try to restore checkpoint 2 into the sandbox
+    Then it fails with IntegrityCheckError
+    And the sandbox tree equals "second"
+
+    Examples:
+      | damage            |
+      | a delta of itself |
+      | a delta cut short |
+
   Scenario: Delta chains stay short, and every checkpoint restores after a prune
     When "src/main.py" is changed and snapshotted 20 more times
     Then every tree of the last checkpoint is at most 16 deltas deep
@@ -154,9 +166,15 @@ Feature: Restoring, verifying and pruning checkpoints
       | a verify of an unknown checkpoint      | RecordNotFoundError |
       | a size limit of -5                     | ValueError      |
       | excludes given as one string           | ValueError      |
+      | watch given as "yes"                   | ValueError      |
       | a repository create of a string        | ValueError      |
       | a repository create with bad content   | ValueError      |
       | a repository manifest of an unknown id | RecordNotFoundError |
+      | a repository create whose manifest is a string | ValueError |
+      | a repository create whose diff holds a string  | ValueError |
+      | a repository create whose blobs are a list     | ValueError |
+      | a repository create whose blob is text         | ValueError |
+      | a repository create whose stat cache is text   | ValueError |
 
   Scenario: Restoring after arbitrary edits gives back the exact tree (property)
     Then for random edit sequences every checkpoint restores byte-identically

@@ -35,6 +35,10 @@ Feature: Watching the sandbox between snapshots
       | rename the folder docs to manual       | docs/guide.md, manual/guide.md         | the whole sandbox |
       | write .git/config                      |                                        | nothing           |
       | move the sandbox away and back         |                                        | the whole sandbox |
+      | create a\b.txt                           |                                        | nothing           |
+      | create a file with a name not in UTF-8 |                                        | nothing           |
+      | create a folder with a name not in UTF-8 |                                      | nothing           |
+      | replace the folder docs by a link to src | docs, docs/guide.md                  | nothing           |
 
   Scenario: More changes than the kernel's event queue holds make the next snapshot walk everything
     Given I snapshot the sandbox for plan "plan-1" before decision "d1"
@@ -75,6 +79,44 @@ Feature: Watching the sandbox between snapshots
     And I snapshot the sandbox for plan "plan-1" while recording the walks
     Then the diff paths are "src/main.py"
     And the snapshot walked the whole sandbox
+
+  Scenario Outline: When <why>, every snapshot walks the sandbox and is still right
+    Given <why>
+    And I snapshot the sandbox for plan "plan-1" before decision "d1"
+    When I make the change "write src/main.py" in the sandbox
+    And I snapshot the sandbox for plan "plan-1" while recording the walks
+    Then the diff paths are "src/main.py"
+    And the snapshot walked the whole sandbox
+    And the last snapshot lists what a full walk of the sandbox finds
+
+    Examples:
+      | why                                               |
+      | the kernel has no inotify instance left           |
+      | the kernel refuses to add more inotify watches    |
+      | the sandbox's file system is a network file system |
+
+  Scenario: A service remembers its last 16 plans; an older plan's next snapshot walks
+    Given I snapshot the sandbox for plans "plan-0" to "plan-16"
+    When I make the change "write src/main.py" in the sandbox
+    And I snapshot the sandbox for plan "plan-0" while recording the walks
+    Then the diff paths are "src/main.py"
+    And the snapshot walked the whole sandbox
+    When I make the change "write src/util.py" in the sandbox
+    And I snapshot the sandbox for plan "plan-16" while recording the walks
+    Then the diff paths are "src/main.py, src/util.py"
+    And the snapshot walked nothing
+
+  Scenario: A folder gone before it is watched is skipped, and a closed watcher vouches for nothing
+    Then a watcher asked to watch a missing folder still reports the changes of the others
+    And a closed watcher reports nothing it could vouch for
+
+  Scenario: A prune that leaves only a manual checkpoint makes the next snapshot list every file
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    And I create a manual checkpoint for plan "plan-1" with description "kept"
+    And plan "plan-1" is pruned to its last checkpoint
+    And a new checkpoint service
+    When I snapshot the sandbox for plan "plan-1" before decision "d2"
+    Then the diff paths are "README.md, docs/guide.md, src/main.py, src/util.py"
 
   Scenario: A new service reads only the files changed since the stat cache it finds, even after a prune
     Given the sandbox was written a while ago

@@ -21,6 +21,7 @@ from support import parse_types  # noqa: F401  (registers {name:Text})
 from support.world import attempt, factory
 
 from cleveragents.application.services.checkpoint_service import CheckpointService, RestoreResult
+from cleveragents.domain.models.core.checkpoint import SnapshotContent
 from cleveragents.infrastructure.database.models import CheckpointModel, CheckpointObjectModel
 
 
@@ -334,11 +335,28 @@ def _bad_call(context: Context, call: str) -> Any:
         "excludes given as one string": lambda: CheckpointService(
             repository(context), excludes="*.log"
         ),
+        'watch given as "yes"': lambda: CheckpointService(repository(context), watch="yes"),
         "a repository create of a string": lambda: repository(context).create("checkpoint"),
         "a repository create with bad content": lambda: repository(context).create(
             checkpoints(context)[0], content="manifest"
         ),
         "a repository manifest of an unknown id": lambda: repository(context).manifest("nope"),
+        "a repository create whose manifest is a string": lambda: repository(context).create(
+            checkpoints(context)[0], SnapshotContent(manifest="src/main.py", diff=[])
+        ),
+        "a repository create whose diff holds a string": lambda: repository(context).create(
+            checkpoints(context)[0], SnapshotContent(manifest=[], diff=["src/main.py"])
+        ),
+        "a repository create whose blobs are a list": lambda: repository(context).create(
+            checkpoints(context)[0], SnapshotContent(manifest=[], diff=[], blobs=[])
+        ),
+        "a repository create whose blob is text": lambda: repository(context).create(
+            checkpoints(context)[0],
+            SnapshotContent(manifest=[], diff=[], blobs={"a" * 64: "text"}),
+        ),
+        "a repository create whose stat cache is text": lambda: repository(context).create(
+            checkpoints(context)[0], SnapshotContent(manifest=[], diff=[], stat_cache="x")
+        ),
     }
     return calls[call]()
 
@@ -467,3 +485,15 @@ def step_damage_diff(context: Context, number: str) -> None:
 def step_diff_fails(context: Context, number: str) -> None:
     attempt(context, lambda: repository(context).diff(_checkpoint(context, number)))
     assert type(context.error).__name__ == "IntegrityCheckError", context.error
+
+
+@when('checkpoint {number}\'s "{folder}" tree is stored as {damage}')
+def step_damage_delta(context: Context, number: str, folder: str, damage: str) -> None:
+    digest = _tree_hash(context, number, folder)
+    data = _stored_bytes(context)[digest]
+    assert data[:1] == b"\x00", "the tree is not stored as a delta"
+    damaged = {
+        "a delta of itself": b"\x00" + bytes.fromhex(digest) + data[33:],
+        "a delta cut short": data[:-6],
+    }
+    _set_object(context, digest, damaged[damage])

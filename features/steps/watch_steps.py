@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
 import shutil
@@ -32,6 +34,7 @@ from cleveragents.infrastructure.database.checkpoint_repository import (
 )
 from cleveragents.infrastructure.database.session import create_session_factory
 from cleveragents.infrastructure.workspace import scanner
+from cleveragents.infrastructure.workspace import watcher as watcher_module
 
 
 def _write(path: Path, text: str) -> None:
@@ -61,6 +64,16 @@ def _change(sandbox: Path, change: str) -> None:
     elif change.startswith("link "):  # link PATH to TARGET: PATH becomes a symlink
         (sandbox / words[1]).unlink()
         (sandbox / words[1]).symlink_to(words[3])
+    elif change == "create a\\b.txt":
+        (sandbox / "a\\b.txt").write_text("backslash\n")
+    elif change == "create a file with a name not in UTF-8":
+        (Path(os.fsdecode(os.fsencode(sandbox) + b"/src/bad-\xff.txt"))).write_text("x\n")
+    elif change == "create a folder with a name not in UTF-8":
+        folder = Path(os.fsdecode(os.fsencode(sandbox) + b"/bad-\xfe"))
+        _write(folder / "inside.txt", "x\n")
+    elif change == "replace the folder docs by a link to src":
+        shutil.rmtree(sandbox / "docs")
+        (sandbox / "docs").symlink_to("src")
     elif change.startswith("create "):  # create A and B
         _write(sandbox / words[1], "a\n")
         _write(sandbox / words[3], "b\n")
@@ -252,14 +265,18 @@ def step_watch_property(context: Context) -> None:
     check()
 
 
-_PATHS = ["a", "b", "d/a", "d/b", "d/e/a", "d/e/f/g", "x/y"]
+_PATHS = ["a", "b", "d", "d/a", "d/b", "d/e", "d/e/a", "d/e/f/g", "x", "x/y"]
 _MANIFEST = st.dictionaries(
     st.sampled_from(_PATHS), st.tuples(st.binary(max_size=4), st.booleans()), max_size=6
 )
 
 
 def _manifest(drawn: dict[str, tuple[bytes, bool]]) -> list[ManifestEntry]:
-    """A valid manifest: a path that is a folder of another one is left out."""
+    """A valid manifest: a path that is a folder of another one is left out.
+
+    ("d" is a file in one manifest and a folder in another: the diff turns one
+    into the other.)
+    """
     paths = [p for p in sorted(drawn) if not any(q.startswith(f"{p}/") for q in drawn)]
     return [
         ManifestEntry(
@@ -275,8 +292,8 @@ def _manifest(drawn: dict[str, tuple[bytes, bool]]) -> list[ManifestEntry]:
 @then("for random manifests, updating a tree index by the diff gives the trees built anew")
 def step_tree_index_property(context: Context) -> None:
     @settings(max_examples=300, deadline=None)
-    @hypothesis_given(_MANIFEST, _MANIFEST, st.booleans())
-    def check(first: dict[str, Any], second: dict[str, Any], lie: bool) -> None:
+    @hypothesis_given(_MANIFEST, _MANIFEST, st.booleans(), st.integers(min_value=0))
+    def check(first: dict[str, Any], second: dict[str, Any], lie: bool, left_out: int) -> None:
         old, new = _manifest(first), _manifest(second)
         index, _ = TreeIndex.of(old)
         before = {e.path: e for e in old}
@@ -286,8 +303,8 @@ def step_tree_index_property(context: Context) -> None:
             for p in sorted(before.keys() | after.keys())
             if before.get(p) != after.get(p)
         ]
-        if lie and diff:
-            diff = diff[1:]  # a diff that misses a change must not be trusted
+        if lie and diff:  # a diff that misses a change must not be trusted
+            del diff[left_out % len(diff)]
         trees = index.update(SnapshotContent(manifest=new, diff=diff))
         fresh, fresh_trees = TreeIndex.of(new)
         if trees is None:
@@ -298,3 +315,73 @@ def step_tree_index_property(context: Context) -> None:
         assert {tree[0] for tree in index.trees.values()} == set(fresh_trees)
 
     check()
+
+
+@given("the kernel has no inotify instance left")
+def step_no_instance(context: Context) -> None:
+    calls = watcher_module._inotify()
+    assert calls is not None, "inotify is not available here"
+    original = calls.init1
+
+    def exhausted(flags: int) -> int:
+        ctypes.set_errno(errno.EMFILE)  # what max_user_instances gives
+        return -1
+
+    calls.init1 = exhausted  # restored after the scenario
+    context.cleanups.append(lambda: setattr(calls, "init1", original))
+
+
+@given("the kernel refuses to add more inotify watches")
+def step_no_watches(context: Context) -> None:
+    calls = watcher_module._inotify()
+    assert calls is not None, "inotify is not available here"
+    original = calls.add_watch
+
+    def refuse(fd: int, path: bytes, mask: int) -> int:
+        ctypes.set_errno(errno.ENOSPC)  # what max_user_watches gives
+        return -1
+
+    calls.add_watch = refuse  # restored after the scenario
+    context.cleanups.append(lambda: setattr(calls, "add_watch", original))
+
+
+@given("the sandbox's file system is a network file system")
+def step_network_fs(context: Context) -> None:
+    calls = watcher_module._inotify()
+    assert calls is not None, "inotify is not available here"
+    buffer = ctypes.create_string_buffer(256)
+    assert calls.statfs(os.fsencode(context.sandbox), buffer) == 0
+    kind = ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
+    original = watcher_module._REMOTE_FILE_SYSTEMS
+    watcher_module._REMOTE_FILE_SYSTEMS = frozenset({kind})  # restored after the scenario
+    context.cleanups.append(lambda: setattr(watcher_module, "_REMOTE_FILE_SYSTEMS", original))
+    assert not watcher_module.watchable(str(context.sandbox))
+
+
+@given('I snapshot the sandbox for plans "plan-{first:d}" to "plan-{last:d}"')
+def step_many_plans(context: Context, first: int, last: int) -> None:
+    for number in range(first, last + 1):
+        step_snapshot(context, f"plan-{number}", "d1")
+
+
+@then("a watcher asked to watch a missing folder still reports the changes of the others")
+def step_watch_missing(context: Context) -> None:
+    watcher = watcher_module.TreeWatcher(str(context.sandbox))
+    context.watcher = watcher
+    watcher.watch("", str(context.sandbox))
+    watcher.watch("gone/", str(context.sandbox / "gone"))
+    watcher.watch("src/", str(context.sandbox / "src"))
+    (context.sandbox / "src" / "new.py").write_text("new\n")
+    changes = watcher.drain()
+    assert changes is not None and changes.files == {"src/new.py"}, changes
+
+
+@then("a closed watcher reports nothing it could vouch for")
+def step_closed_watcher(context: Context) -> None:
+    watcher = context.watcher
+    watcher.close()
+    assert watcher.closed
+    watcher.watch("docs/", str(context.sandbox / "docs"))  # ignored once closed
+    (context.sandbox / "docs" / "more.md").write_text("more\n")
+    assert watcher.drain() is None
+    watcher.close()  # twice is fine

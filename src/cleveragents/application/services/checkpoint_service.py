@@ -53,7 +53,7 @@ from cleveragents.infrastructure.workspace.scanner import (
     rescan,
     scan,
 )
-from cleveragents.infrastructure.workspace.watcher import TreeWatcher, watchable
+from cleveragents.infrastructure.workspace.watcher import Changes, TreeWatcher, watchable
 
 _log = get_logger(__name__)
 
@@ -221,9 +221,12 @@ class CheckpointService:
         parent = self._repository.latest_for_plan(key)
         watcher: TreeWatcher | None = None
         try:
-            previous, watcher, found = (
-                self._rescan(key, root, parent) if reuse else (None, None, None)
+            previous, watcher, changes = (
+                self._recall(key, root, parent) if reuse else (None, None, None)
             )
+            found = None
+            if previous is not None and watcher is not None and changes is not None:
+                found = rescan(root, self._settings, previous.scan, changes, watcher)
             if found is None:
                 if watcher is not None:
                     watcher.close()
@@ -248,13 +251,14 @@ class CheckpointService:
         self._remember(key, _Remembered(str(root), baseline, watcher))
         return created
 
-    def _rescan(
+    def _recall(
         self, key: str, root: Path, parent: Checkpoint | None
-    ) -> tuple[_Baseline | None, TreeWatcher | None, Scan | None]:
-        """The plan's remembered scan, and (when its watcher vouches for it) the new one.
+    ) -> tuple[_Baseline | None, TreeWatcher | None, Changes | None]:
+        """The plan's remembered scan, its watcher, and what the watcher reported since.
 
         The memory is used only while its snapshot is still the plan's latest
         checkpoint (in this process or any other), for the same sandbox folder.
+        The changes are None when the watcher cannot vouch for the tree.
         """
         with self._lock:
             remembered = self._last_scans.pop(key, None)
@@ -268,14 +272,7 @@ class CheckpointService:
         ):
             return None, watcher, None
         changes = watcher.drain() if watcher is not None else None
-        if changes is None or watcher is None:
-            return remembered.baseline, watcher, None
-        try:
-            found = rescan(root, self._settings, remembered.baseline.scan, changes, watcher)
-        except BaseException:
-            watcher.close()  # what it reported is lost: the next snapshot walks whole
-            raise
-        return remembered.baseline, watcher, found
+        return remembered.baseline, watcher, changes
 
     def _new_watcher(self, root: Path) -> TreeWatcher | None:
         if not self._watch or not watchable(str(root)):
@@ -372,13 +369,11 @@ class CheckpointService:
         only now and then): a cached file vouches for its stat data only where it has
         the same content as in the last snapshot. Unvouched files are read again.
         """
-        cached = self._repository.stat_cache(key)
-        if cached is None:
+        cached = self._repository.stat_cache(key) if parent is not None else None
+        if cached is None or parent is None:
             return None
         checkpoint_id, started_ns, data = cached
         files = load_cache(data) or {}
-        if parent is None:
-            return None
         if parent.checkpoint_id != checkpoint_id or not files:
             last = self._last_snapshot(parent)
             if last is None:  # no snapshot is left in the plan's line: read everything

@@ -243,12 +243,6 @@ def _mark(folder: str, dirty: set[str]) -> None:
         folder = folder.rpartition("/")[0]
 
 
-def build_trees(manifest: Sequence[ManifestEntry]) -> tuple[str, dict[str, bytes]]:
-    """The root tree hash of ``manifest`` and every tree object, by hash."""
-    index, trees = TreeIndex.of(manifest)
-    return index.root, trees
-
-
 def pack_object(data: bytes, base: tuple[str, bytes] | None = None) -> bytes:
     """The stored form of an object: zlib, or a delta against ``base`` (hash, bytes).
 

@@ -307,9 +307,7 @@ def _settle(
         key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
         old = known.get(relative)
         if old is not None and old.stat_key == key and max(key[1], key[2]) < racy_from:
-            if old.content is not None:  # never hand content on: it was stored already
-                old = ScannedFile(old.entry, key, None, old.row)
-            files[relative] = old
+            files[relative] = old  # the same object: callers skip it by identity
         else:
             to_read.append((relative, path, info))
 

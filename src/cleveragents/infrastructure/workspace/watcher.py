@@ -25,7 +25,6 @@ What inotify cannot see, and how that is covered:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import struct
@@ -90,7 +89,8 @@ class _Inotify:
     """The three libc calls, looked up once."""
 
     def __init__(self) -> None:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        # The process's own symbols: libc is loaded already (no ldconfig lookup).
+        libc = ctypes.CDLL(None, use_errno=True)
         self.init1 = libc.inotify_init1
         self.init1.argtypes = [ctypes.c_int]
         self.init1.restype = ctypes.c_int
@@ -192,10 +192,7 @@ class TreeWatcher:
         return changes
 
     def _same_root(self) -> bool:
-        try:
-            info = os.stat(self.root)
-        except OSError:
-            return False
+        info = os.stat(self.root)  # gone: the snapshot fails as it would without a watcher
         return (info.st_dev, info.st_ino) == self._root_id
 
     def _parse(self, data: bytes) -> None:
