@@ -317,32 +317,28 @@ def step_tree_index_property(context: Context) -> None:
     check()
 
 
-@given("the kernel has no inotify instance left")
-def step_no_instance(context: Context) -> None:
+def _kernel_refuses(context: Context, call: str, code: int) -> None:
+    """Make libc's ``call`` fail with ``code`` for this scenario, as an exhausted kernel would."""
     calls = watcher_module._inotify()
     assert calls is not None, "inotify is not available here"
-    original = calls.init1
+    original = getattr(calls, call)
 
-    def exhausted(flags: int) -> int:
-        ctypes.set_errno(errno.EMFILE)  # what max_user_instances gives
+    def refuse(*args: Any) -> int:
+        ctypes.set_errno(code)
         return -1
 
-    calls.init1 = exhausted  # restored after the scenario
-    context.cleanups.append(lambda: setattr(calls, "init1", original))
+    setattr(calls, call, refuse)  # restored after the scenario
+    context.cleanups.append(lambda: setattr(calls, call, original))
+
+
+@given("the kernel has no inotify instance left")
+def step_no_instance(context: Context) -> None:
+    _kernel_refuses(context, "init1", errno.EMFILE)  # what max_user_instances gives
 
 
 @given("the kernel refuses to add more inotify watches")
 def step_no_watches(context: Context) -> None:
-    calls = watcher_module._inotify()
-    assert calls is not None, "inotify is not available here"
-    original = calls.add_watch
-
-    def refuse(fd: int, path: bytes, mask: int) -> int:
-        ctypes.set_errno(errno.ENOSPC)  # what max_user_watches gives
-        return -1
-
-    calls.add_watch = refuse  # restored after the scenario
-    context.cleanups.append(lambda: setattr(calls, "add_watch", original))
+    _kernel_refuses(context, "add_watch", errno.ENOSPC)  # what max_user_watches gives
 
 
 @given("the sandbox's file system is a network file system")
