@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar, cast
 from sqlalchemy import (
     CursorResult,
     Table,
+    and_,
     bindparam,
     case,
     delete,
@@ -31,6 +32,7 @@ from cleveragents.domain.models.core.change import (
     ChangeEntry,
     ChangeOperation,
     ChangeSetSummary,
+    EntryKind,
     SpecChangeSet,
     ToolInvocation,
 )
@@ -47,6 +49,8 @@ from cleveragents.infrastructure.database.models import (
     ChangeSetModel,
     ToolInvocationModel,
 )
+from cleveragents.infrastructure.database.plan_lock import lock_plans
+from cleveragents.infrastructure.database.rollback_marks import roll_back
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
     check_session_factory,
@@ -58,7 +62,6 @@ _ENTRIES = cast(Table, ChangeSetEntryModel.__table__)
 _INVOCATIONS = cast(Table, ToolInvocationModel.__table__)
 _CHANGESETS = cast(Table, ChangeSetModel.__table__)
 _CANCELLED = cast(Table, CancelledPlanModel.__table__)
-_PLAN_LOCK_CLASS = 0x706C616E  # PostgreSQL advisory lock class of per-plan locks ("plan")
 
 T = TypeVar("T")
 
@@ -91,6 +94,10 @@ def _entry_to_row(entry: ChangeEntry) -> dict[str, Any]:
         "tool_invocation_id": entry.tool_invocation_id,
         "entry_metadata": entry.metadata,
         "created_at": entry.created_at,
+        "kind": entry.kind.value,
+        "before_mode": entry.before_mode,
+        "after_mode": entry.after_mode,
+        "rolled_back_by": entry.rolled_back_by,
     }
 
 
@@ -109,10 +116,15 @@ _ENTRY_COLUMNS = [
     _ENTRIES.c.tool_invocation_id,
     _ENTRIES.c.entry_metadata,
     _ENTRIES.c.created_at,
+    _ENTRIES.c.kind,
+    _ENTRIES.c.before_mode,
+    _ENTRIES.c.after_mode,
+    _ENTRIES.c.rolled_back_by,
 ]
 
 
 _OPERATIONS = {operation.value: operation for operation in ChangeOperation}
+_KINDS = {kind.value: kind for kind in EntryKind}
 
 
 def _entry_to_domain(row: Sequence[Any]) -> ChangeEntry:
@@ -131,6 +143,10 @@ def _entry_to_domain(row: Sequence[Any]) -> ChangeEntry:
         tool_invocation_id,
         metadata,
         created_at,
+        kind,
+        before_mode,
+        after_mode,
+        rolled_back_by,
     ) = row
     return from_trusted(
         ChangeEntry,
@@ -149,6 +165,10 @@ def _entry_to_domain(row: Sequence[Any]) -> ChangeEntry:
             "tool_invocation_id": tool_invocation_id,
             "metadata": metadata,
             "created_at": created_at,
+            "kind": _KINDS[kind],
+            "before_mode": before_mode,
+            "after_mode": after_mode,
+            "rolled_back_by": rolled_back_by,
         },
     )
 
@@ -167,6 +187,7 @@ def _invocation_to_row(invocation: ToolInvocation) -> dict[str, Any]:
         "change_ids": invocation.change_ids,
         "resource_refs": invocation.resource_refs,
         "provider_metadata": invocation.provider_metadata,
+        "rolled_back_by": invocation.rolled_back_by,
     }
 
 
@@ -183,6 +204,7 @@ _INVOCATION_COLUMNS = [
     _INVOCATIONS.c.change_ids,
     _INVOCATIONS.c.resource_refs,
     _INVOCATIONS.c.provider_metadata,
+    _INVOCATIONS.c.rolled_back_by,
 ]
 
 
@@ -345,20 +367,6 @@ def _plans_of_changesets(session: Session, changeset_ids: Iterable[str]) -> dict
     return {str(changeset_id): str(plan_id) for changeset_id, plan_id in rows}
 
 
-def _lock_plans(session: Session, plan_ids: Iterable[str], *, exclusive: bool = False) -> None:
-    """Keep records and a cancel of the same plan apart.
-
-    SQLite serializes writers already (``BEGIN IMMEDIATE``). PostgreSQL takes a
-    per-plan advisory lock for the transaction: shared for writers, exclusive for
-    ``cancel_plan``, so a tombstone is never missed by a writer that committed after it.
-    """
-    if session.connection().dialect.name != "postgresql":
-        return
-    function = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
-    for plan_id in sorted(set(plan_ids)):
-        session.execute(select(function(_PLAN_LOCK_CLASS, func.hashtext(plan_id))))
-
-
 def _refuse_cancelled(session: Session, plan_ids: Iterable[str], what: str) -> None:
     """``PlanCancelledError`` when any of the plans was cancelled."""
     wanted = set(plan_ids)
@@ -373,7 +381,7 @@ def _refuse_cancelled(session: Session, plan_ids: Iterable[str], what: str) -> N
 
 def _guard_plans(session: Session, plan_ids: Iterable[str], what: str) -> None:
     plans = set(plan_ids)
-    _lock_plans(session, plans)
+    lock_plans(session, plans)
     _refuse_cancelled(session, plans, what)
 
 
@@ -393,9 +401,16 @@ def _check_targets(session: Session, pairs: Iterable[tuple[str, str]], what: str
             )
 
 
+def _refuse_rolled_back(record: ChangeEntry | ToolInvocation) -> None:
+    """``rolled_back_by`` is the store's to set (by a rollback), never the caller's."""
+    if record.rolled_back_by is not None:
+        raise ValueError("rolled_back_by is set by a rollback, never when recording")
+
+
 def _refuse_repeated_ids(entries: Sequence[ChangeEntry]) -> None:
     seen: set[str] = set()
     for entry in entries:
+        _refuse_rolled_back(entry)
         if entry.entry_id in seen:
             raise DuplicateRecordError(f"entry id {entry.entry_id} appears twice in one batch")
         seen.add(entry.entry_id)
@@ -408,7 +423,7 @@ def _insert_entries(session: Session, entries: Sequence[ChangeEntry]) -> int:
         connection = session.connection()
         postgres = connection.dialect.name == "postgresql"
         if postgres:
-            _lock_plans(session, [entries[0].plan_id])
+            lock_plans(session, [entries[0].plan_id])
         statement = _INSERT_IF_STARTED[postgres]
         if connection.execute(statement, _entry_to_row(entries[0])).first() is not None:
             return 1
@@ -522,6 +537,7 @@ class ChangeSetEntryRepository:
 def redact_invocation(invocation: ToolInvocation, redactor: SecretRedactor) -> ToolInvocation:
     """The invocation as it is stored: secrets in arguments, result, error and
     provider metadata replaced (see :mod:`cleveragents.domain.redaction`)."""
+    _refuse_rolled_back(invocation)
     if not redactor.enabled:
         return invocation
     return invocation.model_copy(
@@ -614,6 +630,11 @@ class SqliteChangeSetStore:
         self._driver = SqliteDriver.for_factory(self._session_factory)
         _require(redactor, SecretRedactor, "redactor")
         self._redactor = redactor
+
+    @property
+    def session_factory(self) -> SessionFactory:
+        """The session factory this repository works through."""
+        return self._session_factory
 
     def start(self, plan_id: str) -> SpecChangeSet:
         """Persist and return a new, empty changeset for ``plan_id``."""
@@ -715,11 +736,12 @@ class SqliteChangeSetStore:
             ).scalar_one_or_none()
             if plan_id is None:
                 raise RecordNotFoundError(f"cannot summarize changeset {key}: it does not exist")
+            live_entry = and_(_ENTRIES.c.changeset_id == key, _ENTRIES.c.rolled_back_by.is_(None))
             by_operation: dict[str, int] = {
                 str(op): int(count)
                 for op, count in session.execute(
                     select(_ENTRIES.c.operation, func.count())
-                    .where(_ENTRIES.c.changeset_id == key)
+                    .where(live_entry)
                     .group_by(_ENTRIES.c.operation)
                 )
             }
@@ -727,14 +749,16 @@ class SqliteChangeSetStore:
                 select(
                     func.coalesce(func.sum(_ENTRIES.c.insertions), 0),
                     func.coalesce(func.sum(_ENTRIES.c.deletions), 0),
-                ).where(_ENTRIES.c.changeset_id == key)
+                ).where(live_entry)
             ).one()
+            rolled_back = session.execute(
+                select(func.count()).where(
+                    _ENTRIES.c.changeset_id == key, _ENTRIES.c.rolled_back_by.is_not(None)
+                )
+            ).scalar_one()
             paths = list(
                 session.execute(
-                    select(_ENTRIES.c.path)
-                    .where(_ENTRIES.c.changeset_id == key)
-                    .distinct()
-                    .order_by(_ENTRIES.c.path)
+                    select(_ENTRIES.c.path).where(live_entry).distinct().order_by(_ENTRIES.c.path)
                 ).scalars()
             )
             calls, failed = session.execute(
@@ -743,7 +767,7 @@ class SqliteChangeSetStore:
                     func.coalesce(
                         func.sum(case((_INVOCATIONS.c.error.is_not(None), 1), else_=0)), 0
                     ),
-                ).where(_INVOCATIONS.c.changeset_id == key)
+                ).where(_INVOCATIONS.c.changeset_id == key, _INVOCATIONS.c.rolled_back_by.is_(None))
             ).one()
             return ChangeSetSummary(
                 changeset_id=key,
@@ -758,6 +782,7 @@ class SqliteChangeSetStore:
                 tool_invocations=int(calls),
                 failed_invocations=int(failed),
                 paths=sorted(paths),
+                rolled_back=int(rolled_back),
             )
 
         return run_in_transaction(
@@ -784,7 +809,7 @@ class SqliteChangeSetStore:
         key = valid_id(plan_id, "plan_id")
 
         def work(session: Session) -> int:
-            _lock_plans(session, [key], exclusive=True)
+            lock_plans(session, [key], exclusive=True)
             if (
                 session.execute(
                     select(_CANCELLED.c.plan_id).where(_CANCELLED.c.plan_id == key)
@@ -795,6 +820,35 @@ class SqliteChangeSetStore:
             return _delete_plan(session, key)
 
         return run_in_transaction(self._session_factory, f"cancel plan {key}", work, write=True)
+
+    def roll_back(
+        self,
+        plan_id: str,
+        checkpoint_id: str,
+        safety_checkpoint_id: str | None,
+        *,
+        dry_run: bool = False,
+    ) -> tuple[int, int]:
+        """Make live exactly the plan's records that were live when the checkpoint was made.
+
+        Every other live entry and invocation gets ``rolled_back_by =
+        safety_checkpoint_id``, in one transaction; returns how many of each. A dry
+        run writes nothing. ``ValueError`` for a checkpoint of another plan,
+        ``RecordNotFoundError`` for an unknown one.
+        """
+        key = valid_id(plan_id, "plan_id")
+        target = valid_id(checkpoint_id, "checkpoint_id")
+        safety = (
+            None
+            if safety_checkpoint_id is None
+            else valid_id(safety_checkpoint_id, "safety_checkpoint_id")
+        )
+        return run_in_transaction(
+            self._session_factory,
+            f"roll plan {key} back to checkpoint {target}",
+            lambda session: roll_back(session, key, target, safety, dry_run=dry_run),
+            write=not dry_run,
+        )
 
     def is_cancelled(self, plan_id: str) -> bool:
         """True once :meth:`cancel_plan` ran for the plan."""

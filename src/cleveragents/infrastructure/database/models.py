@@ -1,7 +1,10 @@
 """ORM rows (SQLAlchemy 2.0 typed declarative). Domain models live in ``domain``.
 
 Every table has an integer ``seq`` primary key kept by the database: it is the
-recording order ("oldest first") that every listing follows.
+recording order ("oldest first") that every listing follows. Entries and tool
+invocations never reuse a ``seq`` (SQLite ``AUTOINCREMENT``, PostgreSQL
+identities): a checkpoint records the highest of each when it is made, and a
+rollback tells what was recorded after it by that mark, not by wall clocks.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -121,8 +125,15 @@ class ChangeSetEntryModel(Base):
     tool_invocation_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     entry_metadata: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16), server_default="file")
+    before_mode: Mapped[int | None] = mapped_column(Integer)
+    after_mode: Mapped[int | None] = mapped_column(Integer)
+    rolled_back_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
 
-    __table_args__ = (Index(None, "changeset_id", "seq"),)
+    __table_args__ = (
+        Index(None, "changeset_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class CancelledPlanModel(Base):
@@ -156,6 +167,9 @@ class ToolInvocationModel(Base):
     change_ids: Mapped[Any] = mapped_column(JSON())
     resource_refs: Mapped[Any] = mapped_column(JSON())
     provider_metadata: Mapped[dict[str, Any]]
+    rolled_back_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
 
 class CheckpointModel(Base):
@@ -174,8 +188,37 @@ class CheckpointModel(Base):
     root_tree: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
     file_count: Mapped[int] = mapped_column(Integer)
     total_size: Mapped[int] = mapped_column(BigInteger)
-    # zlib of the JSON [[path, sha256 or null], ...] sorted by path; NULL: no change.
+    # zlib of the diff's canonical form (see diff_canonical_bytes); NULL: no change.
     diff_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The highest entry and invocation seq when the checkpoint was made, and how many
+    # rollbacks of its plan came before it: what was live then (see plan_rollbacks).
+    entry_mark: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    invocation_mark: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    rollbacks_before: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class PlanRollbackModel(Base):
+    """One rollback of a plan: to which checkpoint, and the marks when it ran.
+
+    Together with each checkpoint's marks, these rows tell which entries and
+    invocations were live when any checkpoint was made (``rollback_history``).
+    """
+
+    __tablename__ = "plan_rollbacks"
+
+    seq: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per plan
+    safety_checkpoint_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    target_checkpoint_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    target_entry_mark: Mapped[int] = mapped_column(BigInteger)
+    target_invocation_mark: Mapped[int] = mapped_column(BigInteger)
+    target_rollbacks_before: Mapped[int] = mapped_column(Integer)
+    entry_mark: Mapped[int] = mapped_column(BigInteger)
+    invocation_mark: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
 
 
 class CheckpointObjectModel(Base):

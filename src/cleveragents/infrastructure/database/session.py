@@ -195,6 +195,28 @@ def create_session_factory(
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def same_database(first: SessionFactory, second: SessionFactory) -> bool:
+    """True when both factories' sessions reach the same database.
+
+    The same factory or engine; else the same URL, except for in-memory SQLite
+    (each engine has its own) and SQLite files compared by their real path.
+    Factories that are not a bound ``sessionmaker`` can only match themselves.
+    """
+    if first is second:
+        return True
+    engines = [getattr(f, "kw", {}).get("bind") for f in (first, second)]
+    if not all(isinstance(engine, Engine) for engine in engines):
+        return False
+    one, two = cast(list[Engine], engines)
+    if one is two:
+        return True
+    if is_sqlite_memory(one.url) or is_sqlite_memory(two.url):
+        return False
+    if one.url.get_backend_name() == two.url.get_backend_name() == "sqlite":
+        return os.path.realpath(one.url.database or "") == os.path.realpath(two.url.database or "")
+    return one.url == two.url
+
+
 def check_session_factory(session_factory: object) -> SessionFactory:
     """Refuse a missing or non-callable session factory."""
     if session_factory is None:

@@ -153,6 +153,8 @@ IndexedWorkspacePath = Annotated[
 Sha256Hex = Annotated[str, AfterValidator(check_sha256)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=INT64_MAX)]
 NonNegativeInt32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
+# A file's permission bits, ``st_mode & 0o7777`` (setuid, setgid and sticky included).
+PermissionBits = Annotated[int, Field(ge=0, le=0o7777, strict=True)]
 
 
 class DomainModel(BaseModel):

@@ -14,6 +14,7 @@ from cleveragents.domain.models.core._types import (
     IndexedWorkspacePath,
     NonNegativeInt,
     NonNegativeInt32,
+    PermissionBits,
     Sha256Hex,
     UtcDateTime,
     new_id,
@@ -28,6 +29,17 @@ class ChangeOperation(StrEnum):
     MODIFY = "modify"
     DELETE = "delete"
     RENAME = "rename"
+
+
+class EntryKind(StrEnum):
+    """What an entry's path holds after the change (before it, for a delete).
+
+    A symlink's hashes are the sha256 of its target bytes exactly as
+    ``os.readlink`` returns them.
+    """
+
+    FILE = "file"
+    SYMLINK = "symlink"
 
 
 # Which hashes each operation must carry: (before_hash present, after_hash present).
@@ -60,6 +72,12 @@ class ChangeEntry(DomainModel):
     tool_invocation_id: Identifier | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     created_at: UtcDateTime = Field(default_factory=utc_now)
+    kind: EntryKind = EntryKind.FILE
+    # Permission bits (mode & 0o7777) before and after; None: not recorded.
+    before_mode: PermissionBits | None = None
+    after_mode: PermissionBits | None = None
+    # The pre_rollback checkpoint of the rollback that undid this entry (set by the store).
+    rolled_back_by: Identifier | None = None
 
     @model_validator(mode="after")
     def _check_operation_shape(self) -> Self:
@@ -73,6 +91,14 @@ class ChangeEntry(DomainModel):
             raise ValueError(f"a {op} entry {need} an after_hash")
         if (self.operation is ChangeOperation.RENAME) != (self.old_path is not None):
             raise ValueError("old_path is required for a rename and only for a rename")
+        if not wants_before and self.before_mode is not None:
+            raise ValueError(f"a {op} entry must not have a before_mode")
+        if not wants_after and self.after_mode is not None:
+            raise ValueError(f"a {op} entry must not have an after_mode")
+        if self.kind is EntryKind.SYMLINK and (
+            self.before_mode is not None or self.after_mode is not None
+        ):
+            raise ValueError("a symlink entry has no permission bits (before_mode, after_mode)")
         return self
 
 
@@ -91,6 +117,8 @@ class ToolInvocation(DomainModel):
     change_ids: list[Identifier] = Field(default_factory=list)
     resource_refs: list[str] = Field(default_factory=list)
     provider_metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    # The pre_rollback checkpoint of the rollback that undid this call (set by the store).
+    rolled_back_by: Identifier | None = None
 
 
 class SpecChangeSet(DomainModel):
@@ -104,7 +132,11 @@ class SpecChangeSet(DomainModel):
 
 
 class ChangeSetSummary(DomainModel):
-    """Counts over one changeset, as shown by ``plan status``."""
+    """Counts over one changeset's live entries, as shown by ``plan status``.
+
+    Rolled-back entries and invocations are left out of every count and of
+    ``paths``; ``rolled_back`` says how many entries that left out.
+    """
 
     changeset_id: Identifier
     plan_id: Identifier
@@ -118,6 +150,7 @@ class ChangeSetSummary(DomainModel):
     tool_invocations: NonNegativeInt
     failed_invocations: NonNegativeInt
     paths: list[str]
+    rolled_back: NonNegativeInt = 0
 
 
 @runtime_checkable
@@ -168,12 +201,27 @@ class ChangeSetStore(Protocol):
         """True once ``cancel_plan`` ran for the plan."""
         ...
 
+    def roll_back(
+        self,
+        plan_id: str,
+        checkpoint_id: str,
+        safety_checkpoint_id: str | None,
+        *,
+        dry_run: bool = False,
+    ) -> tuple[int, int]:
+        """Make live exactly the records live when the checkpoint was made; mark the rest.
+
+        Returns (entries, invocations) marked with ``safety_checkpoint_id``.
+        """
+        ...
+
 
 __all__ = [
     "ChangeEntry",
     "ChangeOperation",
     "ChangeSetStore",
     "ChangeSetSummary",
+    "EntryKind",
     "SpecChangeSet",
     "ToolInvocation",
 ]
