@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 import os
 import time
 import zlib
@@ -177,13 +178,19 @@ def step_diff_hash(context: Context) -> None:
     stored_diff = repository(context).diff(latest.checkpoint_id)
     expected = hashlib.sha256(diff_canonical_bytes(stored_diff)).hexdigest()
     assert latest.metadata.extra["diff_hash"] == expected
-    # The documented form, recomputed by hand from the files themselves.
-    pairs = sorted(
-        [p.relative_to(context.sandbox).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()]
+    # The documented form, recomputed by hand from the files themselves:
+    # [path, sha256, kind, mode] per path there, sorted by path.
+    rows = sorted(
+        [
+            p.relative_to(context.sandbox).as_posix(),
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+            "file",
+            stat.S_IMODE(p.lstat().st_mode),
+        ]
         for p in context.sandbox.rglob("*")
-        if p.is_file() and ".git" not in p.parts
+        if p.is_file() and not p.is_symlink() and ".git" not in p.parts
     )
-    by_hand = json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()
+    by_hand = json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
     assert latest.metadata.extra["diff_hash"] == hashlib.sha256(by_hand).hexdigest()
 
 

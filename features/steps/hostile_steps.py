@@ -1882,7 +1882,7 @@ def tree(root: Path) -> dict[str, tuple[str, bytes]]:
             path = Path(dirpath) / name
             relative = path.relative_to(root).as_posix()
             if path.is_symlink():
-                found[relative] = ("link", os.fsencode(path.readlink()))
+                found[relative] = ("link", os.readlink(os.fsencode(path)))
             elif path.is_dir():
                 found[relative] = ("dir", b"")
             else:
@@ -1892,6 +1892,12 @@ def tree(root: Path) -> dict[str, tuple[str, bytes]]:
 
 def files_only(found: dict[str, tuple[str, bytes]]) -> dict[str, tuple[str, bytes]]:
     return {path: value for path, value in found.items() if value[0] != "dir"}
+
+
+def snapshot_view(found: dict[str, tuple[str, bytes]]) -> dict[str, tuple[str, bytes]]:
+    """What a snapshot records of a tree: files, symlinks and the folders that are empty."""
+    folders = {path.rpartition("/")[0] for path in found}
+    return {p: v for p, v in found.items() if v[0] != "dir" or p not in folders}
 
 
 def safe_write(root: Path, relative: str, data: bytes) -> bool:
@@ -2262,15 +2268,16 @@ def step_restore_property(context: Context) -> None:
                 return
             assert valid_id(arguments["plan_id"]) and valid_id(arguments["decision_id"])
             # Names a workspace path cannot hold (a backslash) are skipped by snapshots.
-            wanted = {p: v for p, v in files_only(tree(sandbox)).items() if "\\" not in p}
+            wanted = {p: v for p, v in snapshot_view(tree(sandbox)).items() if "\\" not in p}
             manifest = stores(context).checkpoints.manifest(made.checkpoint_id) or []
             assert sorted(e.path for e in manifest) == sorted(wanted), "snapshot manifest"
+            shown = sorted(f"{p}/" if v[0] == "dir" else p for p, v in wanted.items())
             outside_before = tree(outside)
             # 1. Into a fresh folder: the snapshot comes back exactly.
             fresh = work / "fresh"
             restored = service.restore_workspace(made.checkpoint_id, fresh)
-            assert files_only(tree(fresh)) == wanted, "a fresh restore differs from the sandbox"
-            assert restored.written == sorted(p for p, v in wanted.items())
+            assert snapshot_view(tree(fresh)) == wanted, "a fresh restore differs from the sandbox"
+            assert restored.written == shown
             tally.stored += 1
             # 2. Into a copy with edits and a symlink trick: never through the symlink.
             shutil.copytree(sandbox, target, symlinks=True)
@@ -2299,7 +2306,7 @@ def step_restore_property(context: Context) -> None:
                 )
                 tally.refused += 1
             else:
-                found = files_only(tree(target))
+                found = snapshot_view(tree(target))
                 assert found == {**wanted, **untracked}, "the restored target differs"
                 tally.stored += 1
             assert tree(outside) == outside_before == {"keep.txt": ("file", b"outside")}

@@ -27,7 +27,13 @@ from hypothesis import strategies as st
 from support import parse_types  # noqa: F401  (registers {name:Text})
 
 from cleveragents.application.services.checkpoint_service import CheckpointService
-from cleveragents.domain.models.core.checkpoint import DiffEntry, ManifestEntry, SnapshotContent
+from cleveragents.domain.models.core.checkpoint import (
+    EMPTY_TREE_SHA256,
+    DiffEntry,
+    FileKind,
+    ManifestEntry,
+    SnapshotContent,
+)
 from cleveragents.infrastructure.database.checkpoint_repository import (
     CheckpointRepository,
     TreeIndex,
@@ -252,7 +258,8 @@ def step_watch_property(context: Context) -> None:
                 made = svc.create_workspace_snapshot("plan", str(sandbox), f"d{number}")
                 walked = _full_walk(sandbox)
                 assert store.manifest(made.checkpoint_id) == walked
-                now = {e.path: e for e in walked}
+                # Keyed as diff_paths shows them: an empty folder "d/" is not a file "d".
+                now = {e.shown_path: e for e in walked}
                 changed = sorted(
                     p for p in before.keys() | now.keys() if before.get(p) != now.get(p)
                 )
@@ -266,27 +273,33 @@ def step_watch_property(context: Context) -> None:
 
 
 _PATHS = ["a", "b", "d", "d/a", "d/b", "d/e", "d/e/a", "d/e/f/g", "x", "x/y"]
+_SHAPES = st.sampled_from(["file", "executable", "symlink", "empty folder"])
 _MANIFEST = st.dictionaries(
-    st.sampled_from(_PATHS), st.tuples(st.binary(max_size=4), st.booleans()), max_size=6
+    st.sampled_from(_PATHS), st.tuples(st.binary(max_size=4), _SHAPES), max_size=6
 )
 
 
-def _manifest(drawn: dict[str, tuple[bytes, bool]]) -> list[ManifestEntry]:
+def _manifest(drawn: dict[str, tuple[bytes, str]]) -> list[ManifestEntry]:
     """A valid manifest: a path that is a folder of another one is left out.
 
-    ("d" is a file in one manifest and a folder in another: the diff turns one
-    into the other.)
+    ("d" is a file in one manifest and a folder, empty or not, in another: the
+    diff turns one into the other.)
     """
     paths = [p for p in sorted(drawn) if not any(q.startswith(f"{p}/") for q in drawn)]
-    return [
-        ManifestEntry(
-            path=p,
-            sha256=hashlib.sha256(drawn[p][0]).hexdigest(),
-            size=len(drawn[p][0]),
-            executable=drawn[p][1],
-        )
-        for p in paths
-    ]
+    entries = []
+    for p in paths:
+        data, shape = drawn[p]
+        if shape == "empty folder":
+            entry = ManifestEntry(
+                path=p, kind=FileKind.DIR, sha256=EMPTY_TREE_SHA256, size=0, mode=0
+            )
+        else:
+            kind = FileKind.SYMLINK if shape == "symlink" else FileKind.FILE
+            mode = {"file": 0o644, "executable": 0o755, "symlink": 0}[shape]
+            digest = hashlib.sha256(data).hexdigest()
+            entry = ManifestEntry(path=p, kind=kind, sha256=digest, size=len(data), mode=mode)
+        entries.append(entry)
+    return entries
 
 
 @then("for random manifests, updating a tree index by the diff gives the trees built anew")
@@ -296,10 +309,10 @@ def step_tree_index_property(context: Context) -> None:
     def check(first: dict[str, Any], second: dict[str, Any], lie: bool, left_out: int) -> None:
         old, new = _manifest(first), _manifest(second)
         index, _ = TreeIndex.of(old)
-        before = {e.path: e for e in old}
-        after = {e.path: e for e in new}
+        before = {e.shown_path: e for e in old}
+        after = {e.shown_path: e for e in new}
         diff = [
-            DiffEntry(path=p, sha256=after[p].sha256 if p in after else None)
+            DiffEntry.of(after[p]) if p in after else DiffEntry.gone(before[p])
             for p in sorted(before.keys() | after.keys())
             if before.get(p) != after.get(p)
         ]

@@ -9,17 +9,14 @@ afterwards. ``diff_hash`` is the sha256 of :func:`diff_canonical_bytes`.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import shutil
-import stat
-import tempfile
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from cleveragents._logging import get_logger
+from cleveragents.application.services.workspace_restore import RestoreResult, restore
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
     DIFF_BASED,
@@ -32,18 +29,16 @@ from cleveragents.domain.models.core.checkpoint import (
     FileKind,
     ManifestEntry,
     SnapshotContent,
+    diff_canonical_bytes,
+    diff_hash,
 )
 from cleveragents.infrastructure.database.errors import (
     BaselineGoneError,
     IntegrityCheckError,
     RecordNotFoundError,
 )
-from cleveragents.infrastructure.workspace.file_swap import FileSwap
-from cleveragents.infrastructure.workspace.safe_paths import (
-    SafeRoot,
-    existing_directory,
-    write_all,
-)
+from cleveragents.infrastructure.workspace.file_swap import recover_interrupted
+from cleveragents.infrastructure.workspace.safe_paths import existing_directory
 from cleveragents.infrastructure.workspace.scanner import (
     DEFAULT_SIZE_LIMIT,
     Scan,
@@ -57,32 +52,12 @@ from cleveragents.infrastructure.workspace.watcher import Changes, TreeWatcher, 
 
 _log = get_logger(__name__)
 
-STAGING_PREFIX = ".cleveragents-restore-"
-
-
-def diff_canonical_bytes(diff: Sequence[DiffEntry]) -> bytes:
-    """The canonical form behind ``diff_hash``: ``[[path, sha256 or null], ...]`` by path.
-
-    Compact JSON (no spaces), UTF-8, not ASCII-escaped; a deleted path has ``null``.
-    """
-    pairs = sorted([entry.path, entry.sha256] for entry in diff)
-    return json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def diff_hash(diff: Sequence[DiffEntry]) -> str:
-    """Lowercase sha256 hex of :func:`diff_canonical_bytes`."""
-    return hashlib.sha256(diff_canonical_bytes(diff)).hexdigest()
-
-
-@dataclass(frozen=True)
-class RestoreResult:
-    """What a restore changed (or, with ``dry_run``, would change); every list sorted."""
-
-    written: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    dry_run: bool = False
-
+__all__ = [
+    "CheckpointService",
+    "RestoreResult",
+    "diff_canonical_bytes",
+    "diff_hash",
+]
 
 REMEMBERED_PLANS = 16
 # A snapshot made from a watcher's report rewrites the stat cache only when this many
@@ -101,6 +76,15 @@ class _Baseline:
 
 
 @dataclass(frozen=True)
+class _Details:
+    """What a snapshot records besides the files."""
+
+    decision_id: str
+    description: str | None
+    checkpoint_type: str
+
+
+@dataclass(frozen=True)
 class _Remembered:
     """What the service keeps of a plan between snapshots: its folder, scan and watcher."""
 
@@ -110,11 +94,12 @@ class _Remembered:
 
 
 def _same(current: ManifestEntry | None, wanted: ManifestEntry) -> bool:
+    """The same path state: kind, content and permission bits."""
     return (
         current is not None
         and current.sha256 == wanted.sha256
         and current.kind is wanted.kind
-        and current.executable == wanted.executable
+        and current.mode == wanted.mode
     )
 
 
@@ -152,6 +137,11 @@ class CheckpointService:
         # and its watcher says which files to look at again.
         self._last_scans: dict[str, _Remembered] = {}
         self._lock = threading.Lock()
+
+    @property
+    def repository(self) -> CheckpointStore:
+        """The store this service keeps its checkpoints in."""
+        return self._repository
 
     def close(self) -> None:
         """Stop watching sandboxes; the next snapshot of each plan walks its folder whole."""
@@ -204,20 +194,27 @@ class CheckpointService:
         decision_id: str,
         *,
         description: str | None = None,
+        checkpoint_type: str = "pre_decision",
     ) -> Checkpoint:
-        """Snapshot the sandbox before a decision: ONE ``create`` call, diff metadata included."""
+        """Snapshot the sandbox before a decision: ONE ``create`` call, diff metadata included.
+
+        What a restore or apply killed in the sandbox left is undone (or completed)
+        first, so the snapshot never stores it.
+        """
         key = valid_id(plan_id, "plan_id")
         valid_id(decision_id, "decision_id")
         root = existing_directory(sandbox_ref, "sandbox_ref")
+        # Validated like any checkpoint's, before anything is read.
+        Checkpoint(plan_id=key, sandbox_ref=str(root), checkpoint_type=checkpoint_type)
+        recover_interrupted(root)
+        details = _Details(decision_id, description, checkpoint_type)
         try:
-            return self._snapshot(key, root, decision_id, description, reuse=True)
+            return self._snapshot(key, root, details, reuse=True)
         except BaselineGoneError:
             # A concurrent prune removed what this snapshot reused: read everything again.
-            return self._snapshot(key, root, decision_id, description, reuse=False)
+            return self._snapshot(key, root, details, reuse=False)
 
-    def _snapshot(
-        self, key: str, root: Path, decision_id: str, description: str | None, *, reuse: bool
-    ) -> Checkpoint:
+    def _snapshot(self, key: str, root: Path, details: _Details, *, reuse: bool) -> Checkpoint:
         parent = self._repository.latest_for_plan(key)
         watcher: TreeWatcher | None = None
         try:
@@ -240,9 +237,7 @@ class CheckpointService:
                     previous.scan.started_ns if previous else 0,
                     watcher=watcher,
                 )
-            created, lag = self._persist(
-                key, root, parent, previous, found, decision_id, description
-            )
+            created, lag = self._persist(key, root, parent, previous, found, details)
         except BaseException:
             if watcher is not None:  # what it reported is in no checkpoint: start over
                 watcher.close()
@@ -290,8 +285,7 @@ class CheckpointService:
         parent: Checkpoint | None,
         previous: _Baseline | None,
         found: Scan,
-        decision_id: str,
-        description: str | None,
+        details: _Details,
     ) -> tuple[Checkpoint, int]:
         """Write the snapshot; returns the checkpoint and its stat-cache lag."""
         before = previous.scan.files if previous else {}
@@ -307,10 +301,16 @@ class CheckpointService:
                 continue  # the scan kept the previous entry: stat data unchanged
             restated += 1
             if now is None:
-                diff.append(DiffEntry(path=path, sha256=None))
+                assert old is not None  # a path of neither scan is never looked at
+                diff.append(DiffEntry.gone(old.entry))
                 continue
+            if old is not None and (old.entry.kind is FileKind.DIR) != (
+                now.entry.kind is FileKind.DIR
+            ):
+                diff.append(DiffEntry.gone(old.entry))  # "p" and "p/" are two paths
+                old = None
             if old is None or not _same(old.entry, now.entry):
-                diff.append(DiffEntry(path=path, sha256=now.entry.sha256))
+                diff.append(DiffEntry.of(now.entry))
             if now.content is not None:
                 blobs[now.entry.sha256] = now.content
         if found.touched is None and blobs:
@@ -323,17 +323,17 @@ class CheckpointService:
         lag = (previous.cache_lag if previous else 0) + restated
         if found.touched is None or lag > CACHE_LAG_LIMIT:
             lag = 0
-        diff.sort(key=lambda entry: entry.path)
+        diff.sort(key=lambda entry: entry.shown_path)
         checkpoint = Checkpoint(
             plan_id=key,
             sandbox_ref=str(root),
-            checkpoint_type="pre_decision",
+            checkpoint_type=details.checkpoint_type,
             parent_id=parent.checkpoint_id if parent else None,
             metadata=CheckpointMetadata(
-                decision_id=decision_id,
-                description=description,
+                decision_id=details.decision_id,
+                description=details.description,
                 extra={
-                    DIFF_PATHS: [entry.path for entry in diff],
+                    DIFF_PATHS: [entry.shown_path for entry in diff],
                     DIFF_BASED: True,
                     DIFF_HASH: diff_hash(diff),
                 },
@@ -436,7 +436,7 @@ class CheckpointService:
         checkpoint = self._require(checkpoint_id)
         try:
             manifest = self._repository.manifest(checkpoint.checkpoint_id) or []
-            wanted = {e.sha256 for e in manifest if e.kind is not FileKind.LARGE}
+            wanted = {e.sha256 for e in manifest if e.kind in _STORED_KINDS}
             seen: set[str] = set()
             for digest, data in self._repository.read_blobs(wanted):
                 if hashlib.sha256(data).hexdigest() != digest:
@@ -460,7 +460,7 @@ class CheckpointService:
                 return False
             if extra[DIFF_HASH] != diff_hash(diff):
                 return False
-            if extra.get(DIFF_PATHS) != [entry.path for entry in diff]:
+            if extra.get(DIFF_PATHS) != [entry.shown_path for entry in diff]:
                 return False
         return True
 
@@ -476,8 +476,12 @@ class CheckpointService:
     ) -> RestoreResult:
         """Bring every path the plan's checkpoints know back to its state at the checkpoint.
 
-        Every blob is verified before anything is written; nothing is written outside
-        ``target_dir`` or through a symlink; excluded paths are never touched.
+        Content, permission bits, symlink targets and empty folders come back
+        exactly. Paths no checkpoint of the plan knows stay unless
+        ``remove_untracked``; ignored paths are never removed. Every refusal and
+        every stored object's hash check happen before the first write; the writes
+        run under a journal, so a restore killed at any instant is undone or
+        completed by the next restore, apply or snapshot of the folder.
         """
         checkpoint = self._require(checkpoint_id)
         if not isinstance(target_dir, str | os.PathLike):
@@ -485,111 +489,73 @@ class CheckpointService:
         target = Path(target_dir)
         if target.exists() and not target.is_dir():
             raise ValueError(f"target_dir is not a directory: {target}")
-        manifest = self._repository.manifest(checkpoint.checkpoint_id)
-        if manifest is None:
-            raise ValueError(
-                f"checkpoint {checkpoint.checkpoint_id} has no workspace snapshot to restore"
+        return restore(
+            self._repository,
+            checkpoint,
+            target,
+            lambda folder: self._current_state(checkpoint.plan_id, folder),
+            remove_untracked=remove_untracked,
+            dry_run=dry_run,
+        )
+
+    def reset_workspace(
+        self, checkpoint_id: str, target_dir: str | Path, *, dry_run: bool = False
+    ) -> RestoreResult:
+        """Restore the checkpoint and remove every path it lacks (what a rollback does).
+
+        Like ``restore_workspace(..., remove_untracked=True)``, except that files
+        above the size limit stay: no snapshot stored their content, so removing
+        them could not be undone. Ignored paths are never removed.
+        """
+        checkpoint = self._require(checkpoint_id)
+        target = existing_directory(target_dir, "target_dir")
+        return restore(
+            self._repository,
+            checkpoint,
+            target,
+            lambda folder: self._current_state(checkpoint.plan_id, folder),
+            remove_untracked=True,
+            dry_run=dry_run,
+            keep_large=True,
+        )
+
+    def _current_state(self, key: str, target: Path) -> Mapping[str, ManifestEntry]:
+        """What ``target`` holds now; the plan's last scan spares re-reading unchanged files.
+
+        For the plan's watched sandbox, only what the watcher reported is looked at
+        (its report stays for the next snapshot); for the sandbox in a new process,
+        files whose stat data match the stat cache are not read.
+        """
+        found: Scan | None = None
+        with self._lock:
+            remembered = self._last_scans.get(key)
+        place = os.path.realpath(target)
+        if remembered is not None and os.path.realpath(remembered.root) == place:
+            previous = remembered.baseline.scan
+            watcher = remembered.watcher
+            changes = watcher.peek() if watcher is not None else None
+            if watcher is not None and changes is not None:
+                found = rescan(
+                    target, self._settings, previous, changes, watcher, keep_content=False
+                )
+            else:
+                found = scan(
+                    target, self._settings, previous.files, previous.started_ns, keep_content=False
+                )
+        if found is None:
+            latest = self._repository.latest_for_plan(key)
+            baseline = None
+            if latest is not None and os.path.realpath(latest.sandbox_ref) == place:
+                baseline = self._stored_baseline(key, latest)
+            found = scan(
+                target,
+                self._settings,
+                baseline.scan.files if baseline else None,
+                baseline.scan.started_ns if baseline else 0,
+                keep_content=False,
             )
-        wanted = {e.path: e for e in manifest if not self._settings.excluded_path(e.path)}
-        current = (
-            {p: f.entry for p, f in scan(target, self._settings).files.items()}
-            if target.exists()
-            else {}
-        )
-        unwanted = [p for p in current if p not in wanted]
-        # Only an untracked-looking file needs the plan's history (every tree of every
-        # checkpoint): a fresh or matching target skips reading it.
-        known = (
-            self._repository.known_paths(checkpoint.plan_id)
-            if unwanted and not remove_untracked
-            else set()
-        )
-        skipped = sorted(
-            p
-            for p, e in wanted.items()
-            if e.kind is FileKind.LARGE and not _same(current.get(p), e)
-        )
-        writes = sorted(
-            p
-            for p, e in wanted.items()
-            if e.kind is not FileKind.LARGE and not _same(current.get(p), e)
-        )
-        removals = sorted(p for p in unwanted if remove_untracked or p in known)
-        guard = SafeRoot(target)
-        for path in writes + removals:
-            destination, there = guard.locate(path)
-            if there and stat.S_ISDIR(os.lstat(destination).st_mode):
-                raise ValueError(f"cannot restore {path}: a folder is in the way")
-        if dry_run:
-            return RestoreResult(writes, removals, skipped, dry_run=True)
-        created = not target.exists()
-        target.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
-        try:
-            staged = self._stage(wanted, writes, staging)
-        except BaseException:
-            shutil.rmtree(target if created else staging, ignore_errors=True)
-            raise
-        try:
-            changes: list[tuple[str, str | None]] = [(path, None) for path in removals]
-            changes += [(path, staged[path]) for path in writes]
-            FileSwap(target, staging).run(changes)
-        except BaseException:
-            if created:  # the swap was undone: leave no new folder behind either
-                shutil.rmtree(target, ignore_errors=True)
-            raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        _remove_emptied_folders(target, removals)
-        _log.info(
-            "checkpoint.restored",
-            checkpoint_id=checkpoint.checkpoint_id,
-            written=len(writes),
-            removed=len(removals),
-        )
-        return RestoreResult(writes, removals, skipped, dry_run=False)
-
-    def _stage(
-        self, wanted: dict[str, ManifestEntry], writes: list[str], staging: Path
-    ) -> dict[str, str]:
-        """Write every needed blob under ``staging`` after checking its hash."""
-        by_hash: dict[str, list[str]] = {}
-        for path in writes:
-            by_hash.setdefault(wanted[path].sha256, []).append(path)
-        staged: dict[str, str] = {}
-        folder = os.path.join(staging, "new")
-        os.mkdir(folder)
-        for digest, data in self._repository.read_blobs(by_hash):
-            if hashlib.sha256(data).hexdigest() != digest:
-                raise IntegrityCheckError(f"stored content {digest} does not match its hash")
-            for path in by_hash[digest]:
-                entry = wanted[path]
-                place = f"{folder}/{len(staged)}"
-                if entry.kind is FileKind.SYMLINK:
-                    os.symlink(os.fsdecode(data), place)
-                else:
-                    _write_new(place, data, 0o755 if entry.executable else 0o644)
-                staged[path] = place
-        missing = sorted(set(writes) - set(staged))
-        if missing:
-            raise IntegrityCheckError(f"stored content for {missing[0]} is missing")
-        return staged
+        return {path: each.entry for path, each in found.files.items()}
 
 
-def _write_new(place: str, data: bytes, mode: int) -> None:
-    """Create ``place`` holding ``data`` with exactly ``mode`` (whatever the umask)."""
-    fd = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        write_all(fd, data)
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-
-
-def _remove_emptied_folders(target: Path, removed: Sequence[str]) -> None:
-    """Folders are not tracked: drop the ones a restore left empty (never ``target``)."""
-    for path in removed:
-        folder = (target / path).parent
-        while folder != target and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-            folder = folder.parent
+# Kinds whose content is a stored blob (a large file's is not; an empty folder is a tree).
+_STORED_KINDS = frozenset({FileKind.FILE, FileKind.SYMLINK})

@@ -1,34 +1,50 @@
 """Applying a plan's recorded changes to a target tree, and cleaning up after it.
 
-``apply`` is all or nothing: every check (paths, before/after hashes, sandbox
-content) runs before the target is touched, new content is staged next to the
-target, and the swap runs under a journal (:mod:`..workspace.file_swap`): a
-failure while swapping rolls back every step taken, and so does the next
-``apply`` (or :meth:`PlanApplyService.recover`) after a process was killed mid-swap.
+``apply`` is all or nothing and can be retried: every check (paths, before and
+after states, sandbox content) runs before the target is touched, a path whose
+target already holds its final state counts as applied (so a second ``apply``
+of an applied plan writes nothing and succeeds), new content is staged next to
+the target, and the changes run under a journal (:mod:`..workspace.file_swap`):
+a failure rolls back every step taken, and so does the next ``apply`` (or
+:meth:`PlanApplyService.recover`) after a process was killed mid-way.
+Rolled-back entries are left out.
 """
 
 from __future__ import annotations
 
-import shutil
+import hashlib
+import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cleveragents._logging import get_logger
+from cleveragents.application.services.apply_plan import (
+    ApplyError,
+    ApplyPlan,
+    Final,
+    SandboxModes,
+    Simulation,
+    compare,
+    simulate,
+)
+from cleveragents.application.services.workspace_restore import write_new
 from cleveragents.domain.models.core._types import require_id as valid_id
-from cleveragents.domain.models.core.change import ChangeEntry, ChangeOperation, ChangeSetStore
+from cleveragents.domain.models.core.change import ChangeSetStore, EntryKind
 from cleveragents.infrastructure.database.errors import RecordNotFoundError
 from cleveragents.infrastructure.workspace.file_swap import (
     STAGING_PREFIX,
-    FileSwap,
+    STEP_ORDER,
+    Step,
     locked_staging,
     recover_interrupted,
+    run_steps,
 )
 from cleveragents.infrastructure.workspace.safe_paths import (
+    SafeRoot,
     existing_directory,
-    regular_file_hash,
-    resolve_under,
-    sha256_file,
+    link_target,
+    make_link,
 )
 
 _log = get_logger(__name__)
@@ -36,62 +52,19 @@ _log = get_logger(__name__)
 __all__ = ["STAGING_PREFIX", "ApplyError", "ApplyResult", "PlanApplyService"]
 
 
-class ApplyError(Exception):
-    """Applying a plan failed; the target was left exactly as it was."""
-
-
 @dataclass(frozen=True)
 class ApplyResult:
-    """What ``apply`` changed in the target: every list sorted."""
+    """What ``apply`` changed in the target: every list sorted.
+
+    ``already_applied`` lists paths whose target already held the plan's final
+    state; ``modes`` paths whose permission bits alone were changed.
+    """
 
     written: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)
-
-
-_ABSENT = None  # a path's state when no file is there
-
-
-class _Plan:
-    """The target's state per path, simulated entry by entry before anything is written."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-        self.original: dict[str, str | None] = {}
-        self.state: dict[str, str | None] = {}
-
-    def current(self, path: str) -> str | None:
-        if path not in self.state:
-            try:
-                found = regular_file_hash(resolve_under(self.target, path))
-            except OSError as exc:
-                raise ApplyError(f"cannot read {path} in the target: {exc}") from exc
-            self.original[path] = found
-            self.state[path] = found
-        return self.state[path]
-
-    def expect(self, path: str, wanted: str | None, entry: ChangeEntry) -> None:
-        found = self.current(path)
-        if found != wanted:
-            raise ApplyError(
-                f"{entry.operation.value} of {path} (entry {entry.entry_id}): the target "
-                f"holds {found or 'no file'}, expected {wanted or 'no file'}"
-            )
-
-    def play(self, entry: ChangeEntry) -> None:
-        if entry.operation is ChangeOperation.CREATE:
-            self.expect(entry.path, _ABSENT, entry)
-        elif entry.operation is ChangeOperation.RENAME:
-            assert entry.old_path is not None  # the model requires it for a rename
-            self.expect(entry.old_path, entry.before_hash, entry)
-            self.state[entry.old_path] = _ABSENT
-            self.expect(entry.path, _ABSENT, entry)
-        else:
-            self.expect(entry.path, entry.before_hash, entry)
-        self.state[entry.path] = entry.after_hash
-
-    def changed_paths(self) -> dict[str, str | None]:
-        return {p: h for p, h in self.state.items() if h != self.original[p]}
+    already_applied: list[str] = field(default_factory=list)
+    modes: list[str] = field(default_factory=list)
 
 
 class PlanApplyService:
@@ -123,13 +96,13 @@ class PlanApplyService:
         return deleted
 
     def recover(self, target_dir: str | Path) -> list[str]:
-        """Undo what an ``apply`` killed mid-swap left in ``target_dir``.
+        """Undo what an ``apply`` or a restore killed mid-way left in ``target_dir``.
 
         Every abandoned staging folder (``.cleveragents-apply-*``, its lock not held
         by a live process) is rolled back from its journal: backups go back, new
-        files and the folders the swap made are removed. An apply that completed
-        its swap is left applied. Returns the staging folders that were undone.
-        ``apply`` does this first for its own target.
+        files and the folders the swap made are removed. A swap that committed is
+        left done. Returns the staging folders that were undone. ``apply``,
+        restores and snapshots do this first for their own folder.
         """
         return self._recover(existing_directory(target_dir, "target_dir").resolve())
 
@@ -140,65 +113,129 @@ class PlanApplyService:
         return undone
 
     def apply(self, plan_id: str, sandbox_dir: str | Path, target_dir: str | Path) -> ApplyResult:
-        """Promote the plan's changes from ``sandbox_dir`` to ``target_dir``, all or nothing.
+        """Promote the plan's live changes from ``sandbox_dir`` to ``target_dir``, all or nothing.
 
-        On any failure the target is left as it was, the plan's artifacts are
-        cleaned up and :class:`ApplyError` is raised.
+        Paths already in their final state are left alone (listed in
+        ``already_applied``). On a genuine failure (a conflict, an I/O error, an
+        unsafe path) the target is left as it was, the plan's changeset records are
+        cleaned up and :class:`ApplyError` is raised naming every conflicting path.
         """
         key = valid_id(plan_id, "plan_id")
         sandbox = existing_directory(sandbox_dir, "sandbox_dir").resolve()
         target = existing_directory(target_dir, "target_dir").resolve()
         self._recover(target)
-        entries = [e for cs in self._store.get_for_plan(key) for e in cs.entries]
-        if not entries:
+        changesets = self._store.get_for_plan(key)
+        if not any(cs.entries for cs in changesets):
             raise RecordNotFoundError(f"cannot apply plan {key}: it has no recorded changes")
+        entries = [e for cs in changesets for e in cs.entries if e.rolled_back_by is None]
         try:
-            result = _apply_entries(entries, sandbox, target)
+            simulation = simulate(entries)
+            plan = compare(simulation, target, SandboxModes(sandbox))
+            if plan.conflicts:
+                raise ApplyError(_conflict_message(plan), conflicts=plan.conflicts)
+            _execute(plan, sandbox, target)
         except (ApplyError, OSError, ValueError) as exc:
-            self.cleanup_changeset(key)
-            _log.warning("plan.apply_failed", plan_id=key, reason=str(exc))
-            if isinstance(exc, ApplyError):
-                raise
-            raise ApplyError(f"cannot apply plan {key}: {exc}") from exc
-        _log.info("plan.applied", plan_id=key, written=len(result.written))
+            deleted = self.cleanup_changeset(key)
+            _log.warning("plan.apply_failed", plan_id=key, reason=str(exc), cleaned_up=deleted)
+            conflicts = exc.conflicts if isinstance(exc, ApplyError) else []
+            raise ApplyError(
+                f"cannot apply plan {key}: {exc}; the cleanup deleted {deleted} changeset "
+                "records of the plan",
+                conflicts=conflicts,
+                cleaned_up=deleted,
+            ) from exc
+        result = _result(plan, simulation)
+        _log.info(
+            "plan.applied",
+            plan_id=key,
+            written=len(result.written),
+            already_applied=len(result.already_applied),
+        )
         return result
 
 
-def _apply_entries(entries: list[ChangeEntry], sandbox: Path, target: Path) -> ApplyResult:
-    plan = _Plan(target)
-    for entry in entries:
-        plan.play(entry)
-    changes = plan.changed_paths()
+def _conflict_message(plan: ApplyPlan) -> str:
+    parts = [
+        f"{path} (expected {expected or 'no file'}, found {found or 'no file'})"
+        for path, expected, found in sorted(plan.conflicts)
+    ]
+    noun = "path holds" if len(parts) == 1 else "paths hold"
+    return f"{len(parts)} {noun} neither the plan's expected nor its final state: " + "; ".join(
+        parts
+    )
+
+
+def _execute(plan: ApplyPlan, sandbox: Path, target: Path) -> None:
+    """Stage the new content and run the steps under a journal (nothing when nothing to do)."""
+    if not (plan.writes or plan.deletes or plan.modes):
+        return
+    steps: dict[str, list[Step]] = {kind: [] for kind in STEP_ORDER}
+    for path, (old, new) in sorted(plan.modes.items()):
+        steps["chmod"].append(Step("chmod", path, mode=new, old_mode=old))
+    for index, path in enumerate(sorted(plan.there)):
+        steps["out"].append(Step("out", path, staged=f"backup/{index}"))
+    steps["mkdir"] = [Step("mkdir", folder) for folder in _missing_folders(target, plan)]
     with locked_staging(target) as staging:
-        staged = {
-            path: _stage(sandbox, path, wanted, staging / "new" / str(index))
-            for index, (path, wanted) in enumerate(sorted(changes.items()))
-            if wanted is not None
-        }
-        FileSwap(target, staging).run([(path, staged.get(path)) for path in sorted(changes)])
+        sandbox_guard = SafeRoot(sandbox)
+        for index, (path, final) in enumerate(sorted(plan.writes.items())):
+            name = f"new/{index}"
+            _stage(sandbox_guard, path, final, f"{staging}/{name}")
+            steps["in"].append(Step("in", path, staged=name))
+        run_steps(target, staging, [step for kind in STEP_ORDER for step in steps[kind]])
+
+
+def _missing_folders(target: Path, plan: ApplyPlan) -> list[str]:
+    """The folders above the written paths that are not there yet, outermost first."""
+    guard = SafeRoot(target)
+    missing: set[str] = set()
+    for path in plan.writes:
+        folder = path.rpartition("/")[0]
+        while folder and folder not in missing:
+            absolute, there = guard.locate(folder)
+            if there:
+                if not stat.S_ISDIR(os.lstat(absolute).st_mode):
+                    raise ApplyError(f"cannot write {path}: {folder} in the target is not a folder")
+                break
+            missing.add(folder)
+            folder = folder.rpartition("/")[0]
+    return sorted(missing, key=lambda f: (f.count("/"), f))
+
+
+def _stage(guard: SafeRoot, path: str, final: Final, place: str) -> None:
+    """Copy the sandbox's ``path`` to ``place`` after checking it is the final state."""
+    source, there = guard.locate(path)
+    if not there:
+        raise ApplyError(f"{path} is missing from the sandbox")
+    info = os.lstat(source)
+    if final.kind is EntryKind.SYMLINK:
+        if not stat.S_ISLNK(info.st_mode):
+            raise ApplyError(f"{path} in the sandbox is not a symlink")
+        data = link_target(source)
+        make_link(data, place)
+    else:
+        if not stat.S_ISREG(info.st_mode):
+            raise ApplyError(f"{path} in the sandbox is not a regular file")
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read()
+        mode = final.mode if final.mode is not None else stat.S_IMODE(info.st_mode)
+        write_new(place, data, mode)
+    found = hashlib.sha256(data).hexdigest()
+    if found != final.sha256:
+        raise ApplyError(
+            f"{path} in the sandbox has hash {found}, the plan recorded {final.sha256}"
+        )
+
+
+def _result(plan: ApplyPlan, simulation: Simulation) -> ApplyResult:
     renamed = sorted(
-        (e.old_path, e.path)
-        for e in entries
-        if e.operation is ChangeOperation.RENAME and e.old_path
+        (old, new) for old, new in simulation.renamed if new in plan.writes and old in plan.deletes
     )
     moved = {old for old, _ in renamed} | {new for _, new in renamed}
     return ApplyResult(
-        written=sorted(p for p, h in changes.items() if h is not None and p not in moved),
-        deleted=sorted(p for p, h in changes.items() if h is None and p not in moved),
+        written=sorted(p for p in plan.writes if p not in moved),
+        deleted=sorted(p for p in plan.deletes if p not in moved),
         renamed=renamed,
+        already_applied=sorted(plan.already_applied),
+        modes=sorted(plan.modes),
     )
-
-
-def _stage(sandbox: Path, path: str, wanted: str, destination: Path) -> Path:
-    """Copy the sandbox's file to ``destination`` after checking its hash."""
-    source = resolve_under(sandbox, path)
-    mode = source.lstat().st_mode
-    if not stat.S_ISREG(mode):
-        raise ApplyError(f"{path} in the sandbox is not a regular file")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, destination, follow_symlinks=False)
-    destination.chmod(stat.S_IMODE(mode))
-    found = sha256_file(destination)
-    if found != wanted:
-        raise ApplyError(f"{path} in the sandbox has hash {found}, the plan recorded {wanted}")
-    return destination

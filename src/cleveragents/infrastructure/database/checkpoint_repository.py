@@ -27,12 +27,16 @@ from sqlalchemy.orm import Session
 from cleveragents.domain.models.core._types import INT64_MAX, check_sha256
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
+    EMPTY_TREE_SHA256,
+    MODE_KINDS,
     Checkpoint,
     CheckpointMetadata,
     DiffEntry,
     FileKind,
     ManifestEntry,
     SnapshotContent,
+    diff_canonical_bytes,
+    diff_from_rows,
 )
 from cleveragents.infrastructure.database.errors import (
     BaselineGoneError,
@@ -44,6 +48,7 @@ from cleveragents.infrastructure.database.models import (
     CheckpointObjectModel,
     CheckpointStatCacheModel,
 )
+from cleveragents.infrastructure.database.rollback_marks import current_marks
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
     check_session_factory,
@@ -94,7 +99,13 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 
 
 def tree_bytes(children: Iterable[Sequence[Any]]) -> bytes:
-    """The canonical bytes of a tree: its children ``[name, kind, sha256, size, executable]``."""
+    """The canonical bytes of a tree: its children ``[name, kind, sha256, size, mode]``.
+
+    ``mode`` is a file's permission bits; a sub-folder's row is
+    ``[name, "tree", sha256, 0, false]``, and an empty folder is one whose tree is
+    ``[]``. Trees written before modes were recorded hold the executable bit
+    (``true``/``false``) where the mode is now.
+    """
     ordered = sorted(children, key=itemgetter(0))
     return _TREE_JSON.encode(ordered).encode()
 
@@ -144,15 +155,23 @@ class TreeIndex:
                             raise ValueError(
                                 f"content.manifest lists {folder} as a file and a folder"
                             )
-                        children[above][folder_name] = [folder_name, TREE_KIND, "", 0, False]
+                        children[above][folder_name] = _folder_row(folder_name)
                         break
-                    children[above] = {folder_name: [folder_name, TREE_KIND, "", 0, False]}
+                    children[above] = {folder_name: _folder_row(folder_name)}
                     folder = above
             if name in rows:
                 raise ValueError(f"content.manifest lists {entry.path} twice, or as a folder too")
-            # FileKind is a StrEnum: it encodes as its value, without the enum lookup.
-            rows[name] = [name, entry.kind, entry.sha256, entry.size, entry.executable]
+            if entry.kind is FileKind.DIR:
+                rows[name] = _folder_row(name)
+                children[entry.path] = {}
+            else:
+                rows[name] = _file_row(name, entry)
             files[entry.path] = entry
+        for path, entry in files.items():
+            if entry.kind is FileKind.DIR and children[path]:
+                raise ValueError(
+                    f"content.manifest lists {path} as an empty folder that holds files"
+                )
         return index, index._encode(set(children))
 
     def update(self, content: SnapshotContent) -> dict[str, bytes] | None:
@@ -165,16 +184,19 @@ class TreeIndex:
         manifest = content.manifest
         changed = {d.path for d in content.diff if d.sha256 is not None}
         dirty: set[str] = set()
-        for change in sorted(content.diff, key=lambda d: d.sha256 is not None):
-            parent, _, name = change.path.rpartition("/")
+        for change in content.diff:
             if change.sha256 is None:  # deletions first: a file may become a folder
                 self.files.pop(change.path, None)
+                if change.kind is FileKind.DIR:
+                    if self.children.get(change.path):
+                        return None
+                    self.children.pop(change.path, None)
+                    self.trees.pop(change.path, None)
+                parent, _, name = change.path.rpartition("/")
                 self._remove(parent, name, dirty)
         for entry in manifest:
             if entry.path in changed:
-                parent, _, name = entry.path.rpartition("/")
-                row = [name, entry.kind, entry.sha256, entry.size, entry.executable]
-                if not self._add(parent, name, row, dirty):
+                if not self._put(entry, dirty):
                     return None
                 self.files[entry.path] = entry
         files = self.files
@@ -186,12 +208,24 @@ class TreeIndex:
                 return None
         return self._encode(dirty)
 
+    def _put(self, entry: ManifestEntry, dirty: set[str]) -> bool:
+        """Add or replace one path; False when the index cannot hold it (rebuild)."""
+        parent, _, name = entry.path.rpartition("/")
+        if entry.kind is not FileKind.DIR:
+            return self._add(parent, name, _file_row(name, entry), dirty)
+        if entry.path in self.children:
+            return not self.children[entry.path]  # an empty folder stays one
+        if not self._add(parent, name, _folder_row(name), dirty):
+            return False
+        self.children[entry.path] = {}
+        _mark(entry.path, dirty)
+        return True
+
     def _add(self, folder: str, name: str, row: list[Any], dirty: set[str]) -> bool:
         rows = self.children.get(folder)
         if rows is None:
             above, _, folder_name = folder.rpartition("/")
-            placeholder = [folder_name, TREE_KIND, "", 0, False]
-            if not self._add(above, folder_name, placeholder, dirty):
+            if not self._add(above, folder_name, _folder_row(folder_name), dirty):
                 return False
             rows = self.children[folder] = {}
         old = rows.get(name)
@@ -234,6 +268,25 @@ class TreeIndex:
         return trees
 
 
+def _file_row(name: str, entry: ManifestEntry) -> list[Any]:
+    # FileKind is a StrEnum: it encodes as its value, without the enum lookup.
+    return [name, entry.kind, entry.sha256, entry.size, entry.mode]
+
+
+def _folder_row(name: str) -> list[Any]:
+    """A sub-folder's row; its hash is filled in when its tree is encoded."""
+    return [name, TREE_KIND, "", 0, False]
+
+
+def _mode_of(kind: FileKind, stored: bool | int) -> int:
+    """A row's permission bits; a tree from before modes stored the executable bit."""
+    if kind not in MODE_KINDS:
+        return 0
+    if stored is True or stored is False:
+        return 0o755 if stored else 0o644
+    return stored
+
+
 def _mark(folder: str, dirty: set[str]) -> None:
     """Mark ``folder`` and every folder above it as changed."""
     while folder not in dirty:
@@ -268,13 +321,8 @@ def _compress(
 
 
 def encode_diff(diff: Sequence[DiffEntry]) -> bytes:
-    """How a checkpoint's diff is stored: zlib of ``[[path, sha256 or null], ...]`` by path.
-
-    For a diff with one entry per path (every snapshot's), the JSON is the
-    canonical form behind ``diff_hash``.
-    """
-    pairs = sorted(([d.path, d.sha256] for d in diff), key=lambda p: (p[0], p[1] or ""))
-    return zlib.compress(_TREE_JSON.encode(pairs).encode(), COMPRESSION_LEVEL)
+    """How a checkpoint's diff is stored: zlib of its canonical form (``diff_canonical_bytes``)."""
+    return zlib.compress(diff_canonical_bytes(diff), COMPRESSION_LEVEL)
 
 
 def decode_diff(checkpoint_id: str, data: bytes | None) -> list[DiffEntry]:
@@ -282,8 +330,7 @@ def decode_diff(checkpoint_id: str, data: bytes | None) -> list[DiffEntry]:
     if data is None:
         return []
     try:
-        pairs = json.loads(zlib.decompress(data))
-        return [from_trusted(DiffEntry, {"path": p, "sha256": h}) for p, h in pairs]
+        return diff_from_rows(json.loads(zlib.decompress(data)))
     except (zlib.error, ValueError, TypeError) as exc:
         raise IntegrityCheckError(f"the diff of checkpoint {checkpoint_id} is corrupt") from exc
 
@@ -395,15 +442,9 @@ def _walk_trees(
     trees: dict[str, list[list[Any]]] = {}
     wanted = sorted(set(roots))
     while wanted:
-        loaded = _load_objects(session, wanted, bases)
-        missing = set(wanted) - set(loaded)
-        if missing:
-            raise IntegrityCheckError(f"tree {sorted(missing)[0]} is missing from the store")
+        loaded = _walk_level_with_bases(session, wanted, bases)
         next_level: set[str] = set()
-        for digest, (_, data) in loaded.items():
-            if hashlib.sha256(data).hexdigest() != digest:
-                raise IntegrityCheckError(f"tree {digest} does not match its hash")
-            children: list[list[Any]] = json.loads(data)
+        for digest, children in loaded.items():
             trees[digest] = children
             next_level.update(c[2] for c in children if c[1] == TREE_KIND and c[2] not in trees)
         wanted = sorted(next_level - set(trees))
@@ -415,25 +456,78 @@ def _flatten(root: str, trees: Mapping[str, list[list[Any]]]) -> list[ManifestEn
     stack: list[tuple[str, str]] = [("", root)]
     while stack:
         prefix, digest = stack.pop()
-        for name, kind, sha256, size, executable in trees[digest]:
+        for name, kind, sha256, size, mode in trees[digest]:
             path = f"{prefix}{name}"
             if kind == TREE_KIND:
-                stack.append((f"{path}/", sha256))
-            else:
-                entries.append(
-                    from_trusted(
-                        ManifestEntry,
-                        {
-                            "path": path,
-                            "kind": FileKind(kind),
-                            "sha256": sha256,
-                            "size": size,
-                            "executable": executable,
-                        },
-                    )
+                if trees[sha256]:
+                    stack.append((f"{path}/", sha256))
+                    continue
+                kind, size = FileKind.DIR, 0
+            file_kind = FileKind(kind)
+            entries.append(
+                from_trusted(
+                    ManifestEntry,
+                    {
+                        "path": path,
+                        "kind": file_kind,
+                        "sha256": sha256,
+                        "size": size,
+                        "mode": _mode_of(file_kind, mode),
+                    },
                 )
+            )
     entries.sort(key=lambda entry: entry.path)
     return entries
+
+
+def _paths_among(session: Session, roots: Iterable[str], wanted: set[str]) -> set[str]:
+    """The ``wanted`` paths that some tree of ``roots`` holds, reading only trees on their way."""
+    folders = {folder for path in wanted for folder in _folders_above(path)}
+    found: set[str] = set()
+    level = {(root, "") for root in roots}  # (tree hash, its folder's prefix)
+    trees: dict[str, list[list[Any]]] = {}
+    while level:
+        missing = sorted({digest for digest, _ in level} - trees.keys())
+        for digest, data in _walk_level(session, missing).items():
+            trees[digest] = data
+        next_level: set[tuple[str, str]] = set()
+        for digest, prefix in level:
+            for name, kind, sha256, _, _ in trees[digest]:
+                path = f"{prefix}{name}"
+                if path in wanted and (kind != TREE_KIND or sha256 == EMPTY_TREE_SHA256):
+                    found.add(path)  # a file, symlink or empty folder; not a folder above one
+                if kind == TREE_KIND and path in folders:
+                    next_level.add((sha256, f"{path}/"))
+        level = next_level
+    return found
+
+
+def _folders_above(path: str) -> Iterator[str]:
+    folder = path.rpartition("/")[0]
+    while folder:
+        yield folder
+        folder = folder.rpartition("/")[0]
+
+
+def _walk_level(session: Session, hashes: Sequence[str]) -> dict[str, list[list[Any]]]:
+    """The parsed trees of ``hashes``, each checked against its hash."""
+    return _walk_level_with_bases(session, hashes, None)
+
+
+def _walk_level_with_bases(
+    session: Session, hashes: Sequence[str], bases: set[str] | None
+) -> dict[str, list[list[Any]]]:
+    """:func:`_walk_level`, adding the hashes of the delta bases used to ``bases``."""
+    loaded = _load_objects(session, hashes, bases)
+    missing = set(hashes) - set(loaded)
+    if missing:
+        raise IntegrityCheckError(f"tree {sorted(missing)[0]} is missing from the store")
+    parsed: dict[str, list[list[Any]]] = {}
+    for digest, (_, data) in loaded.items():
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise IntegrityCheckError(f"tree {digest} does not match its hash")
+        parsed[digest] = json.loads(data)
+    return parsed
 
 
 def _lock_objects(session: Session, *, exclusive: bool) -> None:
@@ -539,6 +633,11 @@ class CheckpointRepository:
         self._indexes: dict[str, tuple[str, TreeIndex]] = {}
         self._indexes_lock = threading.Lock()
 
+    @property
+    def session_factory(self) -> SessionFactory:
+        """The session factory this repository works through."""
+        return self._session_factory
+
     def create(self, checkpoint: Checkpoint, content: SnapshotContent | None = None) -> Checkpoint:
         """Persist the checkpoint with its manifest, new objects and diff in ONE transaction."""
         if not isinstance(checkpoint, Checkpoint):
@@ -600,6 +699,7 @@ class CheckpointRepository:
                 for digest, size, data in _compress({d: objects[d][1] for d in late}, index.bases)
             ]
             _insert_ignoring_existing(session, object_rows + late_rows)
+            marks = current_marks(session, checkpoint.plan_id)
             session.execute(
                 insert(_CHECKPOINTS),
                 [
@@ -615,6 +715,9 @@ class CheckpointRepository:
                         "file_count": file_count,
                         "total_size": total_size,
                         "diff_data": diff_data,
+                        "entry_mark": marks.entries,
+                        "invocation_mark": marks.invocations,
+                        "rollbacks_before": marks.rollbacks,
                     }
                 ],
             )
@@ -795,17 +898,23 @@ class CheckpointRepository:
                 if digest in loaded:
                     yield digest, loaded[digest][1]
 
-    def known_paths(self, plan_id: str) -> set[str]:
-        """Every path that any checkpoint of the plan has in its snapshot."""
+    def known_paths(self, plan_id: str, among: Iterable[str] | None = None) -> set[str]:
+        """Every path that any checkpoint of the plan has in its snapshot.
+
+        With ``among``, only those of its paths: just the trees on their way are read.
+        """
         key = valid_id(plan_id, "plan_id")
+        wanted = None if among is None else set(among)
 
         def work(session: Session) -> set[str]:
             query = select(_CHECKPOINTS.c.root_tree).where(
                 _CHECKPOINTS.c.plan_id == key, _CHECKPOINTS.c.root_tree.is_not(None)
             )
-            roots = [str(root) for root in session.execute(query).scalars()]
+            roots = set(session.execute(query).scalars())
+            if wanted is not None:
+                return _paths_among(session, roots, wanted)
             trees = _walk_trees(session, roots)
-            return {entry.path for root in set(roots) for entry in _flatten(root, trees)}
+            return {entry.path for root in roots for entry in _flatten(root, trees)}
 
         return run_in_transaction(
             self._session_factory, f"read the paths of plan {key}", work, write=False

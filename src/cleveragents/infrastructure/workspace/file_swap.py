@@ -1,20 +1,29 @@
-"""Swapping staged files into a tree, all or nothing, even across a crash.
+"""Changing a tree all or nothing, even across a crash: a journal of undoable steps.
 
-Before the first file is touched, the whole plan of the swap is written to a
-journal in the staging folder (fsynced under a temporary name, then renamed, so a
-journal is whole or absent): per path, where its original goes
-(``backup/N``), where its new content comes from (``new/N``), and which folders
-the swap creates. Every step afterwards is a ``rename`` within one file system,
-so at any instant each path is in a state the journal can tell apart. Once
-every step is done a ``committed`` marker is written.
+Both ``apply`` and ``restore_workspace`` change a tree this way. New content is
+first staged in a staging folder inside the tree (``new/N``). Before the first
+path is touched, the whole list of steps is written to a journal there (fsynced
+under a temporary name, then renamed, so a journal is whole or absent). A step is
+one of:
+
+- ``chmod``: a file's permission bits, old and new;
+- ``out``: a path (file, symlink or empty folder) renamed into the staging
+  folder (``backup/N``);
+- ``rmdir``: a folder left empty by the steps before it, with its mode;
+- ``mkdir``: a new folder;
+- ``in``: a staged file or symlink renamed into place.
+
+Every step is a ``rename``, ``mkdir``, ``rmdir`` or ``chmod`` within one file
+system, so at any instant each path is in a state the journal can tell apart.
+Once every step is done a ``committed`` marker is written.
 
 :func:`recover` turns any staging folder back into "as before": without the
-marker it undoes the steps taken (restores backups, removes new files and the
-folders the swap created); with it, the swap is complete and only the staging
-folder goes. ``PlanApplyService`` calls it for a failed swap, and for the
-leftovers of a process killed mid-apply (see :func:`recover_interrupted`).
-A running swap holds an exclusive ``flock`` on its staging folder's lock file,
-so recovery never touches the swap of a live process.
+marker it undoes the steps taken, newest first (each undo checks what is there,
+so a recovery that is itself killed can run again); with it, the change is
+complete and only the staging folder goes. A running swap holds an exclusive
+``flock`` on its staging folder's lock file, so recovery never touches the swap
+of a live process. Snapshots never store a staging folder (the scanner skips
+their names at the top of a tree).
 """
 
 from __future__ import annotations
@@ -23,28 +32,39 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, write_all
+from cleveragents.infrastructure.workspace.safe_paths import write_all
 
 STAGING_PREFIX = ".cleveragents-apply-"
 NEW_PREFIX = ".cleveragents-new-"  # a staging folder being made: nothing was swapped yet
+# Staging folders of restores made before restores were journaled: no steps to undo.
+OLD_RESTORE_PREFIX = ".cleveragents-restore-"
 JOURNAL = "journal.json"
 COMMITTED = "committed"
 LOCK = "lock"
 
+StepKind = Literal["chmod", "out", "rmdir", "mkdir", "in"]
+# The order in which a swap runs its steps: modes, removals, emptied folders (deepest
+# first), new folders (outermost first), then new content.
+STEP_ORDER: tuple[StepKind, ...] = ("chmod", "out", "rmdir", "mkdir", "in")
+
 
 @dataclass(frozen=True)
-class _Step:
+class Step:
+    """One undoable change of one path (see the module docstring)."""
+
+    kind: StepKind
     path: str
-    backup: str
-    staged: str | None  # None: the path is deleted
-    had_original: bool
+    staged: str = ""  # "in": the staged file; "out": where the original goes
+    mode: int = 0  # "chmod": the new bits; "rmdir": the folder's bits, to make it again
+    old_mode: int = 0  # "chmod": the bits to put back
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -70,13 +90,14 @@ def locked_staging(target: Path) -> Iterator[Path]:
 
     It is made and locked as ``.cleveragents-new-*``, then renamed to
     ``.cleveragents-apply-*``: recovery never takes a folder another process is
-    still making for an abandoned one.
+    still making for an abandoned one. Staged content goes under ``new/``.
     """
     fresh = Path(tempfile.mkdtemp(prefix=NEW_PREFIX, dir=target))
     lock = os.open(fresh / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     staging = fresh.with_name(STAGING_PREFIX + fresh.name.removeprefix(NEW_PREFIX))
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        (fresh / "new").mkdir()
         fresh.rename(staging)
         yield staging
     finally:
@@ -85,72 +106,92 @@ def locked_staging(target: Path) -> Iterator[Path]:
         os.close(lock)
 
 
-class FileSwap:
-    """Moves staged files into a tree under a journal, so every step can be undone."""
+def run_steps(target: Path, staging: Path, steps: Sequence[Step]) -> None:
+    """Journal ``steps``, then run them in order; on any error, undo every step taken.
 
-    def __init__(self, target: Path, staging: Path) -> None:
-        self.target = target
-        self.staging = staging
-
-    def run(self, changes: Sequence[tuple[str, str | os.PathLike[str] | None]]) -> None:
-        """Put each staged file (None: delete) at its path; on any error, undo everything.
-
-        Staged files must lie inside the staging folder.
-        """
-        staging = os.fspath(self.staging)
-        steps: list[_Step] = []
-        folders: list[str] = []
-        planned: set[str] = set()
-        present: set[str] = {""}
-        guard = SafeRoot(self.target)
-        for index, (path, staged) in enumerate(changes):
-            there = guard.locate(path)[1]
-            if staged is not None:
-                folders += self._missing_parents(path.rpartition("/")[0], planned, present)
-            steps.append(
-                _Step(
-                    path=path,
-                    backup=f"backup/{index}",
-                    staged=None if staged is None else _inside(staging, os.fspath(staged)),
-                    had_original=there,
-                )
-            )
-        (self.staging / "backup").mkdir(exist_ok=True)
-        journal = {"steps": [step.__dict__ for step in steps], "folders": folders}
-        _fsync_write(self.staging / JOURNAL, json.dumps(journal).encode())
-        try:
-            for folder in folders:
-                (self.target / folder).mkdir()
-            guard = SafeRoot(self.target)  # checked again: the folders changed
-            for step in steps:
-                destination = guard.locate(step.path)[0]
-                if step.had_original:
-                    os.replace(destination, f"{staging}/{step.backup}")
-                if step.staged is not None:
-                    os.replace(f"{staging}/{step.staged}", destination)
-        except BaseException:
-            recover(self.staging, self.target)
-            raise
-        _fsync_write(self.staging / COMMITTED, b"")
-
-    def _missing_parents(self, folder: str, planned: set[str], present: set[str]) -> list[str]:
-        """The folders above a file that the swap must make, outermost first."""
-        missing: list[str] = []
-        while folder not in planned and folder not in present:
-            if os.path.lexists(os.path.join(self.target, folder)):
-                present.add(folder)
-                break
-            missing.append(folder)
-            folder = folder.rpartition("/")[0]
-        planned.update(missing)
-        return list(reversed(missing))
+    Paths must have been checked by the caller (no symlinked folder on the way);
+    staged files must lie under ``staging``. Raises what failed, after the undo.
+    """
+    (staging / "backup").mkdir(exist_ok=True)
+    journal = {"version": 2, "steps": [asdict(step) for step in steps]}
+    _fsync_write(staging / JOURNAL, json.dumps(journal).encode())
+    prefix = os.fspath(target)
+    room = os.fspath(staging)
+    try:
+        for step in steps:
+            where = f"{prefix}/{step.path}"
+            if step.kind == "chmod":
+                os.chmod(where, step.mode)
+            elif step.kind == "out":
+                os.replace(where, f"{room}/{step.staged}")
+            elif step.kind == "rmdir":
+                os.rmdir(where)
+            elif step.kind == "mkdir":
+                os.mkdir(where)
+            else:
+                os.replace(f"{room}/{step.staged}", where)
+    except BaseException:
+        recover(staging, target)
+        raise
+    _fsync_write(staging / COMMITTED, b"")
 
 
-def _inside(staging: str, staged: str) -> str:
-    """``staged`` relative to ``staging`` (a POSIX path), which it must lie under."""
-    if not staged.startswith(f"{staging}/"):
-        raise ValueError(f"staged file {staged} is not inside the staging folder {staging}")
-    return staged[len(staging) + 1 :]
+def _undo(step: Step, target: str, room: str) -> bool:
+    """Undo ``step`` if it was taken; True when something changed."""
+    where = f"{target}/{step.path}"
+    if step.kind == "in":
+        if os.path.lexists(f"{room}/{step.staged}") or not os.path.lexists(where):
+            return False
+        _remove_single(where)
+        return True
+    if step.kind == "mkdir":
+        if not os.path.isdir(where) or os.path.islink(where) or os.listdir(where):
+            return False
+        os.rmdir(where)
+        return True
+    if step.kind == "rmdir":
+        if os.path.lexists(where):
+            return False
+        os.mkdir(where)
+        os.chmod(where, step.mode)
+        return True
+    if step.kind == "out":
+        backup = f"{room}/{step.staged}"
+        if not os.path.lexists(backup):
+            return False
+        if os.path.lexists(where):
+            _remove_single(where)
+        os.rename(backup, where)
+        return True
+    try:
+        info = os.lstat(where)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) == step.old_mode:
+        return False
+    os.chmod(where, step.old_mode)
+    return True
+
+
+def _remove_single(path: str) -> None:
+    """Remove a file, symlink or empty folder (never a folder's content)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.rmdir(path)
+    else:
+        os.unlink(path)
+
+
+def _steps_of(journal: dict[str, Any]) -> list[Step]:
+    """The journal's steps; a journal from before version 2 listed swaps per path."""
+    if journal.get("version") == 2:
+        return [Step(**raw) for raw in journal["steps"]]
+    steps = [Step("mkdir", folder) for folder in journal["folders"]]
+    for raw in journal["steps"]:
+        if raw["had_original"]:
+            steps.append(Step("out", raw["path"], staged=raw["backup"]))
+        if raw["staged"] is not None:
+            steps.append(Step("in", raw["path"], staged=raw["staged"]))
+    return steps
 
 
 def recover(staging: Path, target: Path) -> bool:
@@ -161,24 +202,10 @@ def recover(staging: Path, target: Path) -> bool:
     undone = False
     journal_path = staging / JOURNAL
     if journal_path.exists() and not (staging / COMMITTED).exists():
-        journal: dict[str, Any] = json.loads(journal_path.read_text())
-        for raw in reversed(journal["steps"]):
-            step = _Step(**raw)
-            destination = target.joinpath(*step.path.split("/"))
-            backup = staging / step.backup
-            moved_in = step.staged is not None and not os.path.lexists(staging / step.staged)
-            if os.path.lexists(backup):
-                if os.path.lexists(destination):
-                    destination.unlink()
-                backup.replace(destination)
-                undone = True
-            elif not step.had_original and moved_in and os.path.lexists(destination):
-                destination.unlink()
-                undone = True
-        for folder in reversed(journal["folders"]):
-            path = target.joinpath(*folder.split("/"))
-            if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
-                path.rmdir()
+        steps = _steps_of(json.loads(journal_path.read_text()))
+        prefix, room = os.fspath(target), os.fspath(staging)
+        for step in reversed(steps):
+            undone = _undo(step, prefix, room) or undone
     shutil.rmtree(staging, ignore_errors=True)
     return undone
 
@@ -190,7 +217,8 @@ def recover_interrupted(target: Path) -> list[str]:
     the names of the folders whose swap was undone.
     """
     undone: list[str] = []
-    found = [*target.glob(f"{STAGING_PREFIX}*"), *target.glob(f"{NEW_PREFIX}*")]
+    prefixes = (STAGING_PREFIX, NEW_PREFIX, OLD_RESTORE_PREFIX)
+    found = [target / name for name in os.listdir(target) if name.startswith(prefixes)]
     for staging in sorted(found):
         if not staging.is_dir() or staging.is_symlink():
             continue
@@ -202,7 +230,7 @@ def recover_interrupted(target: Path) -> list[str]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                continue  # a live apply owns it
+                continue  # a live swap owns it
             if recover(staging, target):
                 undone.append(staging.name)
         finally:

@@ -13,13 +13,15 @@ _CHUNK = 1 << 20
 
 
 class UnsafePathError(ValueError):
-    """A path that would leave its root or pass through a symlink."""
+    """A path that would leave its root, or be reached through a symlinked folder."""
 
 
 def resolve_under(root: Path, relative: str) -> Path:
-    """``root / relative`` after checking that no existing component is a symlink.
+    """``root / relative`` after checking that no folder on the way is a symlink.
 
     ``relative`` must be a workspace path (no absolute path, ``..``, empty segment).
+    Its last component may be anything, a symlink included: it is what a caller
+    reads, replaces or removes, never something it writes through.
     """
     return SafeRoot(root).resolve(relative)
 
@@ -29,7 +31,7 @@ class SafeRoot:
 
     A folder's verdict (missing, or there and not a symlink) is remembered for the
     life of the object, so make a new one after changing the tree's folders. The
-    last component of every path is still checked on each call.
+    last component of every path is looked at again on each call.
     """
 
     def __init__(self, root: Path) -> None:
@@ -47,10 +49,10 @@ class SafeRoot:
             check_workspace_path(relative)
         except ValueError as exc:
             raise UnsafePathError(str(exc)) from None
-        there = self._exists(relative.rpartition("/")[0], relative) and self._refuse_link(
-            relative, relative
-        )
-        return f"{self._prefix}/{relative}", there
+        absolute = f"{self._prefix}/{relative}"
+        if not self._exists(relative.rpartition("/")[0], relative):
+            return absolute, False
+        return absolute, os.path.lexists(absolute)
 
     def _exists(self, folder: str, requested: str) -> bool:
         known = self._folders.get(folder)
@@ -61,16 +63,30 @@ class SafeRoot:
             self._folders[folder] = known
         return known
 
-    def _refuse_link(self, component: str, requested: str) -> bool:
-        """True when something that is not a symlink is there, False when nothing is."""
+    def _refuse_link(self, folder: str, requested: str) -> bool:
+        """True when something is at ``folder``, False when nothing is; a symlink raises."""
         try:
-            mode = os.lstat(f"{self._prefix}/{component}").st_mode
+            mode = os.lstat(f"{self._prefix}/{folder}").st_mode
         except FileNotFoundError:
             return False  # nothing below a missing folder can be a symlink
         if stat.S_ISLNK(mode):
-            where = self.root.joinpath(*component.split("/"))
-            raise UnsafePathError(f"{requested!r} passes through the symlink {where}")
+            where = self.root.joinpath(*folder.split("/"))
+            raise UnsafePathError(f"{requested!r} would be reached through the symlink {where}")
         return True
+
+
+def link_target(path: str) -> bytes:
+    """A symlink's target, byte for byte as the kernel keeps it.
+
+    Not ``Path.readlink``: it normalises the target, dropping a trailing ``/`` or a
+    leading ``./``, and a restore must give back exactly what was there.
+    """
+    return os.readlink(os.fsencode(path))
+
+
+def make_link(target: bytes, place: str) -> None:
+    """Create the symlink ``place`` pointing at ``target`` (bytes, unchanged)."""
+    os.symlink(target, os.fsencode(place))
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -21,13 +21,20 @@ from pathlib import Path
 from typing import Final
 
 from cleveragents._logging import get_logger
-from cleveragents.domain.models.core.checkpoint import FileKind, ManifestEntry
+from cleveragents.domain.models.core.checkpoint import (
+    EMPTY_TREE_SHA256,
+    MODE_KINDS,
+    FileKind,
+    ManifestEntry,
+)
 from cleveragents.infrastructure.database.trusted import from_trusted
-from cleveragents.infrastructure.workspace.safe_paths import SafeRoot
+from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, link_target
 from cleveragents.infrastructure.workspace.watcher import Changes, TreeWatcher
 
 DEFAULT_SIZE_LIMIT: Final = 100 * 1024 * 1024
 ALWAYS_EXCLUDED: Final = (".git",)
+# The staging folders of our own swaps (file_swap), at the top of a tree: never content.
+OWN_PREFIXES: Final = (".cleveragents-apply-", ".cleveragents-new-", ".cleveragents-restore-")
 # Timestamps come from a coarse kernel clock that may lag the fine one by a tick.
 RACY_WINDOW_NS: Final = 50_000_000
 _READ_CHUNK: Final = 1 << 20
@@ -122,7 +129,8 @@ def load_cache(data: bytes | None) -> dict[str, ScannedFile] | None:
             if not all(type(value) is int for value in key) or type(sha256) is not str:
                 return None
             kind = _KINDS[kind_name]
-            parsed[path] = ScannedFile(_entry(path, size, mode, sha256, kind), key)
+            entry = _entry(path, 0 if kind is FileKind.DIR else size, mode, sha256, kind)
+            parsed[path] = ScannedFile(entry, key)
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
     return parsed
@@ -134,12 +142,13 @@ def _walk(
     skipped: list[str],
     watcher: TreeWatcher | None = None,
 ) -> Iterator[tuple[str, str, os.stat_result]]:
-    """(relative POSIX path, absolute path, lstat) of every regular file and symlink.
+    """(relative POSIX path, absolute path, lstat) of every file, symlink and empty folder.
 
     ``start`` is (relative prefix, absolute path) of the folder to walk. Symlinks are
     never followed; ``DirEntry`` gives the kind of most entries without a system
-    call, so each file costs one ``lstat``. A ``watcher`` watches each folder before
-    it is listed, so no change after the listing goes unreported.
+    call, so each file costs one ``lstat``. A folder that holds nothing at all (not
+    even an excluded file) is yielded itself. A ``watcher`` watches each folder
+    before it is listed, so no change after the listing goes unreported.
     """
     excludes = settings.excludes
     stack = [start]
@@ -147,8 +156,10 @@ def _walk(
         prefix, folder = stack.pop()
         if watcher is not None:
             watcher.watch(prefix, folder)
+        listed = 0
         with os.scandir(folder) as entries:
             for item in entries:
+                listed += 1
                 name = item.name
                 if not name.isascii():
                     try:
@@ -164,17 +175,23 @@ def _walk(
                     _log.warning("snapshot.skipped_name", path=item.path, reason="backslash")
                     continue
                 relative = f"{prefix}{name}"
-                if name in ALWAYS_EXCLUDED or (excludes and settings.excluded(relative)):
+                if (
+                    name in ALWAYS_EXCLUDED
+                    or (not prefix and name.startswith(OWN_PREFIXES))
+                    or (excludes and settings.excluded(relative))
+                ):
                     continue
                 if item.is_dir(follow_symlinks=False):
                     stack.append((f"{relative}/", item.path))
                 elif item.is_file(follow_symlinks=False) or item.is_symlink():
                     yield relative, item.path, item.stat(follow_symlinks=False)
+        if not listed and prefix:
+            yield prefix[:-1], folder, os.lstat(folder)
 
 
 def _read(path: str, info: os.stat_result, limit: int) -> tuple[str, bytes | None, FileKind]:
     if stat.S_ISLNK(info.st_mode):
-        target = os.fsencode(Path(path).readlink())
+        target = link_target(path)
         return hashlib.sha256(target).hexdigest(), target, FileKind.SYMLINK
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(fd, "rb") as handle:
@@ -201,6 +218,8 @@ def _acceptable(relative: str, settings: ScanSettings, skipped: list[str]) -> bo
         skipped.append(shown)
         _log.warning("snapshot.skipped_name", path=shown, reason="not valid UTF-8")
         return False
+    if relative.startswith(OWN_PREFIXES):
+        return False
     return not settings.excluded_path(relative)
 
 
@@ -211,6 +230,7 @@ def scan(
     previous_started_ns: int = 0,
     *,
     watcher: TreeWatcher | None = None,
+    keep_content: bool = True,
 ) -> Scan:
     """Scan ``root``; files whose stat data match ``previous`` (and are not racy) are not read.
 
@@ -221,7 +241,7 @@ def scan(
     started = time.time_ns()
     found = Scan(files={}, started_ns=started)
     walked = _walk(("", os.fspath(root)), settings, found.skipped, watcher)
-    _settle(found, walked, previous or {}, previous_started_ns, settings)
+    _settle(found, walked, previous or {}, previous_started_ns, settings, keep_content)
     return found
 
 
@@ -231,12 +251,15 @@ def rescan(
     previous: Scan,
     changes: Changes,
     watcher: TreeWatcher,
+    *,
+    keep_content: bool = True,
 ) -> Scan:
     """The scan of ``root`` after ``changes``, reported by ``watcher`` since ``previous``.
 
     Only the changed files (and every file with more than one hard link, whose other
-    names may lie outside the tree) are stat'ed again, and only the new or deleted
-    folders walked again; every other file keeps its entry from ``previous``.
+    names may lie outside the tree) are stat'ed again, only the new or deleted
+    folders walked again, and only the folders around them checked for emptiness;
+    every other path keeps its entry from ``previous``.
     """
     started = time.time_ns()
     files = dict(previous.files)
@@ -248,7 +271,7 @@ def rescan(
     fresh = [f for i, f in enumerate(folders) if not _below_any(f, folders[:i])]
     for folder in fresh:
         below = f"{folder}/"
-        for path in [p for p in files if p.startswith(below)]:
+        for path in [p for p in files if p.startswith(below) or p == folder]:
             del files[path]
             touched.add(path)
         absolute = f"{prefix}/{folder}"
@@ -261,10 +284,9 @@ def rescan(
         touched.add(path)
         if _below_any(path, fresh) or not _acceptable(path, settings, found.skipped):
             continue
-        folder = path.rpartition("/")[0]
-        absolute = f"{prefix}/{path}"
         try:
-            if folder and not guard.locate(folder)[1]:
+            absolute, there = guard.locate(path)
+            if not there:
                 continue
             info = os.lstat(absolute)
         except (OSError, ValueError):  # gone, a file above it, or a symlink above it
@@ -273,8 +295,37 @@ def rescan(
             walked.append((path, absolute, info))
     found.linked = {p for p in found.linked if p in files}
     touched.update(path for path, _, _ in walked)
-    _settle(found, walked, previous.files, previous.started_ns, settings)
+    walked_paths = {path for path, _, _ in walked}
+    around = {path.rpartition("/")[0] for path in [*touched, *fresh]} - walked_paths
+    walked.extend(_empty_folders(guard, sorted(around - {""}), settings, found))
+    touched.update(around - {""})
+    _settle(found, walked, previous.files, previous.started_ns, settings, keep_content)
     return found
+
+
+def _empty_folders(
+    guard: SafeRoot, candidates: Sequence[str], settings: ScanSettings, found: Scan
+) -> Iterator[tuple[str, str, os.stat_result]]:
+    """The candidates that are empty folders now; the others lose an empty-folder entry."""
+    for folder in candidates:
+        old = found.files.get(folder)
+        if old is not None and old.entry.kind is FileKind.DIR:
+            del found.files[folder]  # back below if it is still empty
+        if not _acceptable(folder, settings, []):
+            continue
+        try:
+            absolute, there = guard.locate(folder)
+            if not there:
+                continue
+            info = os.lstat(absolute)
+            if not stat.S_ISDIR(info.st_mode):
+                continue
+            with os.scandir(absolute) as entries:
+                if next(entries, None) is not None:
+                    continue
+        except (OSError, ValueError):
+            continue
+        yield folder, absolute, info
 
 
 def _below_any(path: str, folders: Sequence[str]) -> bool:
@@ -295,17 +346,29 @@ def _settle(
     known: Mapping[str, ScannedFile],
     previous_started_ns: int,
     settings: ScanSettings,
+    keep_content: bool = True,
 ) -> None:
-    """Add each walked file to ``found``: its previous entry when unchanged, else read it."""
+    """Add each walked file to ``found``: its previous entry when unchanged, else read it.
+
+    ``keep_content=False`` hashes what it reads without keeping the bytes.
+    """
     racy_from = previous_started_ns - RACY_WINDOW_NS
     files = found.files
     linked = found.linked
     to_read: list[tuple[str, str, os.stat_result]] = []
     for relative, path, info in walked:
-        if info.st_nlink > 1:
-            linked.add(relative)
         key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
         old = known.get(relative)
+        if stat.S_ISDIR(info.st_mode):  # an empty folder: nothing to read
+            if old is not None and old.entry.kind is FileKind.DIR:
+                files[relative] = old
+            else:
+                files[relative] = ScannedFile(
+                    _entry(relative, 0, 0, EMPTY_TREE_SHA256, FileKind.DIR), key
+                )
+            continue
+        if info.st_nlink > 1:
+            linked.add(relative)
         if old is not None and old.stat_key == key and max(key[1], key[2]) < racy_from:
             files[relative] = old  # the same object: callers skip it by identity
         else:
@@ -314,6 +377,8 @@ def _settle(
     def read(item: tuple[str, str, os.stat_result]) -> ScannedFile:
         relative, path, info = item
         digest, content, kind = _read(path, info, settings.size_limit)
+        if not keep_content:
+            content = None
         key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
         return ScannedFile(_entry(relative, info.st_size, info.st_mode, digest, kind), key, content)
 
@@ -330,7 +395,6 @@ def _settle(
 
 
 def _entry(relative: str, size: int, mode: int, digest: str, kind: FileKind) -> ManifestEntry:
-    executable = kind is not FileKind.SYMLINK and bool(mode & stat.S_IXUSR)
     return from_trusted(
         ManifestEntry,
         {
@@ -338,6 +402,6 @@ def _entry(relative: str, size: int, mode: int, digest: str, kind: FileKind) -> 
             "kind": kind,
             "sha256": digest,
             "size": size,
-            "executable": executable,
+            "mode": stat.S_IMODE(mode) if kind in MODE_KINDS else 0,
         },
     )

@@ -178,6 +178,13 @@ class TreeWatcher:
 
     def drain(self) -> Changes | None:
         """The paths changed since the last drain, or None when they cannot be trusted."""
+        changes = self.peek()
+        if changes is not None:
+            self._pending = Changes()
+        return changes
+
+    def peek(self) -> Changes | None:
+        """What :meth:`drain` would return, without forgetting it (a copy)."""
         if self._fd < 0:
             return None
         while not self._broken:
@@ -188,8 +195,7 @@ class TreeWatcher:
             self._parse(data)
         if self._broken or not self._same_root():
             return None
-        changes, self._pending = self._pending, Changes()
-        return changes
+        return Changes(set(self._pending.files), set(self._pending.folders))
 
     def _same_root(self) -> bool:
         info = os.stat(self.root)  # gone: the snapshot fails as it would without a watcher

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -13,6 +15,7 @@ from cleveragents.domain.models.core._types import (
     DomainModel,
     Identifier,
     NonNegativeInt,
+    PermissionBits,
     Sha256Hex,
     UtcDateTime,
     WorkspacePath,
@@ -52,23 +55,127 @@ class FileKind(StrEnum):
     FILE = "file"
     SYMLINK = "symlink"
     LARGE = "large"  # above the size limit: recorded by hash and size only
+    DIR = "dir"  # a folder that holds nothing at all
+
+
+# An empty folder's hash: the sha256 of its (empty) tree, the two bytes ``[]``.
+EMPTY_TREE_SHA256 = hashlib.sha256(b"[]").hexdigest()
+# The kinds whose permission bits are recorded (a symlink's and a folder's are not).
+MODE_KINDS = frozenset({FileKind.FILE, FileKind.LARGE})
 
 
 class ManifestEntry(DomainModel):
-    """One file of a snapshot: its content hash, size and mode bits."""
+    """One path of a snapshot: a file, symlink or empty folder with its hash, size and mode.
+
+    ``mode`` is the permission bits (``st_mode & 0o7777``) of a file, 0 for a
+    symlink or a folder. Snapshots made before modes were recorded read back as
+    0o755 or 0o644 (their executable bit).
+    """
 
     path: WorkspacePath
     kind: FileKind = FileKind.FILE
     sha256: Sha256Hex
     size: NonNegativeInt
-    executable: bool = False
+    mode: PermissionBits = 0o644
+
+    @property
+    def executable(self) -> bool:
+        """The owner's execute bit."""
+        return bool(self.mode & 0o100)
+
+    @property
+    def shown_path(self) -> str:
+        """The path as ``diff_paths`` and restore results show it: folders end with ``/``."""
+        return f"{self.path}/" if self.kind is FileKind.DIR else self.path
 
 
 class DiffEntry(DomainModel):
-    """One changed path since the previous checkpoint: its new hash, or None if deleted."""
+    """One changed path since the previous checkpoint.
+
+    ``sha256`` is None when the path is gone. ``kind`` is what is there now (for a
+    path that is gone: ``DIR`` when it was an empty folder, else None). A diff read
+    from a checkpoint made before kinds were recorded has ``kind`` None throughout.
+    """
 
     path: WorkspacePath
     sha256: Sha256Hex | None
+    kind: FileKind | None = None
+    mode: PermissionBits | None = None
+
+    @property
+    def shown_path(self) -> str:
+        """The path as ``diff_paths`` shows it: folders end with ``/``."""
+        return f"{self.path}/" if self.kind is FileKind.DIR else self.path
+
+    @classmethod
+    def of(cls, entry: ManifestEntry) -> DiffEntry:
+        """The diff entry saying that ``entry`` is there now."""
+        mode = entry.mode if entry.kind in MODE_KINDS else None
+        return cls(path=entry.path, sha256=entry.sha256, kind=entry.kind, mode=mode)
+
+    @classmethod
+    def gone(cls, entry: ManifestEntry) -> DiffEntry:
+        """The diff entry saying that ``entry`` is gone."""
+        return cls(
+            path=entry.path, sha256=None, kind=FileKind.DIR if entry.kind is FileKind.DIR else None
+        )
+
+    def canonical_row(self) -> list[str | int | None]:
+        """This entry's row in :func:`diff_canonical_bytes`."""
+        if self.sha256 is None or self.kind is None:
+            return [self.shown_path, self.sha256]
+        return [self.shown_path, self.sha256, self.kind.value, self.mode]
+
+
+_CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def diff_canonical_bytes(diff: Iterable[DiffEntry]) -> bytes:
+    """The canonical form of a diff, behind ``diff_hash``: compact JSON rows sorted by path.
+
+    A path that is gone is ``[path, null]``; a path that is there is
+    ``[path, sha256, kind, mode]`` (``mode``: the permission bits as an integer, null
+    for a symlink or a folder). Folders' paths end with ``/``. A diff from before
+    kinds were recorded has ``[path, sha256]`` rows, as it was hashed then. UTF-8,
+    no spaces, not ASCII-escaped.
+    """
+    rows = sorted((entry.canonical_row() for entry in diff), key=_row_order)
+    return _CANONICAL_JSON.encode(rows).encode()
+
+
+def _row_order(row: list[str | int | None]) -> tuple[str, str]:
+    return str(row[0]), str(row[1] or "")
+
+
+def diff_hash(diff: Iterable[DiffEntry]) -> str:
+    """Lowercase sha256 hex of :func:`diff_canonical_bytes`."""
+    return hashlib.sha256(diff_canonical_bytes(diff)).hexdigest()
+
+
+def diff_from_rows(rows: Iterable[Sequence[object]]) -> list[DiffEntry]:
+    """The diff entries of canonical rows (``ValueError``/``TypeError`` for anything else)."""
+    entries: list[DiffEntry] = []
+    for row in rows:
+        if len(row) == 2:
+            shown, sha256 = row
+            kind: object = None
+            mode: object = None
+        else:
+            shown, sha256, kind, mode = row
+        if not isinstance(shown, str):
+            raise TypeError("a diff row's path must be text")
+        folder = shown.endswith("/")
+        if folder and sha256 is None:
+            kind = FileKind.DIR.value
+        entries.append(
+            DiffEntry(
+                path=shown[:-1] if folder else shown,
+                sha256=sha256,
+                kind=None if kind is None else FileKind(str(kind)),
+                mode=mode,
+            )
+        )
+    return entries
 
 
 @dataclass(frozen=True)
@@ -129,8 +236,8 @@ class CheckpointStore(Protocol):
         """The stored content of each hash (not verified: callers re-hash it)."""
         ...
 
-    def known_paths(self, plan_id: str) -> set[str]:
-        """Every path any checkpoint of the plan has in its snapshot."""
+    def known_paths(self, plan_id: str, among: Iterable[str] | None = None) -> set[str]:
+        """Every path any checkpoint of the plan has in its snapshot (only ``among`` them)."""
         ...
 
     def stat_cache(self, plan_id: str) -> tuple[str, int, bytes] | None:

@@ -1,0 +1,128 @@
+"""Rolling a plan back to one of its checkpoints: the sandbox and the record, together.
+
+A rollback first takes a ``pre_rollback`` safety checkpoint of the sandbox as it
+is (so it can be undone: roll back to that checkpoint), then resets the sandbox
+exactly to the checkpoint, removing what the checkpoint lacks (ignored paths
+stay, and so do files too large to have been stored), then marks every entry
+and tool invocation recorded after the checkpoint as rolled back by the safety
+checkpoint (``rolled_back_by``), in one transaction. Marked records stay for the
+audit trail; ``summarize``, ``plan diff`` and ``apply`` leave them out.
+
+Which records are "after" the checkpoint is decided by the database's own
+numbering, not by clocks (see ``infrastructure.database.rollback_marks``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+from typing import cast
+
+from cleveragents._logging import get_logger
+from cleveragents.application.services.checkpoint_service import CheckpointService
+from cleveragents.domain.models.core._types import require_id as valid_id
+from cleveragents.domain.models.core.change import ChangeSetStore
+from cleveragents.infrastructure.database.errors import RecordNotFoundError
+from cleveragents.infrastructure.database.session import SessionFactory, same_database
+from cleveragents.infrastructure.workspace.safe_paths import existing_directory
+
+_log = get_logger(__name__)
+
+ROLLBACK_CHECKPOINT_TYPE = "pre_rollback"
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """What a rollback did (or, with ``dry_run``, would do); the path lists are sorted."""
+
+    checkpoint_id: str
+    safety_checkpoint_id: str | None
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rolled_back_entries: int = 0
+    rolled_back_invocations: int = 0
+    dry_run: bool = False
+
+
+def _factory_of(component: object, name: str) -> SessionFactory:
+    factory: object = getattr(component, "session_factory", None)
+    if not callable(factory):
+        raise ValueError(f"cannot tell which database the {name} uses: it has no session_factory")
+    return cast(SessionFactory, factory)
+
+
+class PlanRollbackService:
+    """Rolls a plan's sandbox and records back to one of its checkpoints."""
+
+    def __init__(self, changeset_store: ChangeSetStore, checkpoints: CheckpointService) -> None:
+        if changeset_store is None:
+            raise ValueError("changeset_store is required (got None)")
+        if not isinstance(checkpoints, CheckpointService):
+            raise ValueError("checkpoints must be a CheckpointService")
+        store_factory = _factory_of(changeset_store, "changeset store")
+        checkpoint_factory = _factory_of(checkpoints.repository, "checkpoint service")
+        if not same_database(store_factory, checkpoint_factory):
+            raise ValueError(
+                "the changeset store and the checkpoint service must use the same database"
+            )
+        self._store = changeset_store
+        self._checkpoints = checkpoints
+
+    def rollback(
+        self,
+        plan_id: str,
+        checkpoint_id: str,
+        sandbox_dir: str | Path,
+        *,
+        dry_run: bool = False,
+    ) -> RollbackResult:
+        """Reset ``sandbox_dir`` to the checkpoint and roll back what was recorded after it.
+
+        ``RecordNotFoundError`` for an unknown checkpoint, ``ValueError`` for a
+        checkpoint of another plan; a dry run changes nothing and reports.
+        """
+        key = valid_id(plan_id, "plan_id")
+        target_id = valid_id(checkpoint_id, "checkpoint_id")
+        sandbox = existing_directory(sandbox_dir, "sandbox_dir")
+        checkpoint = self._checkpoints.get_checkpoint(target_id)
+        if checkpoint is None:
+            raise RecordNotFoundError(f"checkpoint {target_id} does not exist")
+        if checkpoint.plan_id != key:
+            raise ValueError(
+                f"checkpoint {target_id} belongs to plan {checkpoint.plan_id}, not to {key}"
+            )
+        if dry_run:
+            preview = self._checkpoints.reset_workspace(target_id, sandbox, dry_run=True)
+            entries, invocations = self._store.roll_back(key, target_id, None, dry_run=True)
+            return RollbackResult(
+                target_id, None, preview.written, preview.removed, entries, invocations, True
+            )
+        safety = self._checkpoints.create_workspace_snapshot(
+            key,
+            str(sandbox),
+            target_id,
+            description=f"before rolling back to checkpoint {target_id}",
+            checkpoint_type=ROLLBACK_CHECKPOINT_TYPE,
+        )
+        restored = self._checkpoints.reset_workspace(target_id, sandbox)
+        entries, invocations = self._store.roll_back(key, target_id, safety.checkpoint_id)
+        _log.info(
+            "plan.rolled_back",
+            plan_id=key,
+            checkpoint_id=target_id,
+            safety_checkpoint_id=safety.checkpoint_id,
+            written=len(restored.written),
+            removed=len(restored.removed),
+            entries=entries,
+            invocations=invocations,
+        )
+        return RollbackResult(
+            target_id,
+            safety.checkpoint_id,
+            restored.written,
+            restored.removed,
+            entries,
+            invocations,
+            False,
+        )
