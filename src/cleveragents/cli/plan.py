@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cleveragents.application.services.plan_apply_service import PlanApplyService
-from cleveragents.cli.context import checked_id, state_of
+from cleveragents.application.services.plan_rollback_service import PlanRollbackService
+from cleveragents.cli.checkpoint_views import checkpoint_service, load_checkpoint
+from cleveragents.cli.context import (
+    EXIT_OPERATIONAL,
+    EXIT_USAGE,
+    CliError,
+    checked_id,
+    state_of,
+)
 from cleveragents.cli.output import FormatOption, resolve_format, write_text
 from cleveragents.cli.plan_views import load_diff, load_status, render_diff, render_status
+from cleveragents.cli.rollback_views import RollbackReport, render_rollback
 from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
 
-plan_app = typer.Typer(help="A plan's recorded changes: status, diffs and cleanup.")
+plan_app = typer.Typer(help="A plan's recorded changes: status, diffs, rollback and cleanup.")
 
 PlanIdArgument = Annotated[
     str, typer.Argument(metavar="PLAN_ID", help="The plan's id.", callback=checked_id)
+]
+CheckpointIdArgument = Annotated[
+    str,
+    typer.Argument(metavar="CHECKPOINT_ID", help="The checkpoint's id.", callback=checked_id),
 ]
 
 
@@ -62,3 +76,47 @@ def cleanup_command(ctx: typer.Context, plan_id: PlanIdArgument) -> None:
     factory = state_of(ctx).session_factory()
     deleted = PlanApplyService(SqliteChangeSetStore(factory)).cleanup_changeset(plan_id)
     write_text(str(deleted))
+
+
+@plan_app.command("rollback")
+def rollback_command(
+    ctx: typer.Context,
+    plan_id: PlanIdArgument,
+    checkpoint_id: CheckpointIdArgument,
+    sandbox: Annotated[
+        Path,
+        typer.Option(
+            "--sandbox",
+            metavar="DIR",
+            exists=True,
+            file_okay=False,
+            help="The plan's sandbox folder, reset to the checkpoint.",
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Change nothing; report what would change.")
+    ] = False,
+    fmt: FormatOption = None,
+) -> None:
+    """Reset the sandbox to a checkpoint of the plan and roll back what was recorded after it.
+
+    A pre_rollback checkpoint of the sandbox is taken first: rolling back to it
+    undoes the rollback.
+    """
+    output = resolve_format(fmt)
+    factory = state_of(ctx).session_factory()
+    checkpoints = checkpoint_service(factory)
+    checkpoint = load_checkpoint(checkpoints, checkpoint_id)
+    if checkpoint.plan_id != plan_id:
+        raise CliError(
+            f"checkpoint {checkpoint_id} belongs to plan {checkpoint.plan_id}, not to {plan_id}",
+            EXIT_USAGE,
+        )
+    service = PlanRollbackService(SqliteChangeSetStore(factory), checkpoints)
+    try:
+        result = service.rollback(plan_id, checkpoint_id, sandbox, dry_run=dry_run)
+    except ValueError as exc:
+        # The arguments were checked already: what is refused now is the sandbox's
+        # content (a symlink or a folder in the way), an operational failure.
+        raise CliError(f"cannot roll back {sandbox}: {exc}", EXIT_OPERATIONAL) from exc
+    render_rollback(RollbackReport(plan_id, sandbox.absolute(), result), output)

@@ -11,14 +11,16 @@
             "files_changed": 5, "created": 1, "modified": 2, "deleted": 1, "renamed": 1,
             "insertions": 31, "deletions": 4,
             "tool_invocations": 9, "failed_invocations": 1,
-            "paths": ["README.md", "app/http.py", ...]       # sorted, distinct
+            "paths": ["README.md", "app/http.py", ...],      # sorted, distinct
+            "rolled_back": 0                # entries a rollback undid, left out above
           },
           "created_at": "2024-05-01T12:00:00.123456Z"       # the changeset's, UTC
         }
       ],
       "tool_invocations": {                 # the whole plan, including invocations
-        "total": 9,                         # attached to no changeset
+        "total": 9,                         # attached to no changeset; live ones only
         "failed": 1,
+        "rolled_back": 0,                   # undone by a rollback, counted apart
         "failures": [                       # recording order
           {"invocation_id": "01J...", "tool_name": "run_tests", "error": "Traceback ..."}
         ]
@@ -38,7 +40,8 @@ A plan is found when it has a changeset, a tool invocation or a checkpoint.
 ``plan diff --format json`` prints ``{"plan_id": ..., "entries": [...]}`` where each
 entry is a ``ChangeEntry`` dump (entry_id, changeset_id, plan_id, path, operation,
 old_path, before_hash, after_hash, diff, insertions, deletions, tool_invocation_id,
-metadata, created_at), in recording order; no matching entry gives ``"entries": []``.
+metadata, created_at, kind, before_mode, after_mode, rolled_back_by), in recording
+order; entries a rollback undid are left out; no matching entry gives ``"entries": []``.
 """
 
 from __future__ import annotations
@@ -111,9 +114,19 @@ class PlanStatus:
     checkpoints: list[Checkpoint]
 
     @property
+    def live_invocations(self) -> list[ToolInvocation]:
+        """The invocations no rollback undid, in recording order."""
+        return [invocation for invocation in self.invocations if invocation.rolled_back_by is None]
+
+    @property
+    def rolled_back_invocations(self) -> int:
+        """How many invocations a rollback undid (shown apart, counted nowhere else)."""
+        return len(self.invocations) - len(self.live_invocations)
+
+    @property
     def failures(self) -> list[ToolInvocation]:
-        """The failed tool invocations, in recording order."""
-        return [invocation for invocation in self.invocations if invocation.error is not None]
+        """The failed live tool invocations, in recording order."""
+        return [call for call in self.live_invocations if call.error is not None]
 
     def to_document(self) -> dict[str, Any]:
         """The JSON/YAML document described in this module's docstring."""
@@ -127,8 +140,9 @@ class PlanStatus:
                 for status in self.changesets
             ],
             "tool_invocations": {
-                "total": len(self.invocations),
+                "total": len(self.live_invocations),
                 "failed": len(self.failures),
+                "rolled_back": self.rolled_back_invocations,
                 "failures": [
                     {
                         "invocation_id": failure.invocation_id,
@@ -197,6 +211,7 @@ def load_diff(
         entries = ChangeSetEntryRepository(session_factory).get_entries_for_plan(key)
         if not entries and not _plan_exists(session_factory, key):
             raise NotFoundError(f"plan {key} not found")
+    entries = [entry for entry in entries if entry.rolled_back_by is None]
     if path_glob is not None:
         entries = [entry for entry in entries if _matches(entry, path_glob)]
     return PlanDiff(plan_id=key, entries=entries)
@@ -244,8 +259,9 @@ def _plain_status(status: PlanStatus) -> list[str]:
         lines += [f"    {path}" for path in summary.paths]
     failures = status.failures
     lines += [
-        f"tool_invocations: {len(status.invocations)}",
+        f"tool_invocations: {len(status.live_invocations)}",
         f"failed_invocations: {len(failures)}",
+        f"rolled_back_invocations: {status.rolled_back_invocations}",
     ]
     for failure in failures:
         lines.append(f"failure: {failure.tool_name} ({failure.invocation_id})")
@@ -263,6 +279,7 @@ _SUMMARY_COUNTS = (
     "deletions",
     "tool_invocations",
     "failed_invocations",
+    "rolled_back",
 )
 
 
@@ -284,11 +301,19 @@ def _rich_status(status: PlanStatus) -> RenderableType:
             "lines", Text.assemble((f"+{s.insertions}", "green"), " ", (f"-{s.deletions}", "red"))
         )
         grid.add_row("tool calls", _tools_cell(s.tool_invocations, s.failed_invocations))
+        if s.rolled_back:
+            grid.add_row("rolled back", Text(f"{s.rolled_back} entries", style="yellow"))
         grid.add_row("paths", "\n".join(s.paths))
         parts.append(Panel(grid, title=f"changeset {s.changeset_id}", title_align="left"))
     parts.append(
-        Text.assemble("tool invocations: ", _tools_cell(len(status.invocations), len(failures)))
+        Text.assemble(
+            "tool invocations: ", _tools_cell(len(status.live_invocations), len(failures))
+        )
     )
+    if status.rolled_back_invocations:
+        parts.append(
+            Text(f"rolled back tool invocations: {status.rolled_back_invocations}", style="yellow")
+        )
     parts += [
         Panel(
             Text(failure.error or ""),
