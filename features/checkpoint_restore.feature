@@ -57,16 +57,24 @@ Feature: Restoring, verifying and pruning checkpoints
     When checkpoint 1's "src" tree is corrupted in the store
     Then checkpoint 2 does not verify
     And checkpoint 1 does not verify
-    When I try to restore checkpoint 2 into the sandbox
+    When I try to restore checkpoint 2 into a new folder
     Then it fails with IntegrityCheckError
-    And the sandbox tree equals "second"
+    And the new folder does not exist
+
+  Scenario: An in-place restore reads only the stored objects it needs
+    A sandbox already in the checkpoint's state needs none of its trees (as git
+    checkout of the current commit needs no object): verify is what checks them all.
+    When checkpoint 1's "src" tree is corrupted in the store
+    And I restore checkpoint 2 into the sandbox
+    Then the sandbox tree equals "second"
+    And checkpoint 2 does not verify
 
   Scenario Outline: A tree stored as <damage> fails verification and restore
     When checkpoint 2's "src" tree is stored as <damage>
     Then checkpoint 2 does not verify
-    When I try to restore checkpoint 2 into the sandbox
+    When I try to restore checkpoint 2 into a new folder
     Then it fails with IntegrityCheckError
-    And the sandbox tree equals "second"
+    And the new folder does not exist
 
     Examples:
       | damage            |

@@ -11,12 +11,16 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cleveragents._logging import get_logger
-from cleveragents.application.services.workspace_restore import RestoreResult, restore
+from cleveragents.application.services.workspace_restore import (
+    RestoreResult,
+    TreeStates,
+    restore,
+)
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
     DIFF_BASED,
@@ -489,14 +493,7 @@ class CheckpointService:
         target = Path(target_dir)
         if target.exists() and not target.is_dir():
             raise ValueError(f"target_dir is not a directory: {target}")
-        return restore(
-            self._repository,
-            checkpoint,
-            target,
-            lambda folder: self._current_state(checkpoint.plan_id, folder),
-            remove_untracked=remove_untracked,
-            dry_run=dry_run,
-        )
+        return self._restore(checkpoint, target, remove_untracked, dry_run, keep_large=False)
 
     def reset_workspace(
         self, checkpoint_id: str, target_dir: str | Path, *, dry_run: bool = False
@@ -509,51 +506,104 @@ class CheckpointService:
         """
         checkpoint = self._require(checkpoint_id)
         target = existing_directory(target_dir, "target_dir")
+        return self._restore(checkpoint, target, True, dry_run, keep_large=True)
+
+    def _restore(
+        self,
+        checkpoint: Checkpoint,
+        target: Path,
+        remove_untracked: bool,
+        dry_run: bool,
+        *,
+        keep_large: bool,
+    ) -> RestoreResult:
+        exists = target.exists()
+        if exists and not dry_run:
+            recover_interrupted(target)  # what a killed restore or apply left: undone first
+        states = self._states(checkpoint, target) if exists else None
+        if states is None:
+            manifest = self._repository.manifest(checkpoint.checkpoint_id)
+            if manifest is None:
+                raise ValueError(
+                    f"checkpoint {checkpoint.checkpoint_id} has no workspace snapshot to restore"
+                )
+            current = self._current_state(checkpoint.plan_id, target) if exists else {}
+            states = TreeStates({entry.path: entry for entry in manifest}, current)
         return restore(
             self._repository,
             checkpoint,
             target,
-            lambda folder: self._current_state(checkpoint.plan_id, folder),
-            remove_untracked=True,
+            states,
+            remove_untracked=remove_untracked,
             dry_run=dry_run,
-            keep_large=True,
+            keep_large=keep_large,
         )
 
-    def _current_state(self, key: str, target: Path) -> Mapping[str, ManifestEntry]:
+    def _states(self, checkpoint: Checkpoint, target: Path) -> TreeStates | None:
+        """The paths where the plan's watched sandbox may differ from the checkpoint, or None.
+
+        When ``target`` is the sandbox the plan's last snapshot was taken of and its
+        watcher still vouches for it, the only paths that may differ are those where
+        the checkpoint differs from that snapshot (read from the two trees, only the
+        sub-trees that differ) and those changed since (the watcher's report, which
+        stays for the next snapshot). Like ``git checkout`` with its index.
+        """
+        with self._lock:
+            remembered = self._last_scans.get(checkpoint.plan_id)
+        if remembered is None or remembered.watcher is None:
+            return None
+        if os.path.realpath(remembered.root) != os.path.realpath(target):
+            return None
+        changes = remembered.watcher.peek()
+        if changes is None:
+            return None
+        baseline = remembered.baseline
+        try:
+            compared = self._repository.tree_diff(checkpoint.checkpoint_id, baseline.checkpoint_id)
+        except RecordNotFoundError:  # the last snapshot was pruned meanwhile
+            return None
+        if compared is None:
+            return None
+        found = rescan(
+            target, self._settings, baseline.scan, changes, remembered.watcher, keep_content=False
+        )
+        wanted, before = compared
+        candidates = set(wanted) | set(before) | (found.touched or set())
+        last = baseline.scan.files
+        return TreeStates(
+            wanted={
+                path: wanted[path] if path in wanted else last[path].entry
+                for path in candidates
+                if path in wanted or (path not in before and path in last)
+            },
+            current={path: found.files[path].entry for path in candidates if path in found.files},
+            partial=True,
+        )
+
+    def _current_state(self, key: str, target: Path) -> dict[str, ManifestEntry]:
         """What ``target`` holds now; the plan's last scan spares re-reading unchanged files.
 
-        For the plan's watched sandbox, only what the watcher reported is looked at
-        (its report stays for the next snapshot); for the sandbox in a new process,
-        files whose stat data match the stat cache are not read.
+        For the sandbox of the plan's latest snapshot, files whose stat data match
+        the stat cache (or this process's last scan) are not read again.
         """
-        found: Scan | None = None
         with self._lock:
             remembered = self._last_scans.get(key)
         place = os.path.realpath(target)
+        previous: Scan | None = None
         if remembered is not None and os.path.realpath(remembered.root) == place:
             previous = remembered.baseline.scan
-            watcher = remembered.watcher
-            changes = watcher.peek() if watcher is not None else None
-            if watcher is not None and changes is not None:
-                found = rescan(
-                    target, self._settings, previous, changes, watcher, keep_content=False
-                )
-            else:
-                found = scan(
-                    target, self._settings, previous.files, previous.started_ns, keep_content=False
-                )
-        if found is None:
+        else:
             latest = self._repository.latest_for_plan(key)
-            baseline = None
             if latest is not None and os.path.realpath(latest.sandbox_ref) == place:
-                baseline = self._stored_baseline(key, latest)
-            found = scan(
-                target,
-                self._settings,
-                baseline.scan.files if baseline else None,
-                baseline.scan.started_ns if baseline else 0,
-                keep_content=False,
-            )
+                stored = self._stored_baseline(key, latest)
+                previous = stored.scan if stored is not None else None
+        found = scan(
+            target,
+            self._settings,
+            previous.files if previous is not None else None,
+            previous.started_ns if previous is not None else 0,
+            keep_content=False,
+        )
         return {path: each.entry for path, each in found.files.items()}
 
 

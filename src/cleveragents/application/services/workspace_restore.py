@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +25,7 @@ from cleveragents.domain.models.core.checkpoint import (
     ManifestEntry,
 )
 from cleveragents.infrastructure.database.errors import IntegrityCheckError
-from cleveragents.infrastructure.workspace.file_swap import (
-    locked_staging,
-    recover_interrupted,
-    run_steps,
-)
+from cleveragents.infrastructure.workspace.file_swap import locked_staging, run_steps
 from cleveragents.infrastructure.workspace.restore_plan import plan_restore
 from cleveragents.infrastructure.workspace.safe_paths import make_link, write_all
 
@@ -49,15 +45,24 @@ class RestoreResult:
     dry_run: bool = False
 
 
-# What the folder holds now, by path (files, symlinks, empty folders; ignored paths left out).
-CurrentState = Callable[[Path], Mapping[str, ManifestEntry]]
+@dataclass(frozen=True)
+class TreeStates:
+    """The checkpoint's entries and the folder's, by path (ignored paths left out).
+
+    With ``partial``, only the paths where the two may differ are given: every other
+    path of the folder is known to be in the checkpoint's state already.
+    """
+
+    wanted: Mapping[str, ManifestEntry]
+    current: Mapping[str, ManifestEntry]
+    partial: bool = False
 
 
 def restore(
     repository: CheckpointStore,
     checkpoint: Checkpoint,
     target: Path,
-    current_state: CurrentState,
+    states: TreeStates,
     *,
     remove_untracked: bool,
     dry_run: bool,
@@ -65,19 +70,13 @@ def restore(
 ) -> RestoreResult:
     """Restore ``checkpoint``'s snapshot into ``target`` (see ``CheckpointService``).
 
-    ``keep_large`` keeps the files above the size limit that the checkpoint lacks,
-    even with ``remove_untracked``: no snapshot could have stored them.
+    What a killed restore or apply left in ``target`` must have been recovered
+    before ``states`` were read. ``keep_large`` keeps the files above the size
+    limit that the checkpoint lacks, even with ``remove_untracked``: no snapshot
+    could have stored them.
     """
-    manifest = repository.manifest(checkpoint.checkpoint_id)
-    if manifest is None:
-        raise ValueError(
-            f"checkpoint {checkpoint.checkpoint_id} has no workspace snapshot to restore"
-        )
     exists = target.exists()
-    if exists and not dry_run:
-        recover_interrupted(target)  # what a killed restore or apply left: undone first
-    wanted = {entry.path: entry for entry in manifest}
-    current = current_state(target) if exists else {}
+    wanted, current = states.wanted, states.current
     unwanted = [path for path in current if path not in wanted]
     # Only a path the checkpoint lacks needs the plan's history: a fresh or matching
     # target skips reading it.
@@ -90,10 +89,9 @@ def restore(
     plan = plan_restore(target, wanted, current, known.__contains__, exists=exists)
     if dry_run:
         return RestoreResult(plan.written, plan.removed, plan.skipped, dry_run=True)
-    if not plan.steps:
-        target.mkdir(parents=True, exist_ok=True)
-        return RestoreResult(plan.written, plan.removed, plan.skipped)
     target.mkdir(parents=True, exist_ok=True)
+    if not plan.steps:
+        return RestoreResult(plan.written, plan.removed, plan.skipped)
     try:
         with locked_staging(target) as staging:
             _stage(repository, plan.staged, staging)
@@ -107,6 +105,7 @@ def restore(
         checkpoint_id=checkpoint.checkpoint_id,
         written=len(plan.written),
         removed=len(plan.removed),
+        partial=states.partial,
     )
     return RestoreResult(plan.written, plan.removed, plan.skipped)
 

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from operator import itemgetter
-from typing import Any, Final, cast
+from typing import Any, Final, TypeGuard, cast
 
 from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -451,33 +451,85 @@ def _walk_trees(
     return trees
 
 
-def _flatten(root: str, trees: Mapping[str, list[list[Any]]]) -> list[ManifestEntry]:
+def _flatten(
+    root: str, trees: Mapping[str, list[list[Any]]], prefix: str = ""
+) -> list[ManifestEntry]:
+    """Every entry of the tree ``root`` (whose folder is ``prefix``), sorted by path."""
     entries: list[ManifestEntry] = []
-    stack: list[tuple[str, str]] = [("", root)]
+    stack: list[tuple[str, str]] = [(prefix, root)]
     while stack:
-        prefix, digest = stack.pop()
+        folder, digest = stack.pop()
         for name, kind, sha256, size, mode in trees[digest]:
-            path = f"{prefix}{name}"
-            if kind == TREE_KIND:
-                if trees[sha256]:
-                    stack.append((f"{path}/", sha256))
-                    continue
-                kind, size = FileKind.DIR, 0
-            file_kind = FileKind(kind)
-            entries.append(
-                from_trusted(
-                    ManifestEntry,
-                    {
-                        "path": path,
-                        "kind": file_kind,
-                        "sha256": sha256,
-                        "size": size,
-                        "mode": _mode_of(file_kind, mode),
-                    },
-                )
-            )
+            path = f"{folder}{name}"
+            if kind == TREE_KIND and trees[sha256]:
+                stack.append((f"{path}/", sha256))
+            else:
+                entries.append(_entry_of(path, kind, sha256, size, mode))
     entries.sort(key=lambda entry: entry.path)
     return entries
+
+
+def _entry_of(path: str, kind: str, sha256: str, size: int, mode: bool | int) -> ManifestEntry:
+    """The manifest entry of one tree row (a row of an empty sub-tree: an empty folder)."""
+    file_kind = FileKind.DIR if kind == TREE_KIND else FileKind(kind)
+    return from_trusted(
+        ManifestEntry,
+        {
+            "path": path,
+            "kind": file_kind,
+            "sha256": sha256,
+            "size": 0 if file_kind is FileKind.DIR else size,
+            "mode": _mode_of(file_kind, mode),
+        },
+    )
+
+
+def _tree_diff(
+    session: Session, first: str, second: str
+) -> tuple[dict[str, ManifestEntry], dict[str, ManifestEntry]]:
+    """The entries of two trees at every path where they differ, reading only what differs.
+
+    Like ``git diff-tree``: equal sub-trees (same hash) are never read.
+    """
+    found: tuple[dict[str, ManifestEntry], dict[str, ManifestEntry]] = ({}, {})
+    trees: dict[str, list[list[Any]]] = {}
+    level = [("", first, second)]
+    while level:
+        needed = {digest for _, *pair in level for digest in pair} - trees.keys()
+        trees.update(_walk_level(session, sorted(needed)))
+        whole: list[tuple[int, str, str]] = []  # (side, path, sub-tree) read whole
+        deeper: list[tuple[str, str, str]] = []
+        for prefix, one, two in level:
+            rows = ({r[0]: r for r in trees[one]}, {r[0]: r for r in trees[two]})
+            for name in rows[0].keys() | rows[1].keys():
+                left, right = rows[0].get(name), rows[1].get(name)
+                if left == right:
+                    continue
+                path = f"{prefix}{name}"
+                if _is_folder_row(left) and _is_folder_row(right):
+                    deeper.append((f"{path}/", left[2], right[2]))
+                    continue
+                for side, row in enumerate((left, right)):
+                    if row is None:
+                        continue
+                    if _is_folder_row(row):
+                        whole.append((side, path, row[2]))
+                    else:
+                        found[side][path] = _entry_of(path, *row[1:])
+        if whole:
+            trees.update(_walk_trees(session, {digest for _, _, digest in whole}))
+        for side, path, digest in whole:
+            if not trees[digest]:
+                found[side][path] = _entry_of(path, TREE_KIND, digest, 0, False)
+            for entry in _flatten(digest, trees, f"{path}/"):
+                found[side][entry.path] = entry
+        level = deeper
+    return found
+
+
+def _is_folder_row(row: Sequence[Any] | None) -> TypeGuard[Sequence[Any]]:
+    """A sub-folder that holds something (an empty one compares as a path of its own)."""
+    return row is not None and row[1] == TREE_KIND and row[2] != EMPTY_TREE_SHA256
 
 
 def _paths_among(session: Session, roots: Iterable[str], wanted: set[str]) -> set[str]:
@@ -865,6 +917,29 @@ class CheckpointRepository:
 
         return run_in_transaction(
             self._session_factory, f"read the manifest of checkpoint {key}", work, write=False
+        )
+
+    def tree_diff(
+        self, checkpoint_id: str, other_id: str
+    ) -> tuple[dict[str, ManifestEntry], dict[str, ManifestEntry]] | None:
+        """Both snapshots' entries at every path where they differ; None if one has no snapshot.
+
+        Only the sub-trees that differ are read (their hashes tell), so two snapshots
+        of a big tree that differ in a few files cost a few trees.
+        """
+        first = valid_id(checkpoint_id, "checkpoint_id")
+        second = valid_id(other_id, "other_id")
+
+        def work(
+            session: Session,
+        ) -> tuple[dict[str, ManifestEntry], dict[str, ManifestEntry]] | None:
+            roots = self._root_of(session, first), self._root_of(session, second)
+            if roots[0] is None or roots[1] is None:
+                return None
+            return _tree_diff(session, roots[0], roots[1])
+
+        return run_in_transaction(
+            self._session_factory, f"compare checkpoints {first} and {second}", work, write=False
         )
 
     def diff(self, checkpoint_id: str) -> list[DiffEntry]:

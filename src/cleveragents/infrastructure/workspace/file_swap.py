@@ -46,6 +46,8 @@ STAGING_PREFIX = ".cleveragents-apply-"
 NEW_PREFIX = ".cleveragents-new-"  # a staging folder being made: nothing was swapped yet
 # Staging folders of restores made before restores were journaled: no steps to undo.
 OLD_RESTORE_PREFIX = ".cleveragents-restore-"
+# Every name a staging folder of ours has at the top of a tree: never workspace content.
+OWN_PREFIXES = (STAGING_PREFIX, NEW_PREFIX, OLD_RESTORE_PREFIX)
 JOURNAL = "journal.json"
 COMMITTED = "committed"
 LOCK = "lock"
@@ -217,8 +219,7 @@ def recover_interrupted(target: Path) -> list[str]:
     the names of the folders whose swap was undone.
     """
     undone: list[str] = []
-    prefixes = (STAGING_PREFIX, NEW_PREFIX, OLD_RESTORE_PREFIX)
-    found = [target / name for name in os.listdir(target) if name.startswith(prefixes)]
+    found = [target / name for name in os.listdir(target) if name.startswith(OWN_PREFIXES)]
     for staging in sorted(found):
         if not staging.is_dir() or staging.is_symlink():
             continue

@@ -28,13 +28,13 @@ from cleveragents.domain.models.core.checkpoint import (
     ManifestEntry,
 )
 from cleveragents.infrastructure.database.trusted import from_trusted
+from cleveragents.infrastructure.workspace.file_swap import OWN_PREFIXES
 from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, link_target
 from cleveragents.infrastructure.workspace.watcher import Changes, TreeWatcher
 
 DEFAULT_SIZE_LIMIT: Final = 100 * 1024 * 1024
 ALWAYS_EXCLUDED: Final = (".git",)
-# The staging folders of our own swaps (file_swap), at the top of a tree: never content.
-OWN_PREFIXES: Final = (".cleveragents-apply-", ".cleveragents-new-", ".cleveragents-restore-")
+
 # Timestamps come from a coarse kernel clock that may lag the fine one by a tick.
 RACY_WINDOW_NS: Final = 50_000_000
 _READ_CHUNK: Final = 1 << 20

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from cleveragents._logging import get_logger
+from cleveragents.infrastructure.workspace.file_swap import OWN_PREFIXES
 
 _log = get_logger(__name__)
 
@@ -222,6 +223,8 @@ class TreeWatcher:
                 del folders[wd]  # deleted: its parent reports the path as deleted
                 continue
             path = f"{prefix}{os.fsdecode(raw)}"
+            if not prefix and path.startswith(OWN_PREFIXES):
+                continue  # a staging folder of a restore or apply: never workspace content
             if mask & IN_ISDIR:
                 if mask & IN_MOVED_FROM:
                     self._give_up("a folder moved")

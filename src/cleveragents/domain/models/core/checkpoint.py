@@ -228,6 +228,12 @@ class CheckpointStore(Protocol):
         """The files of a checkpoint's snapshot, sorted by path; None without a snapshot."""
         ...
 
+    def tree_diff(
+        self, checkpoint_id: str, other_id: str
+    ) -> tuple[dict[str, ManifestEntry], dict[str, ManifestEntry]] | None:
+        """Both snapshots' entries at every path where they differ (None: one has no snapshot)."""
+        ...
+
     def diff(self, checkpoint_id: str) -> list[DiffEntry]:
         """The paths the checkpoint changed since its parent, as stored with it."""
         ...
