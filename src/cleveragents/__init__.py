@@ -1,3 +1,139 @@
-"""cleveragents: the persistence core of an AI agent runtime."""
+"""cleveragents: the persistence core of an AI agent runtime.
+
+Start at :func:`open`::
+
+    import cleveragents
+
+    with cleveragents.open() as db:            # the default SQLite file, migrated
+        changeset = db.changesets.start("plan-1")
+
+Every public model, protocol, service, result and error is importable from here.
+They are loaded on first use, so ``import cleveragents`` (and ``cleveragents
+--version``) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_CORE = "cleveragents.domain.models.core"
+_SERVICES = "cleveragents.application.services"
+_ERRORS = "cleveragents.infrastructure.database.errors"
+
+# Each exported name and the module that defines it.
+_EXPORTS: dict[str, str] = {
+    "open": "cleveragents.database",
+    "Database": "cleveragents.database",
+    "ChangeOperation": f"{_CORE}.change",
+    "EntryKind": f"{_CORE}.change",
+    "ChangeEntry": f"{_CORE}.change",
+    "ToolInvocation": f"{_CORE}.change",
+    "SpecChangeSet": f"{_CORE}.change",
+    "ChangeSetSummary": f"{_CORE}.change",
+    "ChangeSetStore": f"{_CORE}.change",
+    "Checkpoint": f"{_CORE}.checkpoint",
+    "CheckpointMetadata": f"{_CORE}.checkpoint",
+    "CheckpointStore": f"{_CORE}.checkpoint",
+    "ErrorPattern": f"{_CORE}.error_pattern",
+    "PlanInfo": f"{_CORE}.plan",
+    "PlanDeletion": f"{_CORE}.plan",
+    "CheckpointService": f"{_SERVICES}.checkpoint_service",
+    "RestoreResult": f"{_SERVICES}.checkpoint_service",
+    "PlanApplyService": f"{_SERVICES}.plan_apply_service",
+    "ApplyResult": f"{_SERVICES}.plan_apply_service",
+    "ApplyError": f"{_SERVICES}.plan_apply_service",
+    "PlanRollbackService": f"{_SERVICES}.plan_rollback_service",
+    "RollbackResult": f"{_SERVICES}.plan_rollback_service",
+    "DatabaseError": _ERRORS,
+    "DuplicateRecordError": _ERRORS,
+    "RecordNotFoundError": _ERRORS,
+    "IntegrityCheckError": _ERRORS,
+    "PlanCancelledError": _ERRORS,
+}
+
+__all__ = [
+    "ApplyError",
+    "ApplyResult",
+    "ChangeEntry",
+    "ChangeOperation",
+    "ChangeSetStore",
+    "ChangeSetSummary",
+    "Checkpoint",
+    "CheckpointMetadata",
+    "CheckpointService",
+    "CheckpointStore",
+    "Database",
+    "DatabaseError",
+    "DuplicateRecordError",
+    "EntryKind",
+    "ErrorPattern",
+    "IntegrityCheckError",
+    "PlanApplyService",
+    "PlanCancelledError",
+    "PlanDeletion",
+    "PlanInfo",
+    "PlanRollbackService",
+    "RecordNotFoundError",
+    "RestoreResult",
+    "RollbackResult",
+    "SpecChangeSet",
+    "ToolInvocation",
+    "__version__",
+    "open",
+]
+
+if TYPE_CHECKING:
+    from cleveragents.application.services.checkpoint_service import (
+        CheckpointService,
+        RestoreResult,
+    )
+    from cleveragents.application.services.plan_apply_service import (
+        ApplyError,
+        ApplyResult,
+        PlanApplyService,
+    )
+    from cleveragents.application.services.plan_rollback_service import (
+        PlanRollbackService,
+        RollbackResult,
+    )
+    from cleveragents.database import Database, open
+    from cleveragents.domain.models.core.change import (
+        ChangeEntry,
+        ChangeOperation,
+        ChangeSetStore,
+        ChangeSetSummary,
+        EntryKind,
+        SpecChangeSet,
+        ToolInvocation,
+    )
+    from cleveragents.domain.models.core.checkpoint import (
+        Checkpoint,
+        CheckpointMetadata,
+        CheckpointStore,
+    )
+    from cleveragents.domain.models.core.error_pattern import ErrorPattern
+    from cleveragents.domain.models.core.plan import PlanDeletion, PlanInfo
+    from cleveragents.infrastructure.database.errors import (
+        DatabaseError,
+        DuplicateRecordError,
+        IntegrityCheckError,
+        PlanCancelledError,
+        RecordNotFoundError,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """Load an exported name from its module on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cleveragents' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

@@ -156,6 +156,13 @@ class CheckpointService:
             if each.watcher is not None:
                 each.watcher.close()
 
+    def release(self, plan_id: str) -> None:
+        """Forget what the service keeps of the plan (its last scan) and stop watching it."""
+        with self._lock:
+            remembered = self._last_scans.pop(plan_id, None)
+        if remembered is not None and remembered.watcher is not None:
+            remembered.watcher.close()
+
     # --- creating -------------------------------------------------------------------------
 
     def create_checkpoint(

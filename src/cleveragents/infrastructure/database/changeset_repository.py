@@ -40,7 +40,6 @@ from cleveragents.domain.redaction import DEFAULT_REDACTOR, SecretRedactor
 from cleveragents.infrastructure.database.driver import DriverTransaction, SqliteDriver
 from cleveragents.infrastructure.database.errors import (
     DuplicateRecordError,
-    PlanCancelledError,
     RecordNotFoundError,
 )
 from cleveragents.infrastructure.database.models import (
@@ -49,7 +48,7 @@ from cleveragents.infrastructure.database.models import (
     ChangeSetModel,
     ToolInvocationModel,
 )
-from cleveragents.infrastructure.database.plan_lock import lock_plans
+from cleveragents.infrastructure.database.plan_lock import lock_plans, refuse_cancelled
 from cleveragents.infrastructure.database.rollback_marks import roll_back
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
@@ -367,22 +366,10 @@ def _plans_of_changesets(session: Session, changeset_ids: Iterable[str]) -> dict
     return {str(changeset_id): str(plan_id) for changeset_id, plan_id in rows}
 
 
-def _refuse_cancelled(session: Session, plan_ids: Iterable[str], what: str) -> None:
-    """``PlanCancelledError`` when any of the plans was cancelled."""
-    wanted = set(plan_ids)
-    cancelled = session.execute(
-        select(_CANCELLED.c.plan_id).where(_CANCELLED.c.plan_id.in_(wanted))
-    ).first()
-    if cancelled is not None:
-        raise PlanCancelledError(
-            f"cannot record {what} for plan {cancelled.plan_id}: the plan was cancelled"
-        )
-
-
 def _guard_plans(session: Session, plan_ids: Iterable[str], what: str) -> None:
     plans = set(plan_ids)
     lock_plans(session, plans)
-    _refuse_cancelled(session, plans, what)
+    refuse_cancelled(session, plans, what)
 
 
 def _check_targets(session: Session, pairs: Iterable[tuple[str, str]], what: str) -> None:

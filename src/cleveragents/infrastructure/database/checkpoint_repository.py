@@ -48,6 +48,7 @@ from cleveragents.infrastructure.database.models import (
     CheckpointObjectModel,
     CheckpointStatCacheModel,
 )
+from cleveragents.infrastructure.database.plan_lock import refuse_cancelled
 from cleveragents.infrastructure.database.rollback_marks import current_marks
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
@@ -598,6 +599,28 @@ def _checkpoint_exists(session: Session, checkpoint_id: str) -> bool:
     return session.execute(query).first() is not None
 
 
+def delete_checkpoints(session: Session, plan_id: str, keep_last: int = 0) -> int:
+    """Delete all but the plan's newest ``keep_last`` checkpoints, and what only they used.
+
+    Runs in the caller's transaction; returns how many checkpoints it deleted.
+    """
+    ids = list(
+        session.execute(
+            select(_CHECKPOINTS.c.checkpoint_id)
+            .where(_CHECKPOINTS.c.plan_id == plan_id)
+            .order_by(_CHECKPOINTS.c.seq)
+        ).scalars()
+    )
+    doomed = ids[: len(ids) - keep_last] if keep_last else ids
+    if not doomed:
+        return 0
+    _lock_objects(session, exclusive=True)
+    for chunk in _chunks(doomed):
+        session.execute(delete(_CHECKPOINTS).where(_CHECKPOINTS.c.checkpoint_id.in_(chunk)))
+    _collect_garbage(session)
+    return len(doomed)
+
+
 def _collect_garbage(session: Session) -> None:
     """Delete objects that no checkpoint reaches any more."""
     roots = session.execute(
@@ -738,6 +761,8 @@ class CheckpointRepository:
 
         def work(session: Session) -> None:
             _lock_objects(session, exclusive=False)
+            marks = current_marks(session, checkpoint.plan_id)
+            refuse_cancelled(session, [checkpoint.plan_id], "a checkpoint")
             baseline = content.baseline_checkpoint_id if content is not None else None
             if baseline is not None and not _checkpoint_exists(session, baseline):
                 raise BaselineGoneError(
@@ -751,7 +776,6 @@ class CheckpointRepository:
                 for digest, size, data in _compress({d: objects[d][1] for d in late}, index.bases)
             ]
             _insert_ignoring_existing(session, object_rows + late_rows)
-            marks = current_marks(session, checkpoint.plan_id)
             session.execute(
                 insert(_CHECKPOINTS),
                 [
@@ -878,25 +902,11 @@ class CheckpointRepository:
         if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:
             raise ValueError(f"keep_last must be an integer >= 0, got {keep_last!r}")
 
-        def work(session: Session) -> int:
-            ids = list(
-                session.execute(
-                    select(_CHECKPOINTS.c.checkpoint_id)
-                    .where(_CHECKPOINTS.c.plan_id == key)
-                    .order_by(_CHECKPOINTS.c.seq)
-                ).scalars()
-            )
-            doomed = ids[: len(ids) - keep_last] if keep_last else ids
-            if doomed:
-                _lock_objects(session, exclusive=True)
-            for chunk in _chunks(doomed):
-                session.execute(delete(_CHECKPOINTS).where(_CHECKPOINTS.c.checkpoint_id.in_(chunk)))
-            if doomed:
-                _collect_garbage(session)
-            return len(doomed)
-
         return run_in_transaction(
-            self._session_factory, f"prune checkpoints of plan {key}", work, write=True
+            self._session_factory,
+            f"prune checkpoints of plan {key}",
+            lambda session: delete_checkpoints(session, key, keep_last),
+            write=True,
         )
 
     def _root_of(self, session: Session, checkpoint_id: str) -> str | None:

@@ -1,11 +1,17 @@
-"""Keeping the writes of one plan in order on PostgreSQL (SQLite serializes writers already)."""
+"""A plan's writes: kept in order on PostgreSQL, and refused once the plan was cancelled."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
+
+from cleveragents.infrastructure.database.errors import PlanCancelledError
+from cleveragents.infrastructure.database.models import CancelledPlanModel
+
+_CANCELLED = cast(Table, CancelledPlanModel.__table__)
 
 PLAN_LOCK_CLASS = 0x706C616E  # PostgreSQL advisory lock class of per-plan locks ("plan")
 
@@ -22,3 +28,15 @@ def lock_plans(session: Session, plan_ids: Iterable[str], *, exclusive: bool = F
     function = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
     for plan_id in sorted(set(plan_ids)):
         session.execute(select(function(PLAN_LOCK_CLASS, func.hashtext(plan_id))))
+
+
+def refuse_cancelled(session: Session, plan_ids: Iterable[str], what: str) -> None:
+    """``PlanCancelledError`` when any of the plans was cancelled (its tombstone is there)."""
+    wanted = set(plan_ids)
+    cancelled = session.execute(
+        select(_CANCELLED.c.plan_id).where(_CANCELLED.c.plan_id.in_(wanted))
+    ).first()
+    if cancelled is not None:
+        raise PlanCancelledError(
+            f"cannot record {what} for plan {cancelled.plan_id}: the plan was cancelled"
+        )

@@ -1,0 +1,154 @@
+"""The front door: one object that owns a database engine and everything built on it.
+
+``cleveragents.open(url)`` returns a :class:`Database`: its ``changesets``,
+``checkpoints`` and ``errors``, and the plan lifecycle (apply, rollback, cancel,
+delete, list) wired to the one engine. This module is the composition root: the
+only place where the library's stores and services are built and connected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Engine, event
+
+from cleveragents.application.services.checkpoint_service import CheckpointService
+from cleveragents.application.services.plan_apply_service import ApplyResult, PlanApplyService
+from cleveragents.application.services.plan_rollback_service import (
+    PlanRollbackService,
+    RollbackResult,
+)
+from cleveragents.domain.models.core.plan import PlanDeletion, PlanInfo
+from cleveragents.domain.redaction import DEFAULT_REDACTOR, SecretRedactor
+from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
+from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
+from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
+from cleveragents.infrastructure.database.errors import DatabaseError, mask_url
+from cleveragents.infrastructure.database.plan_repository import PlanRepository
+from cleveragents.infrastructure.database.session import (
+    create_session_factory,
+    default_database_url,
+)
+from cleveragents.infrastructure.database.vacuum import vacuum
+from cleveragents.infrastructure.workspace.scanner import DEFAULT_SIZE_LIMIT
+
+
+class Database:
+    """A database and everything that hangs off it; a context manager.
+
+    ``url`` None means :func:`default_database_url`. After :meth:`close`, using
+    the database or any store or service it handed out raises ``DatabaseError``.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        migrate: bool = True,
+        excludes: Sequence[str] = (),
+        size_limit: int = DEFAULT_SIZE_LIMIT,
+        watch: bool = True,
+        redactor: SecretRedactor = DEFAULT_REDACTOR,
+    ) -> None:
+        target = default_database_url() if url is None else url
+        factory = create_session_factory(target, migrate=migrate)
+        engine: Engine = factory.kw["bind"]
+        self.url: str = mask_url(target)
+        self._engine = engine
+        self._closed = False
+        event.listen(engine, "do_connect", self._refuse_when_closed)
+        self.changesets = SqliteChangeSetStore(factory, redactor=redactor)
+        self.checkpoints = CheckpointService(
+            CheckpointRepository(factory), excludes=excludes, size_limit=size_limit, watch=watch
+        )
+        self.errors = ErrorPatternRepository(factory)
+        self._plans = PlanRepository(factory)
+        self._applying = PlanApplyService(self.changesets)
+        self._rolling_back = PlanRollbackService(self.changesets, self.checkpoints)
+
+    def _refuse_when_closed(self, *_: Any) -> None:
+        if self._closed:
+            raise DatabaseError(f"database {self.url} is closed")
+
+    def _open(self) -> None:
+        if self._closed:
+            raise DatabaseError(f"database {self.url} is closed")
+
+    # --- the plan lifecycle ---------------------------------------------------------------
+
+    def apply(self, plan_id: str, sandbox_dir: str | Path, target_dir: str | Path) -> ApplyResult:
+        """Promote the plan's live changes from the sandbox to the target, all or nothing."""
+        self._open()
+        return self._applying.apply(plan_id, sandbox_dir, target_dir)
+
+    def rollback(
+        self,
+        plan_id: str,
+        checkpoint_id: str,
+        sandbox_dir: str | Path,
+        *,
+        dry_run: bool = False,
+    ) -> RollbackResult:
+        """Reset the sandbox to the checkpoint and roll back what was recorded after it."""
+        self._open()
+        return self._rolling_back.rollback(plan_id, checkpoint_id, sandbox_dir, dry_run=dry_run)
+
+    def cancel_plan(self, plan_id: str) -> int:
+        """Delete the plan's changeset records and tombstone it; its checkpoints stay."""
+        self._open()
+        return self._applying.cancel(plan_id)
+
+    def delete_plan(self, plan_id: str) -> PlanDeletion:
+        """Delete everything of the plan, its tombstone included (``RecordNotFoundError``)."""
+        self._open()
+        deletion = self._plans.delete_plan(plan_id)
+        self.checkpoints.release(deletion.plan_id)
+        return deletion
+
+    def list_plans(self, *, limit: int = 100, after: str | None = None) -> list[PlanInfo]:
+        """Every plan with a record, a checkpoint or a tombstone, by id, after ``after``."""
+        self._open()
+        return self._plans.list_plans(limit=limit, after=after)
+
+    def vacuum(self) -> int:
+        """Give the space of deleted rows back to the file system; returns the bytes."""
+        self._open()
+        return vacuum(self._engine)
+
+    # --- lifetime -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop watching sandboxes and release the connections (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.checkpoints.close()
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        self._open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"Database({self.url!r}, {state})"
+
+
+def open(url: str | None = None, **options: Any) -> Database:
+    """Open the database at ``url`` (default: ``default_database_url()``), migrated first.
+
+    Options: ``migrate`` (default True), ``excludes``, ``size_limit`` and ``watch``
+    (for the checkpoint service), ``redactor`` (for tool invocations).
+    """
+    return Database(url, **options)
