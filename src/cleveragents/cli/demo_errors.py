@@ -1,11 +1,11 @@
 """The demo's error memory: a failing tool call is matched, remembered and shown.
 
-The agent looks the error up in the ``ErrorPatternStore`` first. A confident match
-(the pattern text occurs and at least one keyword matches: score 2 or more) is an
-error seen before, and the failure is recorded as one more occurrence of it;
-otherwise the agent stores a new pattern for it. Run the demo twice: the second
-run recognises the error the first one stored, because it reads it back from
-the database.
+The agent hands the error to ``match_or_create``: the best stored match is an
+error seen before, and the failure is counted as one more occurrence of it;
+otherwise the agent's new pattern for it is stored, in the same transaction (so
+two agents meeting the same new error store it once). Run the demo twice: the
+second run recognises the error the first one stored, because it reads it back
+from the database.
 """
 
 from __future__ import annotations
@@ -15,13 +15,7 @@ from collections.abc import Callable
 from cleveragents.cli.errors_views import render_patterns
 from cleveragents.cli.output import OutputFormat
 from cleveragents.domain.models.core._types import new_id, utc_now
-from cleveragents.domain.models.core.error_pattern import (
-    ErrorPattern,
-    ErrorPatternStore,
-    match_score,
-)
-
-CONFIDENT_SCORE = 2
+from cleveragents.domain.models.core.error_pattern import ErrorPattern, ErrorPatternStore
 
 MISSING_MODULE = ErrorPattern(
     pattern="No module named",
@@ -39,24 +33,21 @@ def remember_failure(
 
     The template's id was drawn at import time: each learned pattern gets its own.
     """
-    best = errors.match_context(error_text, limit=1)
-    if best and match_score(best[0], error_text) >= CONFIDENT_SCORE:
-        known = errors.record_occurrence(best[0].pattern_id)
-        narrate(
-            f"  known error {known.pattern!r}, seen {known.frequency} times; "
-            f"resolution: {known.resolution or 'none recorded'}"
-        )
-        return known
-    learned = errors.create(
-        MISSING_MODULE.model_copy(
-            update={"pattern_id": new_id(), "last_seen": utc_now(), "first_seen": None}
-        )
+    candidate = MISSING_MODULE.model_copy(
+        update={"pattern_id": new_id(), "last_seen": utc_now(), "first_seen": None}
     )
-    narrate(f"  new error pattern {learned.pattern!r} stored ({learned.pattern_id})")
-    return learned
+    pattern, created = errors.match_or_create(error_text, candidate)
+    if created:
+        narrate(f"  new error pattern {pattern.pattern!r} stored ({pattern.pattern_id})")
+    else:
+        narrate(
+            f"  known error {pattern.pattern!r}, seen {pattern.frequency} times; "
+            f"resolution: {pattern.resolution or 'none recorded'}"
+        )
+    return pattern
 
 
 def show_match(errors: ErrorPatternStore, error_text: str, fmt: OutputFormat) -> None:
     """What ``cleveragents errors match`` prints for the error, read from the database."""
-    matches = errors.match_context(error_text, limit=3)
-    render_patterns(matches, fmt, [match_score(pattern, error_text) for pattern in matches])
+    scored = errors.match_scored(error_text, limit=3)
+    render_patterns([pattern for pattern, _ in scored], fmt, [score for _, score in scored])

@@ -10,7 +10,6 @@ import typer
 from cleveragents.cli.context import state_of
 from cleveragents.cli.errors_views import render_patterns, render_statistics
 from cleveragents.cli.output import FormatOption, resolve_format
-from cleveragents.domain.models.core.error_pattern import match_score
 from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 
 errors_app = typer.Typer(help="Recurring error patterns: list, match and statistics.")
@@ -54,9 +53,8 @@ def match_command(
     output = resolve_format(fmt)
     context = sys.stdin.read() if text == "-" else text
     repository = ErrorPatternRepository(state_of(ctx).session_factory())
-    matches = repository.match_context(context, limit=limit)
-    scores = [match_score(pattern, context) for pattern in matches]
-    render_patterns(matches, output, scores)
+    scored = repository.match_scored(context, limit)
+    render_patterns([pattern for pattern, _ in scored], output, [score for _, score in scored])
 
 
 @errors_app.command("stats")

@@ -89,6 +89,7 @@ from cleveragents.domain.models.core.error_pattern import (
     ErrorPattern,
     ErrorPatternStatistics,
     fold,
+    match_score,
     words_of,
 )
 from cleveragents.infrastructure.database.driver import SqliteDriver
@@ -258,6 +259,16 @@ def _descriptive_row(pattern: ErrorPattern) -> dict[str, Any]:
     }
 
 
+def _full_row(pattern: ErrorPattern) -> dict[str, Any]:
+    return {
+        "pattern_id": pattern.pattern_id,
+        "frequency": pattern.frequency,
+        "first_seen": pattern.first_seen,
+        "last_seen": pattern.last_seen,
+        **_descriptive_row(pattern),
+    }
+
+
 def _require_pattern(pattern: object) -> ErrorPattern:
     if not isinstance(pattern, ErrorPattern):
         raise ValueError(f"pattern must be an ErrorPattern, got {type(pattern).__name__}")
@@ -329,16 +340,7 @@ class ErrorPatternRepository:
         stored = _require_pattern(pattern)
 
         def work(session: Session) -> ErrorPattern:
-            session.execute(
-                insert(_PATTERNS),
-                {
-                    "pattern_id": stored.pattern_id,
-                    "frequency": stored.frequency,
-                    "first_seen": stored.first_seen,
-                    "last_seen": stored.last_seen,
-                    **_descriptive_row(stored),
-                },
-            )
+            session.execute(insert(_PATTERNS), [_full_row(stored)])
             self._write_terms(session, stored)
             return stored
 
@@ -510,27 +512,81 @@ class ErrorPatternRepository:
         a keyword is a word of the context. Ranked by score (keywords matched, plus
         one for the text), then frequency desc, last_seen desc, pattern_id.
         """
+        return [pattern for pattern, _ in self.match_scored(context, limit)]
+
+    def match_scored(self, context: str, limit: int = 10) -> list[tuple[ErrorPattern, int]]:
+        """:meth:`match_context` with each pattern's score, in the same order."""
         text = _require_context(context)
         _require_int(limit, "limit", minimum=0)
         if not text or limit == 0:
             return []
+        return run_in_transaction(
+            self._session_factory,
+            "match error context",
+            lambda session: self._matches(session, text, limit),
+            write=False,
+        )
 
-        def work(session: Session) -> list[ErrorPattern]:
-            dialect = session.get_bind().dialect.name
-            present = self._present_kinds(session)
-            probes = context_probes(text, present)
-            params: dict[str, Any] = {_probe_name(kind): values for kind, values in probes.items()}
-            params.update(context=fold(text), limit=limit, bar_offset=limit - 1)
-            statement = _match_statement(dialect, tuple(probes))
-            return [_to_domain(row) for row in session.execute(statement, params)]
+    def match_or_create(self, context: str, candidate: ErrorPattern) -> tuple[ErrorPattern, bool]:
+        """The best match of ``context`` counted once more (``False``), else ``candidate``
+        stored with frequency 1 (``True``); one transaction, atomic across processes.
 
-        return run_in_transaction(self._session_factory, "match error context", work, write=False)
+        ``candidate`` must itself match ``context`` (``ValueError`` otherwise), so
+        that every process meeting the same new error converges on one pattern.
+        Never retried once its COMMIT may have happened (that would count twice).
+        """
+        text = _require_context(context)
+        stored = _require_pattern(candidate)
+        if not text or match_score(stored, text) == 0:
+            raise ValueError(
+                "the candidate pattern does not match the context: its text does not occur "
+                "in it and none of its keywords is a word of it"
+            )
+        fresh = stored.model_copy(update={"frequency": 1})
+
+        def work(session: Session) -> tuple[ErrorPattern, bool]:
+            _lock_creation(session)
+            found = self._matches(session, text, 1)
+            if found:
+                values = {"target_id": found[0][0].pattern_id, "seen": utc_now()}
+                row = session.execute(_RECORD_OCCURRENCE, values).first()
+                if row is not None:
+                    return _to_domain(row), False
+            session.execute(insert(_PATTERNS), [_full_row(fresh)])
+            self._write_terms(session, fresh)
+            return fresh, True
+
+        return run_in_transaction(
+            self._session_factory,
+            "match or create an error pattern",
+            work,
+            write=True,
+            idempotent=False,
+        )
+
+    def _matches(self, session: Session, text: str, limit: int) -> list[tuple[ErrorPattern, int]]:
+        dialect = session.get_bind().dialect.name
+        present = self._present_kinds(session)
+        probes = context_probes(text, present)
+        params: dict[str, Any] = {_probe_name(kind): values for kind, values in probes.items()}
+        params.update(context=fold(text), limit=limit, bar_offset=limit - 1)
+        statement = _match_statement(dialect, tuple(probes))
+        return [(_to_domain(row), int(row[-1])) for row in session.execute(statement, params)]
 
     @staticmethod
     def _present_kinds(session: Session) -> list[TermKind]:
         """The text-anchor kinds some pattern uses: one index seek each, one statement."""
         row = session.execute(_PRESENT_KINDS).one()
         return [kind for kind, present in zip(_ANCHOR_KINDS, row, strict=True) if present]
+
+
+_CREATION_LOCK_KEY = 0x65727270  # PostgreSQL advisory lock of match_or_create ("errp")
+
+
+def _lock_creation(session: Session) -> None:
+    """Run match-or-create calls one at a time: SQLite's write lock, PostgreSQL's advisory one."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_CREATION_LOCK_KEY)))
 
 
 _ANCHOR_KINDS = (TermKind.WORD, *_OPTIONAL_KINDS)

@@ -174,6 +174,12 @@ class ErrorPatternStore(Protocol):
         self, pattern_id: str, *, seen_at: datetime | None = None
     ) -> ErrorPattern: ...
 
+    def match_scored(self, context: str, limit: int = 10) -> list[tuple[ErrorPattern, int]]: ...
+
+    def match_or_create(
+        self, context: str, candidate: ErrorPattern
+    ) -> tuple[ErrorPattern, bool]: ...
+
 
 def brute_force_match(
     patterns: Iterable[ErrorPattern], context: str, *, limit: int = 10
