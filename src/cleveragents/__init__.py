@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 _CORE = "cleveragents.domain.models.core"
 _SERVICES = "cleveragents.application.services"
-_ERRORS = "cleveragents.infrastructure.database.errors"
+_ERRORS = "cleveragents.domain.errors"
 
 # Each exported name and the module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -100,6 +100,13 @@ if TYPE_CHECKING:
         RollbackResult,
     )
     from cleveragents.database import Database, open
+    from cleveragents.domain.errors import (
+        DatabaseError,
+        DuplicateRecordError,
+        IntegrityCheckError,
+        PlanCancelledError,
+        RecordNotFoundError,
+    )
     from cleveragents.domain.models.core.change import (
         ChangeEntry,
         ChangeOperation,
@@ -116,13 +123,6 @@ if TYPE_CHECKING:
     )
     from cleveragents.domain.models.core.error_pattern import ErrorPattern
     from cleveragents.domain.models.core.plan import PlanDeletion, PlanInfo
-    from cleveragents.infrastructure.database.errors import (
-        DatabaseError,
-        DuplicateRecordError,
-        IntegrityCheckError,
-        PlanCancelledError,
-        RecordNotFoundError,
-    )
 
 
 def __getattr__(name: str) -> Any:

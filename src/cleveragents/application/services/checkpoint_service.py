@@ -21,6 +21,11 @@ from cleveragents.application.services.workspace_restore import (
     TreeStates,
     restore,
 )
+from cleveragents.domain.errors import (
+    BaselineGoneError,
+    IntegrityCheckError,
+    RecordNotFoundError,
+)
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
     DIFF_BASED,
@@ -35,11 +40,6 @@ from cleveragents.domain.models.core.checkpoint import (
     SnapshotContent,
     diff_canonical_bytes,
     diff_hash,
-)
-from cleveragents.infrastructure.database.errors import (
-    BaselineGoneError,
-    IntegrityCheckError,
-    RecordNotFoundError,
 )
 from cleveragents.infrastructure.workspace.file_swap import recover_interrupted
 from cleveragents.infrastructure.workspace.safe_paths import existing_directory

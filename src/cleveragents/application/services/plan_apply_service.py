@@ -29,9 +29,9 @@ from cleveragents.application.services.apply_plan import (
     simulate,
 )
 from cleveragents.application.services.workspace_restore import write_new
+from cleveragents.domain.errors import RecordNotFoundError
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.change import ChangeSetStore, EntryKind
-from cleveragents.infrastructure.database.errors import RecordNotFoundError
 from cleveragents.infrastructure.workspace.file_swap import (
     STAGING_PREFIX,
     STEP_ORDER,

@@ -20,9 +20,9 @@ from typing import cast
 
 from cleveragents._logging import get_logger
 from cleveragents.application.services.checkpoint_service import CheckpointService
+from cleveragents.domain.errors import RecordNotFoundError
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.change import ChangeSetStore
-from cleveragents.infrastructure.database.errors import RecordNotFoundError
 from cleveragents.infrastructure.database.session import SessionFactory, same_database
 from cleveragents.infrastructure.workspace.safe_paths import existing_directory
 

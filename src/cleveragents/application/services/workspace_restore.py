@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cleveragents._logging import get_logger
+from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
     CheckpointStore,
     FileKind,
     ManifestEntry,
 )
-from cleveragents.infrastructure.database.errors import IntegrityCheckError
 from cleveragents.infrastructure.workspace.file_swap import locked_staging, run_steps
 from cleveragents.infrastructure.workspace.restore_plan import plan_restore
 from cleveragents.infrastructure.workspace.safe_paths import make_link, write_all

@@ -1,4 +1,8 @@
-"""The library's persistence errors, and the one place driver errors become them."""
+"""The one place driver errors become the library's own (``cleveragents.domain.errors``).
+
+The error classes are the domain's; they are re-exported here under the module
+path older code imports them from.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +11,30 @@ import re
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
+from cleveragents.domain.errors import (
+    BaselineGoneError,
+    CommitOutcomeUnknownError,
+    DatabaseError,
+    DuplicateRecordError,
+    IntegrityCheckError,
+    PlanCancelledError,
+    RecordNotFoundError,
+)
 
-class DatabaseError(Exception):
-    """Base of every persistence error raised by cleveragents."""
-
-
-class DuplicateRecordError(DatabaseError):
-    """A create of an id that already exists."""
-
-
-class RecordNotFoundError(DatabaseError):
-    """An operation on, or a recording into, a record that does not exist."""
-
-
-class BaselineGoneError(RecordNotFoundError):
-    """The checkpoint a snapshot reuses content of was pruned before the snapshot was written."""
-
-
-class PlanCancelledError(DatabaseError):
-    """A record for a plan that was cancelled: a late writer cannot bring it back."""
-
-
-class IntegrityCheckError(DatabaseError):
-    """Stored content whose hash does not match what it should be."""
-
-
-class CommitOutcomeUnknownError(DatabaseError):
-    """A non-repeatable write whose COMMIT failed without telling whether it took effect."""
+__all__ = [
+    "BaselineGoneError",
+    "CommitOutcomeUnknownError",
+    "DatabaseError",
+    "DuplicateRecordError",
+    "IntegrityCheckError",
+    "PlanCancelledError",
+    "RecordNotFoundError",
+    "is_damaged_file",
+    "is_transient",
+    "mask_url",
+    "sqlstate",
+    "translate",
+]
 
 
 # SQLSTATE classes of PostgreSQL errors that go away when the work is tried again.
