@@ -23,8 +23,8 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy import exc as sa_exc
 
+from cleveragents.infrastructure.database.engine import WRITE_OPTION, create_database_engine
 from cleveragents.infrastructure.database.errors import DatabaseError, mask_url, translate
-from cleveragents.infrastructure.database.session import WRITE_OPTION, create_database_engine
 
 # An arbitrary constant: the key of the PostgreSQL advisory lock held while migrating.
 _MIGRATION_LOCK_KEY: Final = 0x636C6576
