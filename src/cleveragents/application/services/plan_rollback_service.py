@@ -97,6 +97,9 @@ class PlanRollbackService:
             return RollbackResult(
                 target_id, None, preview.written, preview.removed, entries, invocations, True
             )
+        # Every refusal of the reset (a symlink or a folder in the way, a checkpoint
+        # without a snapshot) comes now, before the safety checkpoint is written.
+        self._checkpoints.reset_workspace(target_id, sandbox, dry_run=True)
         safety = self._checkpoints.create_workspace_snapshot(
             key,
             str(sandbox),

@@ -227,8 +227,8 @@ class _Planner:
                 continue
             if stat.S_ISDIR(mode):
                 raise ValueError(
-                    f"cannot restore {want.shown_path}: a folder that the ignore rules leave "
-                    "out is in the way"
+                    f"cannot restore {want.shown_path}: a folder is in the way, holding only "
+                    "paths the ignore rules leave out"
                 )
             self.outs[path] = want  # an ignored file or symlink: written over
 
