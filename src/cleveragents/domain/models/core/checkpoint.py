@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 from pydantic import Field, JsonValue
 
 from cleveragents.domain.models.core._types import (
+    INT64_MAX,
     DomainModel,
     Identifier,
     NonNegativeInt,
@@ -19,7 +20,9 @@ from cleveragents.domain.models.core._types import (
     Sha256Hex,
     UtcDateTime,
     WorkspacePath,
+    check_sha256,
     new_id,
+    require_id,
     utc_now,
 )
 
@@ -194,6 +197,43 @@ class SnapshotContent:
     scan_started_ns: int = 0
     # The checkpoint whose stored content the unchanged files of this snapshot reuse.
     baseline_checkpoint_id: str | None = None
+
+
+def check_content(content: SnapshotContent) -> int:
+    """Refuse snapshot content the database cannot hold; returns the manifest's total size.
+
+    ``SnapshotContent`` is a plain dataclass: its parts are checked here, before
+    anything is written (``ValueError``).
+    """
+    parts: tuple[tuple[str, object, type[ManifestEntry | DiffEntry]], ...] = (
+        ("manifest", content.manifest, ManifestEntry),
+        ("diff", content.diff, DiffEntry),
+    )
+    for name, items, kind in parts:
+        if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+            raise ValueError(f"content.{name} must be a sequence of {kind.__name__}")
+        for item in items:
+            if not isinstance(item, kind):
+                raise ValueError(
+                    f"content.{name} holds a {type(item).__name__}, not a {kind.__name__}"
+                )
+    if not isinstance(content.blobs, Mapping):
+        raise ValueError("content.blobs must map sha256 hex digests to bytes")
+    for digest, data in content.blobs.items():
+        if not isinstance(digest, str) or not isinstance(data, bytes):
+            raise ValueError("content.blobs must map sha256 hex digests to bytes")
+        check_sha256(digest)
+    if content.stat_cache is not None and not isinstance(content.stat_cache, bytes):
+        raise ValueError("content.stat_cache must be bytes or None")
+    started = content.scan_started_ns
+    if isinstance(started, bool) or not isinstance(started, int) or not 0 <= started <= INT64_MAX:
+        raise ValueError("content.scan_started_ns must be an int between 0 and 2**63 - 1")
+    if content.baseline_checkpoint_id is not None:
+        require_id(content.baseline_checkpoint_id, "content.baseline_checkpoint_id")
+    total = sum(entry.size for entry in content.manifest)
+    if total > INT64_MAX:
+        raise ValueError("the manifest's sizes add up to more than 2**63 - 1 bytes")
+    return total
 
 
 @runtime_checkable

@@ -1,0 +1,274 @@
+"""The content-addressed objects in the database: reading, writing and collecting them.
+
+Every function runs in the caller's session and transaction. Objects no
+checkpoint reaches any more are deleted by :func:`delete_checkpoints`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final, cast
+
+from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cleveragents.domain.errors import IntegrityCheckError
+from cleveragents.domain.models.core.checkpoint import (
+    EMPTY_TREE_SHA256,
+    FileKind,
+    ManifestEntry,
+)
+from cleveragents.infrastructure.database.models import (
+    CheckpointModel,
+    CheckpointObjectModel,
+    CheckpointStatCacheModel,
+)
+from cleveragents.infrastructure.database.object_codec import DELTA_MARK, unpack
+from cleveragents.infrastructure.database.sqlite_pages import leaf_order, record_size
+from cleveragents.infrastructure.database.tree_codec import (
+    TREE_KIND,
+    entry_of,
+    flatten,
+    folders_above,
+    is_folder_row,
+)
+
+_CHECKPOINTS = cast(Table, CheckpointModel.__table__)
+_OBJECTS = cast(Table, CheckpointObjectModel.__table__)
+_STAT_CACHE = cast(Table, CheckpointStatCacheModel.__table__)
+BLOB: Final = "blob"
+TREE: Final = "tree"
+_CHUNK: Final = 500
+_OBJECTS_LOCK_KEY: Final = 0x63686B70  # PostgreSQL advisory lock over checkpoint_objects
+
+
+def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def insert_ignoring_existing(session: Session, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if session.connection().dialect.name == "postgresql":
+        pg_insert = postgresql.insert(_OBJECTS).on_conflict_do_nothing(
+            index_elements=["object_hash"]
+        )
+        session.execute(pg_insert, rows)
+        return
+    # Appended in an order that fills the table's leaf pages (see sqlite_pages).
+    page_size = int(session.execute(text("PRAGMA page_size")).scalar_one())
+    payloads = [record_size((r["object_hash"], r["kind"], r["size"], r["data"])) for r in rows]
+    ordered = leaf_order(rows, payloads, page_size)
+    lite_insert = sqlite.insert(_OBJECTS).on_conflict_do_nothing(index_elements=["object_hash"])
+    session.execute(lite_insert, ordered)
+
+
+def existing_objects(session: Session, hashes: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in chunks(hashes):
+        found.update(
+            session.execute(
+                select(_OBJECTS.c.object_hash).where(_OBJECTS.c.object_hash.in_(chunk))
+            ).scalars()
+        )
+    return found
+
+
+def load_objects(
+    session: Session, hashes: Sequence[str], bases: set[str] | None = None
+) -> dict[str, tuple[str, bytes]]:
+    """kind and decompressed bytes of each hash that is stored.
+
+    Deltas are resolved through their bases (read as needed); the hashes of the
+    bases used are added to ``bases``.
+    """
+    stored: dict[str, tuple[str, bytes]] = {}
+    wanted = sorted(set(hashes))
+    while wanted:
+        for chunk in chunks(wanted):
+            rows = session.execute(
+                select(_OBJECTS.c.object_hash, _OBJECTS.c.kind, _OBJECTS.c.data).where(
+                    _OBJECTS.c.object_hash.in_(chunk)
+                )
+            )
+            stored.update((object_hash, (kind, data)) for object_hash, kind, data in rows)
+        needed = {
+            data[1:33].hex()
+            for digest in wanted
+            if digest in stored and (data := stored[digest][1])[:1] == DELTA_MARK
+        }
+        wanted = sorted(needed - stored.keys())
+    unpacked: dict[str, bytes] = {}
+    return {
+        digest: (stored[digest][0], unpack(digest, stored, unpacked, bases))
+        for digest in hashes
+        if digest in stored
+    }
+
+
+def walk_trees(
+    session: Session, roots: Iterable[str], bases: set[str] | None = None
+) -> dict[str, list[list[Any]]]:
+    """Every tree reachable from ``roots``, parsed, read one level at a time.
+
+    The hashes of the trees they are stored as deltas of are added to ``bases``.
+    """
+    trees: dict[str, list[list[Any]]] = {}
+    wanted = sorted(set(roots))
+    while wanted:
+        loaded = walk_level_with_bases(session, wanted, bases)
+        next_level: set[str] = set()
+        for digest, children in loaded.items():
+            trees[digest] = children
+            next_level.update(c[2] for c in children if c[1] == TREE_KIND and c[2] not in trees)
+        wanted = sorted(next_level - set(trees))
+    return trees
+
+
+def tree_diff_of(
+    session: Session, first: str, second: str
+) -> tuple[dict[str, ManifestEntry], dict[str, ManifestEntry]]:
+    """The entries of two trees at every path where they differ, reading only what differs.
+
+    Like ``git diff-tree``: equal sub-trees (same hash) are never read.
+    """
+    found: tuple[dict[str, ManifestEntry], dict[str, ManifestEntry]] = ({}, {})
+    trees: dict[str, list[list[Any]]] = {}
+    level = [("", first, second)]
+    while level:
+        needed = {digest for _, *pair in level for digest in pair} - trees.keys()
+        trees.update(walk_level(session, sorted(needed)))
+        whole: list[tuple[int, str, str]] = []  # (side, path, sub-tree) read whole
+        deeper: list[tuple[str, str, str]] = []
+        for prefix, one, two in level:
+            rows = ({r[0]: r for r in trees[one]}, {r[0]: r for r in trees[two]})
+            for name in rows[0].keys() | rows[1].keys():
+                left, right = rows[0].get(name), rows[1].get(name)
+                if left == right:
+                    continue
+                path = f"{prefix}{name}"
+                if is_folder_row(left) and is_folder_row(right):
+                    deeper.append((f"{path}/", left[2], right[2]))
+                    continue
+                for side, row in enumerate((left, right)):
+                    if row is None:
+                        continue
+                    if is_folder_row(row):
+                        whole.append((side, path, row[2]))
+                    else:
+                        found[side][path] = entry_of(path, *row[1:])
+        if whole:
+            trees.update(walk_trees(session, {digest for _, _, digest in whole}))
+        for side, path, digest in whole:
+            if not trees[digest]:
+                found[side][path] = entry_of(path, TREE_KIND, digest, 0, False)
+            for entry in flatten(digest, trees, f"{path}/"):
+                found[side][entry.path] = entry
+        level = deeper
+    return found
+
+
+def paths_among(session: Session, roots: Iterable[str], wanted: set[str]) -> set[str]:
+    """The ``wanted`` paths that some tree of ``roots`` holds, reading only trees on their way."""
+    folders = {folder for path in wanted for folder in folders_above(path)}
+    found: set[str] = set()
+    level = {(root, "") for root in roots}  # (tree hash, its folder's prefix)
+    trees: dict[str, list[list[Any]]] = {}
+    while level:
+        missing = sorted({digest for digest, _ in level} - trees.keys())
+        for digest, data in walk_level(session, missing).items():
+            trees[digest] = data
+        next_level: set[tuple[str, str]] = set()
+        for digest, prefix in level:
+            for name, kind, sha256, _, _ in trees[digest]:
+                path = f"{prefix}{name}"
+                if path in wanted and (kind != TREE_KIND or sha256 == EMPTY_TREE_SHA256):
+                    found.add(path)  # a file, symlink or empty folder; not a folder above one
+                if kind == TREE_KIND and path in folders:
+                    next_level.add((sha256, f"{path}/"))
+        level = next_level
+    return found
+
+
+def walk_level(session: Session, hashes: Sequence[str]) -> dict[str, list[list[Any]]]:
+    """The parsed trees of ``hashes``, each checked against its hash."""
+    return walk_level_with_bases(session, hashes, None)
+
+
+def walk_level_with_bases(
+    session: Session, hashes: Sequence[str], bases: set[str] | None
+) -> dict[str, list[list[Any]]]:
+    """:func:`_walk_level`, adding the hashes of the delta bases used to ``bases``."""
+    loaded = load_objects(session, hashes, bases)
+    missing = set(hashes) - set(loaded)
+    if missing:
+        raise IntegrityCheckError(f"tree {sorted(missing)[0]} is missing from the store")
+    parsed: dict[str, list[list[Any]]] = {}
+    for digest, (_, data) in loaded.items():
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise IntegrityCheckError(f"tree {digest} does not match its hash")
+        parsed[digest] = json.loads(data)
+    return parsed
+
+
+def lock_objects(session: Session, *, exclusive: bool) -> None:
+    """Keep garbage collection and snapshot writes apart.
+
+    SQLite serializes writers already (``BEGIN IMMEDIATE``); PostgreSQL takes an
+    advisory lock: shared for writers that reuse stored objects, exclusive to collect.
+    """
+    if session.connection().dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        session.execute(select(getattr(func, function)(_OBJECTS_LOCK_KEY)))
+
+
+def checkpoint_exists(session: Session, checkpoint_id: str) -> bool:
+    query = select(_CHECKPOINTS.c.seq).where(_CHECKPOINTS.c.checkpoint_id == checkpoint_id)
+    return session.execute(query).first() is not None
+
+
+def delete_checkpoints(session: Session, plan_id: str, keep_last: int = 0) -> int:
+    """Delete all but the plan's newest ``keep_last`` checkpoints, and what only they used.
+
+    Runs in the caller's transaction; returns how many checkpoints it deleted.
+    """
+    ids = list(
+        session.execute(
+            select(_CHECKPOINTS.c.checkpoint_id)
+            .where(_CHECKPOINTS.c.plan_id == plan_id)
+            .order_by(_CHECKPOINTS.c.seq)
+        ).scalars()
+    )
+    doomed = ids[: len(ids) - keep_last] if keep_last else ids
+    if not doomed:
+        return 0
+    lock_objects(session, exclusive=True)
+    for chunk in chunks(doomed):
+        session.execute(delete(_CHECKPOINTS).where(_CHECKPOINTS.c.checkpoint_id.in_(chunk)))
+    _collect_garbage(session)
+    return len(doomed)
+
+
+def _collect_garbage(session: Session) -> None:
+    """Delete objects that no checkpoint reaches any more."""
+    roots = session.execute(
+        select(_CHECKPOINTS.c.root_tree).where(_CHECKPOINTS.c.root_tree.is_not(None))
+    ).scalars()
+    bases: set[str] = set()
+    trees = walk_trees(session, roots, bases)
+    reachable = set(trees) | bases  # a delta needs its base, not what the base lists
+    for children in trees.values():
+        reachable.update(child[2] for child in children if child[1] != FileKind.LARGE.value)
+    stored = list(session.execute(select(_OBJECTS.c.object_hash)).scalars())
+    unreachable = sorted(set(stored) - reachable)
+    for chunk in chunks(unreachable):
+        session.execute(delete(_OBJECTS).where(_OBJECTS.c.object_hash.in_(chunk)))
+    # A stat cache is only a hint checked against the plan's last snapshot (it may
+    # name a checkpoint deleted since); a plan without checkpoints needs none.
+    session.execute(
+        delete(_STAT_CACHE).where(_STAT_CACHE.c.plan_id.not_in(select(_CHECKPOINTS.c.plan_id)))
+    )
