@@ -35,8 +35,8 @@ from cleveragents.domain.models.core.checkpoint import (
     SnapshotContent,
 )
 from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
-from cleveragents.infrastructure.database.tree_codec import TreeIndex
 from cleveragents.infrastructure.database.session import create_session_factory
+from cleveragents.infrastructure.database.tree_codec import TreeIndex
 from cleveragents.infrastructure.workspace import scanner
 from cleveragents.infrastructure.workspace import watcher as watcher_module
 
