@@ -89,7 +89,9 @@ def upgrade() -> None:
         .where(_invocations.c.started_at <= _checkpoints.c.created_at)
         .scalar_subquery()
     )
-    op.execute(sa.update(_checkpoints).values(entry_mark=entry_mark, invocation_mark=invocation_mark))
+    op.execute(
+        sa.update(_checkpoints).values(entry_mark=entry_mark, invocation_mark=invocation_mark)
+    )
     op.create_table(
         "plan_rollbacks",
         sa.Column("seq", SEQUENCE_KEY, autoincrement=True, nullable=False),
