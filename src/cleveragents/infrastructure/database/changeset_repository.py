@@ -7,8 +7,8 @@ inserts; a changeset is read in three statements whatever its size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar, cast
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     CursorResult,
@@ -24,7 +24,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import ReturningInsert
 
 from cleveragents.domain.models.core._types import new_id, require_id, utc_now
@@ -49,10 +48,10 @@ from cleveragents.infrastructure.database.models import (
     ToolInvocationModel,
 )
 from cleveragents.infrastructure.database.plan_lock import lock_plans, refuse_cancelled
+from cleveragents.infrastructure.database.repository_base import Repository, Rows
 from cleveragents.infrastructure.database.rollback_marks import roll_back
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
-    check_session_factory,
     run_in_transaction,
 )
 from cleveragents.infrastructure.database.trusted import from_trusted
@@ -295,34 +294,6 @@ def _changeset(
 # --- shared queries ---------------------------------------------------------------------
 
 
-class _Rows(Protocol):
-    """Runs one statement of the current transaction and returns its rows."""
-
-    def rows(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Sequence[Any]]: ...
-
-
-class _SessionRows:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def rows(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-        return self._session.connection().execute(statement, values).all()
-
-
-def _read(
-    session_factory: SessionFactory,
-    driver: SqliteDriver | None,
-    action: str,
-    work: Callable[[_Rows], T],
-) -> T:
-    """``work`` in one read transaction: on the SQLite driver when there is one."""
-    if driver is not None:
-        return driver.run(action, work, write=False)
-    return run_in_transaction(
-        session_factory, action, lambda session: work(_SessionRows(session)), write=False
-    )
-
-
 def _record_entries(
     session_factory: SessionFactory,
     driver: SqliteDriver | None,
@@ -430,12 +401,12 @@ def _check_entries(entries: object) -> list[ChangeEntry]:
     return batch
 
 
-def _select_entries(statements: _Rows, column: Any, value: str) -> list[ChangeEntry]:
+def _select_entries(statements: Rows, column: Any, value: str) -> list[ChangeEntry]:
     rows = statements.rows(_ENTRY_QUERIES[column.name], {"key": value})
     return [_entry_to_domain(row) for row in rows]
 
 
-def _select_invocations(statements: _Rows, column: Any, value: str) -> list[ToolInvocation]:
+def _select_invocations(statements: Rows, column: Any, value: str) -> list[ToolInvocation]:
     rows = statements.rows(_INVOCATION_QUERIES[column.name], {"key": value})
     return [_invocation_to_domain(row) for row in rows]
 
@@ -456,12 +427,8 @@ def _delete_plan(session: Session, plan_id: str) -> int:
 # --- repositories -----------------------------------------------------------------------
 
 
-class ChangeSetEntryRepository:
+class ChangeSetEntryRepository(Repository):
     """Persistence of ``ChangeEntry`` records."""
-
-    def __init__(self, session_factory: SessionFactory) -> None:
-        self._session_factory = check_session_factory(session_factory)
-        self._driver = SqliteDriver.for_factory(self._session_factory)
 
     def save_entry(self, entry: ChangeEntry) -> ChangeEntry:
         """Persist one entry into its started changeset."""
@@ -483,9 +450,7 @@ class ChangeSetEntryRepository:
     def get_entries_for_changeset(self, changeset_id: str) -> list[ChangeEntry]:
         """The changeset's entries in recording order."""
         key = valid_id(changeset_id, "changeset_id")
-        return _read(
-            self._session_factory,
-            self._driver,
+        return self._read_rows(
             f"read entries of changeset {key}",
             lambda statements: _select_entries(statements, _ENTRIES.c.changeset_id, key),
         )
@@ -493,9 +458,7 @@ class ChangeSetEntryRepository:
     def get_entries_for_plan(self, plan_id: str) -> list[ChangeEntry]:
         """Every entry of the plan in recording order."""
         key = valid_id(plan_id, "plan_id")
-        return _read(
-            self._session_factory,
-            self._driver,
+        return self._read_rows(
             f"read entries of plan {key}",
             lambda statements: _select_entries(statements, _ENTRIES.c.plan_id, key),
         )
@@ -503,21 +466,17 @@ class ChangeSetEntryRepository:
     def delete_for_changeset(self, changeset_id: str) -> int:
         """Delete the changeset's entries; returns how many."""
         key = valid_id(changeset_id, "changeset_id")
-        return run_in_transaction(
-            self._session_factory,
+        return self._write(
             f"delete entries of changeset {key}",
             lambda session: _delete_rows(session, _ENTRIES, _ENTRIES.c.changeset_id, key),
-            write=True,
         )
 
     def delete_for_plan(self, plan_id: str) -> int:
         """Delete every entry of the plan; returns how many."""
         key = valid_id(plan_id, "plan_id")
-        return run_in_transaction(
-            self._session_factory,
+        return self._write(
             f"delete entries of plan {key}",
             lambda session: _delete_rows(session, _ENTRIES, _ENTRIES.c.plan_id, key),
-            write=True,
         )
 
 
@@ -546,7 +505,7 @@ def _insert_invocation(session: Session, invocation: ToolInvocation) -> None:
     session.execute(insert(ToolInvocationModel), [_invocation_to_row(invocation)])
 
 
-class ToolInvocationRepository:
+class ToolInvocationRepository(Repository):
     """Persistence of ``ToolInvocation`` records (the audit trail of tool calls).
 
     Secrets are redacted before an invocation is stored (``redactor``; see
@@ -556,8 +515,7 @@ class ToolInvocationRepository:
     def __init__(
         self, session_factory: SessionFactory, *, redactor: SecretRedactor = DEFAULT_REDACTOR
     ) -> None:
-        self._session_factory = check_session_factory(session_factory)
-        self._driver = SqliteDriver.for_factory(self._session_factory)
+        super().__init__(session_factory)
         _require(redactor, SecretRedactor, "redactor")
         self._redactor = redactor
 
@@ -565,20 +523,16 @@ class ToolInvocationRepository:
         """Persist one invocation (into its changeset, when it names one); returns it as stored."""
         _require(invocation, ToolInvocation, "invocation")
         stored = redact_invocation(invocation, self._redactor)
-        run_in_transaction(
-            self._session_factory,
+        self._write(
             f"save tool invocation {invocation.invocation_id}",
             lambda session: _insert_invocation(session, stored),
-            write=True,
         )
         return stored
 
     def get_invocations_for_plan(self, plan_id: str) -> list[ToolInvocation]:
         """Every invocation of the plan in recording order."""
         key = valid_id(plan_id, "plan_id")
-        return _read(
-            self._session_factory,
-            self._driver,
+        return self._read_rows(
             f"read tool invocations of plan {key}",
             lambda statements: _select_invocations(statements, _INVOCATIONS.c.plan_id, key),
         )
@@ -586,9 +540,7 @@ class ToolInvocationRepository:
     def get_invocations_for_changeset(self, changeset_id: str) -> list[ToolInvocation]:
         """The changeset's invocations in recording order."""
         key = valid_id(changeset_id, "changeset_id")
-        return _read(
-            self._session_factory,
-            self._driver,
+        return self._read_rows(
             f"read tool invocations of changeset {key}",
             lambda statements: _select_invocations(statements, _INVOCATIONS.c.changeset_id, key),
         )
@@ -596,15 +548,13 @@ class ToolInvocationRepository:
     def delete_for_plan(self, plan_id: str) -> int:
         """Delete every invocation of the plan; returns how many."""
         key = valid_id(plan_id, "plan_id")
-        return run_in_transaction(
-            self._session_factory,
+        return self._write(
             f"delete tool invocations of plan {key}",
             lambda session: _delete_rows(session, _INVOCATIONS, _INVOCATIONS.c.plan_id, key),
-            write=True,
         )
 
 
-class SqliteChangeSetStore:
+class SqliteChangeSetStore(Repository):
     """``ChangeSetStore`` on any supported backend (SQLite or PostgreSQL).
 
     Secrets in tool invocations are redacted before they are stored (``redactor``).
@@ -613,15 +563,9 @@ class SqliteChangeSetStore:
     def __init__(
         self, session_factory: SessionFactory, *, redactor: SecretRedactor = DEFAULT_REDACTOR
     ) -> None:
-        self._session_factory = check_session_factory(session_factory)
-        self._driver = SqliteDriver.for_factory(self._session_factory)
+        super().__init__(session_factory)
         _require(redactor, SecretRedactor, "redactor")
         self._redactor = redactor
-
-    @property
-    def session_factory(self) -> SessionFactory:
-        """The session factory this repository works through."""
-        return self._session_factory
 
     def start(self, plan_id: str) -> SpecChangeSet:
         """Persist and return a new, empty changeset for ``plan_id``."""
@@ -642,9 +586,7 @@ class SqliteChangeSetStore:
                 ],
             )
 
-        run_in_transaction(
-            self._session_factory, f"start a changeset for plan {plan_id}", work, write=True
-        )
+        self._write(f"start a changeset for plan {plan_id}", work)
         return changeset
 
     def record(self, entry: ChangeEntry) -> ChangeEntry:
@@ -668,11 +610,9 @@ class SqliteChangeSetStore:
         """Persist one tool invocation; returns it as stored (secrets redacted)."""
         _require(invocation, ToolInvocation, "invocation")
         stored = redact_invocation(invocation, self._redactor)
-        run_in_transaction(
-            self._session_factory,
+        self._write(
             f"record tool invocation {invocation.invocation_id}",
             lambda session: _insert_invocation(session, stored),
-            write=True,
         )
         return stored
 
@@ -680,7 +620,7 @@ class SqliteChangeSetStore:
         """The changeset with its entries and invocations (three statements), or None."""
         key = valid_id(changeset_id, "changeset_id")
 
-        def work(statements: _Rows) -> SpecChangeSet | None:
+        def work(statements: Rows) -> SpecChangeSet | None:
             headers = statements.rows(_HEADER_QUERY, {"key": key})
             if not headers:
                 return None
@@ -693,13 +633,13 @@ class SqliteChangeSetStore:
                 _select_invocations(statements, _INVOCATIONS.c.changeset_id, key),
             )
 
-        return _read(self._session_factory, self._driver, f"read changeset {key}", work)
+        return self._read_rows(f"read changeset {key}", work)
 
     def get_for_plan(self, plan_id: str) -> list[SpecChangeSet]:
         """Every changeset of the plan, oldest first (three statements)."""
         key = valid_id(plan_id, "plan_id")
 
-        def work(statements: _Rows) -> list[SpecChangeSet]:
+        def work(statements: Rows) -> list[SpecChangeSet]:
             changesets = {
                 changeset_id: _changeset(changeset_id, key, created_at, [], [])
                 for changeset_id, created_at in statements.rows(_PLAN_HEADERS_QUERY, {"key": key})
@@ -711,7 +651,7 @@ class SqliteChangeSetStore:
                     changesets[invocation.changeset_id].invocations.append(invocation)
             return list(changesets.values())
 
-        return _read(self._session_factory, self._driver, f"read changesets of plan {key}", work)
+        return self._read_rows(f"read changesets of plan {key}", work)
 
     def summarize(self, changeset_id: str) -> ChangeSetSummary:
         """Counts over one changeset, computed by the database."""
@@ -772,19 +712,14 @@ class SqliteChangeSetStore:
                 rolled_back=int(rolled_back),
             )
 
-        return run_in_transaction(
-            self._session_factory, f"summarize changeset {key}", work, write=False
-        )
+        return self._read(f"summarize changeset {key}", work)
 
     def delete_for_plan(self, plan_id: str) -> int:
         """Delete the plan's entries, invocations and changeset headers; returns rows deleted."""
         key = valid_id(plan_id, "plan_id")
 
-        return run_in_transaction(
-            self._session_factory,
-            f"delete changesets of plan {key}",
-            lambda session: _delete_plan(session, key),
-            write=True,
+        return self._write(
+            f"delete changesets of plan {key}", lambda session: _delete_plan(session, key)
         )
 
     def cancel_plan(self, plan_id: str) -> int:
@@ -806,7 +741,7 @@ class SqliteChangeSetStore:
                 session.execute(insert(_CANCELLED), [{"plan_id": key, "cancelled_at": utc_now()}])
             return _delete_plan(session, key)
 
-        return run_in_transaction(self._session_factory, f"cancel plan {key}", work, write=True)
+        return self._write(f"cancel plan {key}", work)
 
     def roll_back(
         self,
@@ -830,12 +765,12 @@ class SqliteChangeSetStore:
             if safety_checkpoint_id is None
             else valid_id(safety_checkpoint_id, "safety_checkpoint_id")
         )
-        return run_in_transaction(
-            self._session_factory,
-            f"roll plan {key} back to checkpoint {target}",
-            lambda session: roll_back(session, key, target, safety, dry_run=dry_run),
-            write=not dry_run,
-        )
+        action = f"roll plan {key} back to checkpoint {target}"
+
+        def work(session: Session) -> tuple[int, int]:
+            return roll_back(session, key, target, safety, dry_run=dry_run)
+
+        return self._read(action, work) if dry_run else self._write(action, work)
 
     def is_cancelled(self, plan_id: str) -> bool:
         """True once :meth:`cancel_plan` ran for the plan."""
@@ -845,6 +780,4 @@ class SqliteChangeSetStore:
             query = select(_CANCELLED.c.plan_id).where(_CANCELLED.c.plan_id == key)
             return session.execute(query).first() is not None
 
-        return run_in_transaction(
-            self._session_factory, f"read the state of plan {key}", work, write=False
-        )
+        return self._read(f"read the state of plan {key}", work)

@@ -51,11 +51,10 @@ from cleveragents.infrastructure.database.object_store import (
     walk_trees,
 )
 from cleveragents.infrastructure.database.plan_lock import refuse_cancelled
+from cleveragents.infrastructure.database.repository_base import Repository
 from cleveragents.infrastructure.database.rollback_marks import current_marks
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
-    check_session_factory,
-    run_in_transaction,
 )
 from cleveragents.infrastructure.database.tree_codec import TreeIndex, flatten
 from cleveragents.infrastructure.database.trusted import from_trusted
@@ -95,20 +94,15 @@ def _header_to_domain(row: Sequence[Any]) -> Checkpoint:
     )
 
 
-class CheckpointRepository:
+class CheckpointRepository(Repository):
     """``CheckpointStore`` on SQLite or PostgreSQL."""
 
     def __init__(self, session_factory: SessionFactory) -> None:
-        self._session_factory = check_session_factory(session_factory)
+        super().__init__(session_factory)
         # The folders of each plan's last snapshot written here (oldest first): the
         # next snapshot based on it encodes only the folders on its changed paths.
         self._indexes: dict[str, tuple[str, TreeIndex]] = {}
         self._indexes_lock = threading.Lock()
-
-    @property
-    def session_factory(self) -> SessionFactory:
-        """The session factory this repository works through."""
-        return self._session_factory
 
     def create(self, checkpoint: Checkpoint, content: SnapshotContent | None = None) -> Checkpoint:
         """Persist the checkpoint with its manifest, new objects and diff in ONE transaction."""
@@ -140,11 +134,8 @@ class CheckpointRepository:
         # Compress outside the write transaction: it must not hold the write lock.
         missing = sorted(
             set(objects)
-            - run_in_transaction(
-                self._session_factory,
-                "look up stored objects",
-                lambda session: existing_objects(session, sorted(objects)),
-                write=False,
+            - self._read(
+                "look up stored objects", lambda session: existing_objects(session, sorted(objects))
             )
         )
         packed = compress({digest: objects[digest][1] for digest in missing}, index.bases)
@@ -212,9 +203,7 @@ class CheckpointRepository:
                     ],
                 )
 
-        run_in_transaction(
-            self._session_factory, f"create checkpoint {checkpoint.checkpoint_id}", work, write=True
-        )
+        self._write(f"create checkpoint {checkpoint.checkpoint_id}", work)
         if content is not None:
             self._keep_index(checkpoint, index)
         return checkpoint
@@ -252,9 +241,7 @@ class CheckpointRepository:
             ).first()
             return None if row is None else _header_to_domain(row)
 
-        return run_in_transaction(
-            self._session_factory, f"read checkpoint {key}", work, write=False
-        )
+        return self._read(f"read checkpoint {key}", work)
 
     def list_for_plan(self, plan_id: str) -> list[Checkpoint]:
         """The plan's checkpoints, oldest first."""
@@ -268,9 +255,7 @@ class CheckpointRepository:
             )
             return [_header_to_domain(row) for row in rows]
 
-        return run_in_transaction(
-            self._session_factory, f"list checkpoints of plan {key}", work, write=False
-        )
+        return self._read(f"list checkpoints of plan {key}", work)
 
     def latest_for_plan(self, plan_id: str) -> Checkpoint | None:
         """The plan's newest checkpoint, or None."""
@@ -285,9 +270,7 @@ class CheckpointRepository:
             ).first()
             return None if row is None else _header_to_domain(row)
 
-        return run_in_transaction(
-            self._session_factory, f"read the latest checkpoint of plan {key}", work, write=False
-        )
+        return self._read(f"read the latest checkpoint of plan {key}", work)
 
     def delete_for_plan(self, plan_id: str) -> int:
         """Delete every checkpoint of the plan and the content only they used."""
@@ -299,11 +282,9 @@ class CheckpointRepository:
         if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:
             raise ValueError(f"keep_last must be an integer >= 0, got {keep_last!r}")
 
-        return run_in_transaction(
-            self._session_factory,
+        return self._write(
             f"prune checkpoints of plan {key}",
             lambda session: delete_checkpoints(session, key, keep_last),
-            write=True,
         )
 
     def _root_of(self, session: Session, checkpoint_id: str) -> str | None:
@@ -322,9 +303,7 @@ class CheckpointRepository:
             root = self._root_of(session, key)
             return None if root is None else flatten(root, walk_trees(session, [root]))
 
-        return run_in_transaction(
-            self._session_factory, f"read the manifest of checkpoint {key}", work, write=False
-        )
+        return self._read(f"read the manifest of checkpoint {key}", work)
 
     def tree_diff(
         self, checkpoint_id: str, other_id: str
@@ -345,9 +324,7 @@ class CheckpointRepository:
                 return None
             return tree_diff_of(session, roots[0], roots[1])
 
-        return run_in_transaction(
-            self._session_factory, f"compare checkpoints {first} and {second}", work, write=False
-        )
+        return self._read(f"compare checkpoints {first} and {second}", work)
 
     def diff(self, checkpoint_id: str) -> list[DiffEntry]:
         """The paths the checkpoint changed since its parent, sorted by path."""
@@ -361,9 +338,7 @@ class CheckpointRepository:
                 raise RecordNotFoundError(f"checkpoint {key} does not exist")
             return decode_diff(key, row[0])
 
-        return run_in_transaction(
-            self._session_factory, f"read the diff of checkpoint {key}", work, write=False
-        )
+        return self._read(f"read the diff of checkpoint {key}", work)
 
     def read_blobs(self, hashes: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """(hash, content) of each stored blob, a chunk at a time; missing ones are skipped."""
@@ -373,9 +348,7 @@ class CheckpointRepository:
             def work(session: Session, part: Sequence[str] = chunk) -> dict[str, tuple[str, bytes]]:
                 return load_objects(session, part)
 
-            loaded = run_in_transaction(
-                self._session_factory, "read checkpoint content", work, write=False
-            )
+            loaded = self._read("read checkpoint content", work)
             for digest in chunk:
                 if digest in loaded:
                     yield digest, loaded[digest][1]
@@ -398,9 +371,7 @@ class CheckpointRepository:
             trees = walk_trees(session, roots)
             return {entry.path for root in roots for entry in flatten(root, trees)}
 
-        return run_in_transaction(
-            self._session_factory, f"read the paths of plan {key}", work, write=False
-        )
+        return self._read(f"read the paths of plan {key}", work)
 
     def stat_cache(self, plan_id: str) -> tuple[str, int, bytes] | None:
         """(checkpoint id, scan start in ns, data) of the plan's latest snapshot scan."""
@@ -416,17 +387,13 @@ class CheckpointRepository:
                 return None
             return row[0], int(row[1]), zlib.decompress(row[2])
 
-        return run_in_transaction(
-            self._session_factory, f"read the stat cache of plan {key}", work, write=False
-        )
+        return self._read(f"read the stat cache of plan {key}", work)
 
     def object_count(self) -> int:
         """How many content objects are stored (for retention checks and statistics)."""
-        return run_in_transaction(
-            self._session_factory,
+        return self._read(
             "count checkpoint objects",
             lambda session: int(
                 session.execute(select(func.count()).select_from(_OBJECTS)).scalar_one()
             ),
-            write=False,
         )

@@ -92,18 +92,13 @@ from cleveragents.domain.models.core.error_pattern import (
     match_score,
     words_of,
 )
-from cleveragents.infrastructure.database.driver import SqliteDriver
 from cleveragents.infrastructure.database.errors import RecordNotFoundError
 from cleveragents.infrastructure.database.models import (
     ErrorPatternModel,
     ErrorPatternTermModel,
     UtcDateTime,
 )
-from cleveragents.infrastructure.database.session import (
-    SessionFactory,
-    check_session_factory,
-    run_in_transaction,
-)
+from cleveragents.infrastructure.database.repository_base import Repository
 from cleveragents.infrastructure.database.trusted import from_trusted
 
 _PATTERNS = cast(Table, ErrorPatternModel.__table__)
@@ -326,12 +321,8 @@ _RECORD_OCCURRENCE = (
 )
 
 
-class ErrorPatternRepository:
+class ErrorPatternRepository(Repository):
     """The durable ``ErrorPatternStore``: every method reads or writes the database."""
-
-    def __init__(self, session_factory: SessionFactory) -> None:
-        self._session_factory = check_session_factory(session_factory)
-        self._driver = SqliteDriver.for_factory(self._session_factory)
 
     # --- writes -------------------------------------------------------------------------
 
@@ -344,9 +335,7 @@ class ErrorPatternRepository:
             self._write_terms(session, stored)
             return stored
 
-        created = run_in_transaction(
-            self._session_factory, "create error pattern", work, write=True
-        )
+        created = self._write("create error pattern", work)
         _log.debug("error_pattern.created", pattern_id=created.pattern_id)
         return created
 
@@ -372,7 +361,7 @@ class ErrorPatternRepository:
             self._write_terms(session, stored)
             return _to_domain(row)
 
-        return run_in_transaction(self._session_factory, "update error pattern", work, write=True)
+        return self._write("update error pattern", work)
 
     def delete(self, pattern_id: str) -> bool:
         """Delete a pattern and its index terms; False when there was none."""
@@ -385,7 +374,7 @@ class ErrorPatternRepository:
             ).first()
             return removed is not None
 
-        return run_in_transaction(self._session_factory, "delete error pattern", work, write=True)
+        return self._write("delete error pattern", work)
 
     def record_occurrence(
         self, pattern_id: str, *, seen_at: datetime | None = None
@@ -427,7 +416,7 @@ class ErrorPatternRepository:
                 )
             return _to_domain(row)
 
-        return run_in_transaction(self._session_factory, action, work, write=True, idempotent=False)
+        return self._write(action, work, idempotent=False)
 
     @staticmethod
     def _write_terms(session: Session, pattern: ErrorPattern) -> None:
@@ -448,7 +437,7 @@ class ErrorPatternRepository:
             row = session.execute(statement).first()
             return None if row is None else _to_domain(row)
 
-        return run_in_transaction(self._session_factory, "get error pattern", work, write=False)
+        return self._read("get error pattern", work)
 
     def list_all(self, *, limit: int | None = None, offset: int = 0) -> list[ErrorPattern]:
         """Patterns by frequency desc, then last_seen desc, then pattern_id."""
@@ -463,7 +452,7 @@ class ErrorPatternRepository:
                 statement = statement.limit(limit)
             return [_to_domain(row) for row in session.execute(statement)]
 
-        return run_in_transaction(self._session_factory, "list error patterns", work, write=False)
+        return self._read("list error patterns", work)
 
     def count(self) -> int:
         """How many patterns are stored."""
@@ -471,7 +460,7 @@ class ErrorPatternRepository:
         def work(session: Session) -> int:
             return int(session.execute(select(func.count()).select_from(_PATTERNS)).scalar_one())
 
-        return run_in_transaction(self._session_factory, "count error patterns", work, write=False)
+        return self._read("count error patterns", work)
 
     def statistics(self) -> ErrorPatternStatistics:
         """Totals, the most frequent patterns and counts per category, aggregated in SQL."""
@@ -501,9 +490,7 @@ class ErrorPatternRepository:
                 last_seen=last_seen,
             )
 
-        return run_in_transaction(
-            self._session_factory, "error pattern statistics", work, write=False
-        )
+        return self._read("error pattern statistics", work)
 
     def match_context(self, context: str, *, limit: int = 10) -> list[ErrorPattern]:
         """The patterns matching ``context``, best first (see the module docstring).
@@ -520,11 +507,8 @@ class ErrorPatternRepository:
         _require_int(limit, "limit", minimum=0)
         if not text or limit == 0:
             return []
-        return run_in_transaction(
-            self._session_factory,
-            "match error context",
-            lambda session: self._matches(session, text, limit),
-            write=False,
+        return self._read(
+            "match error context", lambda session: self._matches(session, text, limit)
         )
 
     def match_or_create(self, context: str, candidate: ErrorPattern) -> tuple[ErrorPattern, bool]:
@@ -556,13 +540,7 @@ class ErrorPatternRepository:
             self._write_terms(session, fresh)
             return fresh, True
 
-        return run_in_transaction(
-            self._session_factory,
-            "match or create an error pattern",
-            work,
-            write=True,
-            idempotent=False,
-        )
+        return self._write("match or create an error pattern", work, idempotent=False)
 
     def _matches(self, session: Session, text: str, limit: int) -> list[tuple[ErrorPattern, int]]:
         dialect = session.get_bind().dialect.name

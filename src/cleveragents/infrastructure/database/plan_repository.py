@@ -22,11 +22,7 @@ from cleveragents.infrastructure.database.models import (
     ToolInvocationModel,
 )
 from cleveragents.infrastructure.database.plan_lock import lock_plans
-from cleveragents.infrastructure.database.session import (
-    SessionFactory,
-    check_session_factory,
-    run_in_transaction,
-)
+from cleveragents.infrastructure.database.repository_base import Repository
 
 _CHANGESETS = cast(Table, ChangeSetModel.__table__)
 _ENTRIES = cast(Table, ChangeSetEntryModel.__table__)
@@ -123,23 +119,15 @@ def _delete(session: Session, plan_id: str) -> PlanDeletion:
     return deletion
 
 
-class PlanRepository:
+class PlanRepository(Repository):
     """Every plan the database holds something of (records, checkpoints or a tombstone)."""
-
-    def __init__(self, session_factory: SessionFactory) -> None:
-        self._session_factory = check_session_factory(session_factory)
 
     def list_plans(self, *, limit: int = 100, after: str | None = None) -> list[PlanInfo]:
         """Plans ordered by id, those after ``after``, at most ``limit`` (1 to 10,000)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
         start = None if after is None else require_id(after, "after")
-        return run_in_transaction(
-            self._session_factory,
-            "list plans",
-            lambda session: _list(session, limit, start),
-            write=False,
-        )
+        return self._read("list plans", lambda session: _list(session, limit, start))
 
     def delete_plan(self, plan_id: str) -> PlanDeletion:
         """Delete everything of the plan in one transaction (``RecordNotFoundError`` if none).
@@ -149,9 +137,4 @@ class PlanRepository:
         tombstone.
         """
         key = require_id(plan_id, "plan_id")
-        return run_in_transaction(
-            self._session_factory,
-            f"delete plan {key}",
-            lambda session: _delete(session, key),
-            write=True,
-        )
+        return self._write(f"delete plan {key}", lambda session: _delete(session, key))
