@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cleveragents.cli.logs import LogRouting
 from cleveragents.cli.output import write_text
-from cleveragents.infrastructure.database.changeset_repository import valid_id
+from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.infrastructure.database.session import (
     create_session_factory,
     default_database_url,

@@ -73,6 +73,7 @@ from cleveragents.cli.output import (
     write_lines,
     write_text,
 )
+from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.change import (
     ChangeEntry,
     ChangeOperation,
@@ -84,7 +85,6 @@ from cleveragents.infrastructure.database.changeset_repository import (
     ChangeSetEntryRepository,
     SqliteChangeSetStore,
     ToolInvocationRepository,
-    valid_id,
 )
 from cleveragents.infrastructure.database.session import SessionFactory
 
