@@ -38,7 +38,6 @@ from cleveragents.infrastructure.database.models import (
 from cleveragents.infrastructure.database.object_codec import compress, decode_diff, encode_diff
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
-    TREE,
     checkpoint_exists,
     chunks,
     delete_checkpoints,
@@ -56,7 +55,7 @@ from cleveragents.infrastructure.database.rollback_marks import current_marks
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
 )
-from cleveragents.infrastructure.database.tree_codec import TreeIndex, flatten
+from cleveragents.infrastructure.database.tree_codec import TREE, TreeIndex, flatten
 from cleveragents.infrastructure.database.trusted import from_trusted
 
 __all__ = ["CheckpointRepository", "TreeIndex", "delete_checkpoints"]

@@ -29,7 +29,7 @@ from cleveragents.infrastructure.database.models import (
 from cleveragents.infrastructure.database.object_codec import DELTA_MARK, unpack
 from cleveragents.infrastructure.database.sqlite_pages import leaf_order, record_size
 from cleveragents.infrastructure.database.tree_codec import (
-    TREE_KIND,
+    TREE,
     entry_of,
     flatten,
     folders_above,
@@ -40,7 +40,6 @@ _CHECKPOINTS = cast(Table, CheckpointModel.__table__)
 _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
 _STAT_CACHE = cast(Table, CheckpointStatCacheModel.__table__)
 BLOB: Final = "blob"
-TREE: Final = "tree"
 _CHUNK: Final = 500
 _OBJECTS_LOCK_KEY: Final = 0x63686B70  # PostgreSQL advisory lock over checkpoint_objects
 
@@ -124,7 +123,7 @@ def walk_trees(
         next_level: set[str] = set()
         for digest, children in loaded.items():
             trees[digest] = children
-            next_level.update(c[2] for c in children if c[1] == TREE_KIND and c[2] not in trees)
+            next_level.update(c[2] for c in children if c[1] == TREE and c[2] not in trees)
         wanted = sorted(next_level - set(trees))
     return trees
 
@@ -165,7 +164,7 @@ def tree_diff_of(
             trees.update(walk_trees(session, {digest for _, _, digest in whole}))
         for side, path, digest in whole:
             if not trees[digest]:
-                found[side][path] = entry_of(path, TREE_KIND, digest, 0, False)
+                found[side][path] = entry_of(path, TREE, digest, 0, False)
             for entry in flatten(digest, trees, f"{path}/"):
                 found[side][entry.path] = entry
         level = deeper
@@ -186,9 +185,9 @@ def paths_among(session: Session, roots: Iterable[str], wanted: set[str]) -> set
         for digest, prefix in level:
             for name, kind, sha256, _, _ in trees[digest]:
                 path = f"{prefix}{name}"
-                if path in wanted and (kind != TREE_KIND or sha256 == EMPTY_TREE_SHA256):
+                if path in wanted and (kind != TREE or sha256 == EMPTY_TREE_SHA256):
                     found.add(path)  # a file, symlink or empty folder; not a folder above one
-                if kind == TREE_KIND and path in folders:
+                if kind == TREE and path in folders:
                     next_level.add((sha256, f"{path}/"))
         level = next_level
     return found

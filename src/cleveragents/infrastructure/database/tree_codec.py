@@ -23,7 +23,8 @@ from cleveragents.domain.models.core.checkpoint import (
 )
 from cleveragents.infrastructure.database.trusted import from_trusted
 
-TREE_KIND: Final = "tree"
+# The kind of a folder: of its row in its parent's tree, and of its stored object.
+TREE: Final = "tree"
 # A changed folder's tree is stored as a delta of its previous version, at most this
 # many deltas deep; then whole again (reading one follows the chain).
 MAX_DELTA_CHAIN: Final = 16
@@ -161,7 +162,7 @@ class TreeIndex:
                 return False
             rows = self.children[folder] = {}
         old = rows.get(name)
-        if old is not None and (old[1] == TREE_KIND) != (row[1] == TREE_KIND):
+        if old is not None and (old[1] == TREE) != (row[1] == TREE):
             return False  # a file where a folder is, or the other way round
         rows[name] = row
         mark_dirty(folder, dirty)
@@ -196,7 +197,7 @@ class TreeIndex:
             trees[digest] = data
             if folder:
                 above, _, name = folder.rpartition("/")
-                self.children[above][name] = [name, TREE_KIND, digest, 0, False]
+                self.children[above][name] = [name, TREE, digest, 0, False]
         return trees
 
 
@@ -207,7 +208,7 @@ def file_row(name: str, entry: ManifestEntry) -> list[Any]:
 
 def folder_row(name: str) -> list[Any]:
     """A sub-folder's row; its hash is filled in when its tree is encoded."""
-    return [name, TREE_KIND, "", 0, False]
+    return [name, TREE, "", 0, False]
 
 
 def mode_of(kind: FileKind, stored: bool | int) -> int:
@@ -238,7 +239,7 @@ def flatten(
         folder, digest = stack.pop()
         for name, kind, sha256, size, mode in trees[digest]:
             path = f"{folder}{name}"
-            if kind == TREE_KIND and trees[sha256]:
+            if kind == TREE and trees[sha256]:
                 stack.append((f"{path}/", sha256))
             else:
                 entries.append(entry_of(path, kind, sha256, size, mode))
@@ -248,7 +249,7 @@ def flatten(
 
 def entry_of(path: str, kind: str, sha256: str, size: int, mode: bool | int) -> ManifestEntry:
     """The manifest entry of one tree row (a row of an empty sub-tree: an empty folder)."""
-    file_kind = FileKind.DIR if kind == TREE_KIND else FileKind(kind)
+    file_kind = FileKind.DIR if kind == TREE else FileKind(kind)
     return from_trusted(
         ManifestEntry,
         {
@@ -263,7 +264,7 @@ def entry_of(path: str, kind: str, sha256: str, size: int, mode: bool | int) -> 
 
 def is_folder_row(row: Sequence[Any] | None) -> TypeGuard[Sequence[Any]]:
     """A sub-folder that holds something (an empty one compares as a path of its own)."""
-    return row is not None and row[1] == TREE_KIND and row[2] != EMPTY_TREE_SHA256
+    return row is not None and row[1] == TREE and row[2] != EMPTY_TREE_SHA256
 
 
 def folders_above(path: str) -> Iterator[str]:
