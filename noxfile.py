@@ -38,8 +38,13 @@ COMPARE_GIT = ROOT / "benchmarks" / "compare_git.py"
 COMPARE_ERRORS = ROOT / "benchmarks" / "compare_errors.py"
 LINT_TARGETS = ("src", "features", "benchmarks", "tools", "noxfile.py", "alembic")
 SQLITE_BACKENDS = ("sqlite-memory", "sqlite-file")
-# Scenarios tagged @persistent need a database that outlives a process (features/environment.py).
-BEHAVE_BACKEND_ARGS = {"sqlite-memory": ("--tags=not @persistent",)}
+# Scenarios tagged @persistent need a database that outlives a process (features/environment.py);
+# @unit scenarios open no database, so they run once, with the in-memory backend.
+BEHAVE_BACKEND_ARGS = {
+    "sqlite-memory": ("--tags=not @persistent",),
+    "sqlite-file": ("--tags=not @unit",),
+    "postgres": ("--tags=not @unit",),
+}
 POSTGRES_URL_ENV = "CLEVERAGENTS_TEST_POSTGRES_URL"
 
 # Python 3.11 is the supported floor and what CI runs; CLEVERAGENTS_NOX_PYTHON
@@ -157,6 +162,27 @@ def clean(session: nox.Session) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     (BUILD / "coverage.xml").unlink(missing_ok=True)
     session.log(f"removed {COVERAGE_DIR}, {JUNIT_DIR}, {ROBOT_DIR}")
+
+
+@nox.session(python=PYTHON, reuse_venv=True)
+def quick(session: nox.Session) -> None:
+    """The edit-test loop: lint, types, and the contract scenarios on in-memory SQLite.
+
+    Not a default session (the full run covers all of it); its virtualenv is
+    reused between runs. Extra args go to behave, e.g. ``nox -s quick -- features/x.feature``.
+    """
+    session.install("-e", ".[dev]")
+    session.run("ruff", "check", *LINT_TARGETS)
+    session.run("ruff", "format", "--check", *LINT_TARGETS)
+    session.run("mypy", "--strict", "src")
+    session.run(
+        "behave",
+        "--format",
+        "progress",
+        "--tags=not @persistent",
+        *session.posargs,
+        env={"CLEVERAGENTS_TEST_BACKEND": "sqlite-memory"},
+    )
 
 
 @nox.session(python=PYTHON)

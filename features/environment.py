@@ -40,9 +40,12 @@ def before_scenario(context: Context, scenario: Scenario) -> None:
             "(the sqlite-memory run excludes them with --tags='not @persistent')"
         )
     context.tmp = Path(tempfile.mkdtemp(prefix="cleveragents-test-"))
+    context.cleanups: list[Any] = []
+    if "unit" in scenario.effective_tags:
+        context.database = None  # pure logic: no database at all
+        return
     context.database = backends.fresh_database(context.backend, context.tmp)
     context.url = context.database.url
-    context.cleanups: list[Any] = []
 
 
 def after_scenario(context: Context, scenario: Scenario) -> None:
