@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
-from typing import cast
 
 from cleveragents._logging import get_logger
 from cleveragents.application.services.checkpoint_service import CheckpointService
