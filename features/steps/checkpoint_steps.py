@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import stat
 import os
+import stat
 import time
 import zlib
 from collections.abc import Callable
