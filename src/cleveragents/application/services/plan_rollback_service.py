@@ -91,8 +91,10 @@ class PlanRollbackService:
             raise ValueError(
                 f"checkpoint {target_id} belongs to plan {checkpoint.plan_id}, not to {key}"
             )
+        # Every refusal of the reset (no snapshot, an ignored folder in the way) comes
+        # before the safety checkpoint is made: a refused rollback leaves nothing behind.
+        preview = self._checkpoints.reset_workspace(target_id, sandbox, dry_run=True)
         if dry_run:
-            preview = self._checkpoints.reset_workspace(target_id, sandbox, dry_run=True)
             entries, invocations = self._store.roll_back(key, target_id, None, dry_run=True)
             return RollbackResult(
                 target_id, None, preview.written, preview.removed, entries, invocations, True
