@@ -315,7 +315,7 @@ def step_apply_result(context: Context, written: str, deleted: str, renamed: str
 
 @then('the target file "{rel}" has mode {mode}')
 def step_mode(context: Context, rel: str, mode: str) -> None:
-    found = (context.target / rel).stat().st_mode & 0o777
+    found = stat.S_IMODE(os.lstat(context.target / rel).st_mode)
     assert found == int(mode, 8), oct(found)
 
 
