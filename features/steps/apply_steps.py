@@ -7,6 +7,8 @@ import hashlib
 import multiprocessing
 import os
 import shutil
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from behave import given, then, when
 from behave.runner import Context
 from changeset_steps import store
 from support import parse_types  # noqa: F401  (registers {name:Text})
+from support.links import make_link, read_link
 from support.world import attempt, factory, table_rows
 
 from cleveragents.application.services.plan_apply_service import (
@@ -21,23 +24,24 @@ from cleveragents.application.services.plan_apply_service import (
     ApplyResult,
     PlanApplyService,
 )
-from cleveragents.domain.models.core.change import ChangeEntry, ToolInvocation
+from cleveragents.domain.models.core.change import ChangeEntry, EntryKind, ToolInvocation
 
 
-def snapshot(root: Path) -> dict[str, tuple[str, bytes | str, int]]:
-    """Every entry under ``root``: kind, content (or link target) and mode bits."""
-    found: dict[str, tuple[str, bytes | str, int]] = {}
+def snapshot(root: Path) -> dict[str, tuple[str, bytes, int]]:
+    """Every entry under ``root``, exactly: kind, content (a symlink's target bytes as
+    ``os.readlink`` returns them) and permission bits (``st_mode & 0o7777``)."""
+    found: dict[str, tuple[str, bytes, int]] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             path = Path(dirpath) / name
             rel = path.relative_to(root).as_posix()
-            mode = path.lstat().st_mode & 0o777
-            if path.is_symlink():
-                found[rel] = ("link", str(path.readlink()), 0)
-            elif path.is_dir():
-                found[rel] = ("dir", b"", mode)
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                found[rel] = ("link", read_link(path), 0)
+            elif stat.S_ISDIR(info.st_mode):
+                found[rel] = ("dir", b"", stat.S_IMODE(info.st_mode))
             else:
-                found[rel] = ("file", path.read_bytes(), mode)
+                found[rel] = ("file", path.read_bytes(), stat.S_IMODE(info.st_mode))
     return found
 
 
@@ -57,6 +61,8 @@ def step_target(context: Context) -> None:
         path = context.target / row["path"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(_content(row["content"]))
+        if row.get("mode"):
+            path.chmod(int(row["mode"], 8))
     context.before = snapshot(context.target)
 
 
@@ -67,16 +73,54 @@ def step_sandbox(context: Context) -> None:
 
 
 def _sha(path: Path) -> str:
+    """The hash an entry records for ``path``: its content, or a symlink's target bytes."""
+    if path.is_symlink():
+        return hashlib.sha256(read_link(path)).hexdigest()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@given('the agent records in the sandbox for plan "{plan}"')
-def step_agent_records(context: Context, plan: str) -> None:
+def _text(path: Path) -> str:
+    return path.read_text() if path.is_file() and not path.is_symlink() else ""
+
+
+@dataclass
+class AgentStep:
+    """What one agent step recorded: its changeset, entries and tool invocations."""
+
+    changeset_id: str | None
+    entries: list[ChangeEntry] = field(default_factory=list)
+    invocations: list[ToolInvocation] = field(default_factory=list)
+
+
+def agent_steps(context: Context) -> list[AgentStep]:
+    """Every agent step of the scenario so far, in recording order."""
+    if not hasattr(context, "agent_steps"):
+        context.agent_steps = []
+    steps: list[AgentStep] = context.agent_steps
+    return steps
+
+
+def record_agent_step(context: Context, plan: str, rows: list[dict[str, str]]) -> AgentStep:
+    """Make each row's change in the sandbox and record it (an entry and its tool call).
+
+    Columns: ``operation``, ``path``, ``content`` (a symlink's target when ``kind`` is
+    ``symlink``), optional ``old_path`` (rename), ``mode`` (the sandbox file's new
+    permission bits) and ``before_mode``/``after_mode`` (what the entry records), octal.
+    """
     changeset = store(context).start(plan)
-    for row in table_rows(context):
+    done = AgentStep(changeset.changeset_id)
+    for row in rows:
         operation, rel = row["operation"], row["path"]
+        kind = EntryKind(row.get("kind") or "file")
         path = context.sandbox / rel
-        fields: dict[str, Any] = {"changeset_id": changeset.changeset_id, "plan_id": plan}
+        fields: dict[str, Any] = {
+            "changeset_id": changeset.changeset_id,
+            "plan_id": plan,
+            "kind": kind,
+        }
+        for name in ("before_mode", "after_mode"):
+            if row.get(name):
+                fields[name] = int(row[name], 8)
         old_text = ""
         if operation == "rename":
             old = context.sandbox / row["old_path"]
@@ -85,20 +129,26 @@ def step_agent_records(context: Context, plan: str) -> None:
             old.unlink()
         elif operation in ("modify", "delete"):
             fields["before_hash"] = _sha(path)
-            old_text = path.read_text()
+            old_text = _text(path)
         if operation == "delete":
             path.unlink()
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(_content(row["content"]))
-            if row.get("mode"):
-                path.chmod(int(row["mode"], 8))
+            if kind is EntryKind.SYMLINK:
+                if os.path.lexists(path):
+                    path.unlink()
+                make_link(row["content"], path)
+            else:
+                if path.is_symlink():
+                    path.unlink()
+                path.write_bytes(_content(row["content"]))
+                if row.get("mode"):
+                    path.chmod(int(row["mode"], 8))
             fields["after_hash"] = _sha(path)
-        new_text = path.read_text() if path.exists() else ""
         diff = "".join(
             difflib.unified_diff(
                 old_text.splitlines(keepends=True),
-                new_text.splitlines(keepends=True),
+                _text(path).splitlines(keepends=True),
                 f"a/{rel}",
                 f"b/{rel}",
             )
@@ -106,7 +156,7 @@ def step_agent_records(context: Context, plan: str) -> None:
         entry = store(context).record(
             ChangeEntry(path=rel, operation=operation, diff=diff, **fields)
         )
-        store(context).record_invocation(
+        invocation = store(context).record_invocation(
             ToolInvocation(
                 plan_id=plan,
                 changeset_id=changeset.changeset_id,
@@ -115,6 +165,15 @@ def step_agent_records(context: Context, plan: str) -> None:
                 change_ids=[entry.entry_id],
             )
         )
+        done.entries.append(entry)
+        done.invocations.append(invocation)
+    agent_steps(context).append(done)
+    return done
+
+
+@given('the agent records in the sandbox for plan "{plan}"')
+def step_agent_records(context: Context, plan: str) -> None:
+    record_agent_step(context, plan, table_rows(context))
 
 
 @given('the sandbox file "{rel}" is changed to "{content}" behind the plan\'s back')
@@ -256,7 +315,7 @@ def step_apply_result(context: Context, written: str, deleted: str, renamed: str
 
 @then('the target file "{rel}" has mode {mode}')
 def step_mode(context: Context, rel: str, mode: str) -> None:
-    found = (context.target / rel).stat().st_mode & 0o777
+    found = stat.S_IMODE(os.lstat(context.target / rel).st_mode)
     assert found == int(mode, 8), oct(found)
 
 

@@ -221,7 +221,7 @@ def step_summary_is(context: Context) -> None:
 
 @then('the summary paths are "{paths:Text}"')
 def step_summary_paths(context: Context, paths: str) -> None:
-    assert context.summary.paths == [p.strip() for p in paths.split(",")]
+    assert context.summary.paths == [p.strip() for p in paths.split(",") if p.strip()]
     assert context.summary.files_changed == len(context.summary.paths)
 
 

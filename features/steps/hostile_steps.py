@@ -35,6 +35,7 @@ from pydantic import BaseModel
 from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.engine import make_url
 from support.backends import postgres_admin_url
+from support.links import read_link
 from support.world import factory
 
 from cleveragents.application.services.checkpoint_service import CheckpointService
@@ -1882,7 +1883,7 @@ def tree(root: Path) -> dict[str, tuple[str, bytes]]:
             path = Path(dirpath) / name
             relative = path.relative_to(root).as_posix()
             if path.is_symlink():
-                found[relative] = ("link", os.readlink(os.fsencode(path)))
+                found[relative] = ("link", read_link(path))
             elif path.is_dir():
                 found[relative] = ("dir", b"")
             else:

@@ -121,9 +121,7 @@ def compare(simulation: Simulation, target: Path, sandbox_modes: SandboxModes) -
     guard = SafeRoot(target)
     for path, change in simulation.changes.items():
         final = change.final
-        net_change = change.original != final.sha256 or (
-            final.mode is not None and final.mode != change.original_mode
-        )
+        net_change = change.original != final.sha256 or _mode_changed(change, sandbox_modes)
         found = read_state(guard, path)
         if change.original is None:
             original_there = found is None
@@ -167,6 +165,23 @@ class SandboxModes:
             state = read_state(self._guard, path)
             self._modes[path] = None if state is None else state.mode
         return self._modes[path]
+
+
+def _mode_changed(change: PathChange, sandbox_modes: SandboxModes) -> bool:
+    """Whether the plan changes the path's permission bits, as far as its entries tell.
+
+    A final mode that was not recorded is the sandbox file's (so a retry of a
+    mode-only change counts the path as already applied, as the first apply
+    counted it under ``modes``); with no original mode recorded, only a recorded
+    final mode says so.
+    """
+    final = change.final
+    if final.mode is not None:
+        return final.mode != change.original_mode
+    if final.sha256 is None or change.original_mode is None:
+        return False
+    wanted = _wanted_mode(change.path, final, sandbox_modes)
+    return wanted is not None and wanted != change.original_mode
 
 
 def _wanted_mode(path: str, final: Final, sandbox_modes: SandboxModes) -> int | None:

@@ -91,15 +91,14 @@ class PlanRollbackService:
             raise ValueError(
                 f"checkpoint {target_id} belongs to plan {checkpoint.plan_id}, not to {key}"
             )
+        # Every refusal of the reset (no snapshot, a symlink or a folder in the way)
+        # comes before the safety checkpoint is made: a refused rollback leaves nothing.
+        preview = self._checkpoints.reset_workspace(target_id, sandbox, dry_run=True)
         if dry_run:
-            preview = self._checkpoints.reset_workspace(target_id, sandbox, dry_run=True)
             entries, invocations = self._store.roll_back(key, target_id, None, dry_run=True)
             return RollbackResult(
                 target_id, None, preview.written, preview.removed, entries, invocations, True
             )
-        # Every refusal of the reset (a symlink or a folder in the way, a checkpoint
-        # without a snapshot) comes now, before the safety checkpoint is written.
-        self._checkpoints.reset_workspace(target_id, sandbox, dry_run=True)
         safety = self._checkpoints.create_workspace_snapshot(
             key,
             str(sandbox),
