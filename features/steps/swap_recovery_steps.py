@@ -1,0 +1,513 @@
+"""Steps for what a restore that died mid-way leaves, and the operations that repair it.
+
+A restore is made to die like a SIGKILL at a chosen instant: in a forked child, one
+``os`` function is replaced by one that calls ``os._exit`` (no ``finally`` runs, no
+cleanup) on its Nth call that changes the sandbox (calls inside the staging folder,
+such as the journal's own rename, are not counted). The parent then runs the next
+operation on the folder and checks what that operation found there once it had
+recovered it (the old tree or the new one, never a mix), and what it left.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from behave import given, then, when
+from behave.runner import Context
+from changeset_steps import store
+from checkpoint_steps import repository, service
+from support import parse_types  # noqa: F401  (registers {nth:Ordinal})
+from support.sandbox_states import (
+    STATE_NAMES,
+    Tree,
+    build_state,
+    exact_tree,
+    lists_own_path,
+    manifest_key,
+    other,
+    own_folders,
+    tree_difference,
+    which_state,
+)
+from support.world import factory, sha
+
+from cleveragents.application.services.checkpoint_service import CheckpointService, RestoreResult
+from cleveragents.application.services.plan_apply_service import PlanApplyService
+from cleveragents.application.services.plan_rollback_service import PlanRollbackService
+from cleveragents.domain.models.core.change import ChangeEntry
+from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
+from cleveragents.infrastructure.workspace.file_swap import (
+    COMMITTED,
+    JOURNAL,
+    OLD_RESTORE_PREFIX,
+)
+
+_FORK = multiprocessing.get_context("fork")
+_DIED = 137  # what a child that "was killed" exits with
+_APPLIED = "applied.txt"  # the one file the apply plan of these scenarios creates
+_APPLIED_SUFFIX = " plus the applied file"
+
+# --- the two states --------------------------------------------------------------------------
+
+
+@given(
+    'a sandbox of plan "{plan}" of {files:d} files with checkpoints "A" and "B" '
+    "that differ by every kind of step"
+)
+def step_two_states(context: Context, plan: str, files: int) -> None:
+    """Snapshot state A, then state B; restore A and B once each, keeping what they listed."""
+    factory(context)
+    context.sandbox = context.tmp / "sandbox"
+    context.sandbox_plan = plan
+    snapshots = service(context)
+    context.state_trees = {}
+    context.state_checkpoints = {}
+    context.state_manifests = {}
+    for name in STATE_NAMES:
+        build_state(context.sandbox, name, files)
+        context.state_trees[name] = exact_tree(context.sandbox)
+        taken = snapshots.create_workspace_snapshot(plan, str(context.sandbox), f"state-{name}")
+        context.state_checkpoints[name] = taken.checkpoint_id
+        stored = repository(context).manifest(taken.checkpoint_id) or []
+        context.state_manifests[name] = manifest_key(stored)
+    # What a whole restore into the other state lists: a restore right after a kill
+    # lists exactly this (it found the old tree) or nothing (it found the new one).
+    context.full_listings = {}
+    for name in STATE_NAMES:
+        result = snapshots.restore_workspace(context.state_checkpoints[name], context.sandbox)
+        _assert_tree(context, name)
+        assert result.written and result.removed, result
+        context.full_listings[name] = (result.written, result.removed)
+    context.sandbox_state = STATE_NAMES[-1]
+
+
+def _assert_tree(context: Context, name: str) -> None:
+    found = exact_tree(context.sandbox)
+    expected = context.state_trees[name]
+    assert found == expected, (name, tree_difference(found, expected)[:20])
+
+
+@given('the sandbox is restored to "{name}"')
+def step_restored_to(context: Context, name: str) -> None:
+    service(context).restore_workspace(context.state_checkpoints[name], context.sandbox)
+    _assert_tree(context, name)
+    context.sandbox_state = name
+
+
+@given('plan "{plan}" records creating "applied.txt" in a sandbox of its own')
+def step_apply_plan(context: Context, plan: str) -> None:
+    context.apply_plan = plan
+    context.agent_sandbox = context.tmp / "agent"
+    context.agent_sandbox.mkdir()
+    (context.agent_sandbox / _APPLIED).write_text("applied\n")
+    changeset = store(context).start(plan)
+    store(context).record(
+        ChangeEntry(
+            changeset_id=changeset.changeset_id,
+            plan_id=plan,
+            path=_APPLIED,
+            operation="create",
+            after_hash=sha("applied\n"),
+        )
+    )
+
+
+# --- the operations that repair the folder ---------------------------------------------------
+
+
+@dataclass
+class Repair:
+    """What one operation found in the folder (once recovered) and what it left there."""
+
+    operation: str
+    before: str  # "A", "B" or "mixed": the folder (its staging folders aside) before it ran
+    own_before: list[str]  # the staging folders there before it ran
+    found: str = "mixed"  # the state the operation saw, once it had recovered the folder
+    after: str = "mixed"  # the state it left, e.g. "A" or "B plus the applied file"
+    own_after: list[str] = field(default_factory=list)
+    listed_own: bool = False  # a restore listed a staging path as written or removed
+    stored_own: bool = False  # a snapshot stored a staging path
+    undone: list[str] = field(default_factory=list)  # what a recovery said it undid
+
+
+def _found_by_listing(context: Context, target: str, result: RestoreResult) -> str:
+    """A restore to ``target`` lists nothing when it found ``target``, all when the other."""
+    listing = (result.written, result.removed)
+    if listing == ([], []):
+        return target
+    if listing == context.full_listings[target]:
+        return other(target)
+    return "mixed"
+
+
+def _found_by_manifest(context: Context, checkpoint_id: str, made: Repair) -> str:
+    """The state a snapshot stored; notes in ``made`` whether it stored a staging path."""
+    stored = repository(context).manifest(checkpoint_id) or []
+    made.stored_own = made.stored_own or lists_own_path(entry.path for entry in stored)
+    key = manifest_key(stored)
+    return next((n for n, m in context.state_manifests.items() if m == key), "mixed")
+
+
+def _restore(context: Context, made: Repair, target: str) -> None:
+    kind = made.operation.split(" ")[0]
+    checkpoint_id = context.state_checkpoints[target]
+    if kind == "restore":
+        result = service(context).restore_workspace(checkpoint_id, context.sandbox)
+    elif kind == "reset":
+        result = service(context).reset_workspace(checkpoint_id, context.sandbox)
+    else:
+        rollbacks = PlanRollbackService(store(context), service(context))
+        rolled = rollbacks.rollback(context.sandbox_plan, checkpoint_id, context.sandbox)
+        assert rolled.safety_checkpoint_id is not None
+        # The safety checkpoint is a snapshot of the folder as the rollback found it.
+        safety = _found_by_manifest(context, rolled.safety_checkpoint_id, made)
+        result = RestoreResult(rolled.written, rolled.removed)
+        assert safety == _found_by_listing(context, target, result), (safety, rolled)
+    made.found = _found_by_listing(context, target, result)
+    made.listed_own = lists_own_path([*result.written, *result.removed])
+
+
+def _snapshot(context: Context, made: Repair, decision: str) -> None:
+    taken = service(context).create_workspace_snapshot(
+        context.sandbox_plan, str(context.sandbox), decision
+    )
+    made.found = _found_by_manifest(context, taken.checkpoint_id, made)
+    assert service(context).verify_checkpoint(taken.checkpoint_id)
+
+
+def _recover(context: Context, made: Repair) -> None:
+    made.undone = PlanApplyService(store(context)).recover(context.sandbox)
+    made.found = which_state(exact_tree(context.sandbox), context.state_trees)
+
+
+def _apply(context: Context, made: Repair) -> None:
+    applying = PlanApplyService(store(context))
+    applying.apply(context.apply_plan, context.agent_sandbox, context.sandbox)
+    assert (context.sandbox / _APPLIED).read_text() == "applied\n"
+    made.found = which_state(_without_applied(exact_tree(context.sandbox)), context.state_trees)
+
+
+def repair(context: Context, operation: str, decision: str) -> Repair:
+    """Run ``operation`` on the sandbox: 'restore of "A"', 'reset to "A"', 'rollback to
+    "A"' (a restore of checkpoint A, a reset to it, a plan rollback to it), 'snapshot'
+    (``decision`` names it), 'recovery' (``PlanApplyService.recover``) or 'apply' (of
+    the plan that creates applied.txt)."""
+    sandbox = context.sandbox
+    made = Repair(
+        operation, which_state(exact_tree(sandbox), context.state_trees), own_folders(sandbox)
+    )
+    kind = operation.split(" ")[0]
+    if kind in ("restore", "reset", "rollback"):
+        _restore(context, made, operation.split('"')[1])
+    elif kind == "snapshot":
+        _snapshot(context, made, decision)
+    elif kind == "recovery":
+        _recover(context, made)
+    else:
+        assert kind == "apply", operation
+        _apply(context, made)
+    made.own_after = own_folders(sandbox)
+    tree = exact_tree(sandbox)
+    if kind == "apply":
+        made.after = which_state(_without_applied(tree), context.state_trees) + _APPLIED_SUFFIX
+    else:
+        made.after = which_state(tree, context.state_trees)
+    return made
+
+
+def _without_applied(tree: Tree) -> Tree:
+    return {path: value for path, value in tree.items() if path != _APPLIED}
+
+
+# --- dying like a kill, in a forked child ----------------------------------------------------
+
+
+def _changes_sandbox(prefix: str, argument: object) -> bool:
+    """True for a path strictly inside the sandbox and outside every staging folder."""
+    if not isinstance(argument, str | bytes | os.PathLike):
+        return False
+    path = os.fsdecode(argument)
+    return path.startswith(prefix) and "/.cleveragents-" not in path
+
+
+def _die_at(sandbox: Path, function: str, nth: int) -> None:
+    """Make ``os.<function>`` exit like a kill, before its ``nth`` call that changes the sandbox.
+
+    Calls with ``dir_fd`` (how ``shutil.rmtree`` clears a staging folder) are not counted.
+    """
+    real = getattr(os, function)
+    prefix = f"{sandbox}/"
+    calls = 0
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        if kwargs.get("dir_fd") is None and any(_changes_sandbox(prefix, a) for a in args[:2]):
+            calls += 1
+            if calls == nth:
+                os._exit(_DIED)  # no finally, no cleanup: what a kill leaves behind
+        return real(*args, **kwargs)
+
+    setattr(os, function, dying)
+
+
+def _die_after_commit() -> None:
+    """Exit like a kill right after the swap's commit marker is in place."""
+    real = os.replace
+
+    def replace(source: Any, target: Any, **kwargs: Any) -> None:
+        real(source, target, **kwargs)
+        if os.fsdecode(source).endswith(f"/{COMMITTED}.partial"):
+            os._exit(_DIED)
+
+    os.replace = replace
+
+
+def _die_mid_journal() -> None:
+    """Exit like a kill once half of the swap journal is written."""
+    real = os.write
+
+    def write(fd: int, data: bytes | memoryview) -> int:
+        if b'"steps":' in bytes(data[:32]):  # the swap journal
+            real(fd, data[: len(data) // 2])
+            os._exit(_DIED)
+        return real(fd, data)
+
+    os.write = write
+
+
+def _die_at_fchmod(nth: int) -> None:
+    """Exit like a kill before the ``nth`` staged file gets its mode (staging is under way)."""
+    real = os.fchmod
+    calls = 0
+
+    def fchmod(fd: int, mode: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == nth:
+            os._exit(_DIED)
+        real(fd, mode)
+
+    os.fchmod = fchmod
+
+
+def _die_renaming_new_staging() -> None:
+    """Exit like a kill just before the new staging folder gets its working name."""
+    real = os.rename
+
+    def rename(source: Any, target: Any, **kwargs: Any) -> None:
+        if "/.cleveragents-new-" in os.fsdecode(source):
+            os._exit(_DIED)
+        real(source, target, **kwargs)
+
+    os.rename = rename
+
+
+def _in_child(context: Context, prepare: Callable[[], None], work: Callable[[], object]) -> None:
+    """Run ``prepare`` then ``work`` in a forked child, which must die (exit 137) in ``work``."""
+
+    def run() -> None:
+        if context.backend != "sqlite-memory":
+            # The parent's pooled connections stay its own; an in-memory database
+            # exists only in the connection the child inherited, so it keeps that one.
+            factory(context).kw["bind"].dispose(close=False)
+        prepare()
+        work()
+
+    process = _FORK.Process(target=run)
+    process.start()
+    process.join(120)
+    assert process.exitcode == _DIED, f"the child did not die where it should: {process.exitcode}"
+
+
+def _restore_in_child(context: Context, name: str, prepare: Callable[[], None]) -> None:
+    checkpoint_id = context.state_checkpoints[name]
+
+    def work() -> None:
+        # A service of its own: the parent's watches its sandbox through an inotify
+        # descriptor that the fork shares, and a read here would take its events.
+        restores = CheckpointService(CheckpointRepository(factory(context)), watch=False)
+        restores.restore_workspace(checkpoint_id, context.sandbox)
+
+    context.tree_before_kill = exact_tree(context.sandbox)
+    _in_child(context, prepare, work)
+
+
+@given('a restore of checkpoint "{name}" into the sandbox dies at its {nth:Ordinal} os.{function}')
+def step_restore_dies_at(context: Context, name: str, nth: int, function: str) -> None:
+    _restore_in_child(context, name, lambda: _die_at(context.sandbox, function, nth))
+
+
+@given('a restore of checkpoint "{name}" into the sandbox dies right after its commit marker')
+def step_restore_dies_committed(context: Context, name: str) -> None:
+    _restore_in_child(context, name, _die_after_commit)
+
+
+@given('a restore of checkpoint "{name}" into the sandbox dies halfway through its journal')
+def step_restore_dies_mid_journal(context: Context, name: str) -> None:
+    _restore_in_child(context, name, _die_mid_journal)
+
+
+@given(
+    'a restore of checkpoint "{name}" into the sandbox dies while staging its {nth:Ordinal} file'
+)
+def step_restore_dies_staging(context: Context, name: str, nth: int) -> None:
+    _restore_in_child(context, name, lambda: _die_at_fchmod(nth))
+
+
+@given('a restore of checkpoint "{name}" into the sandbox dies while making its staging folder')
+def step_restore_dies_making_staging(context: Context, name: str) -> None:
+    _restore_in_child(context, name, _die_renaming_new_staging)
+
+
+@when("a recovery of the sandbox dies at its {nth:Ordinal} os.{function}")
+def step_recovery_dies(context: Context, nth: int, function: str) -> None:
+    def work() -> None:
+        PlanApplyService(store(context)).recover(context.sandbox)
+
+    _in_child(context, lambda: _die_at(context.sandbox, function, nth), work)
+
+
+@given('the sandbox\'s folder "{rel}" has mode {mode}')
+def step_folder_mode(context: Context, rel: str, mode: str) -> None:
+    (context.sandbox / rel).chmod(int(mode, 8))
+
+
+@given("I remember the sandbox exactly as it is")
+def step_remember_exactly(context: Context) -> None:
+    context.remembered_tree = exact_tree(context.sandbox)
+
+
+# --- what an older version left --------------------------------------------------------------
+
+# An old-format journal (before version 2): per path, where its original went and where
+# its new content came from, and the folders the swap made (see file_swap._steps_of).
+_OLD_SWAPS = [  # path, and whether it is written (True) or deleted (False)
+    ("d0/f0.txt", True),
+    ("d1/extra-a0.txt", False),
+    ("only-b/deep/b0.txt", True),
+]
+_OLD_FOLDERS = ["only-b", "only-b/deep"]
+
+
+def _old_staging(context: Context) -> Path:
+    return Path(tempfile.mkdtemp(prefix=OLD_RESTORE_PREFIX, dir=context.sandbox))
+
+
+def _content_in_b(context: Context, rel: str) -> bytes:
+    restored = context.tmp / "state-b"
+    if not restored.exists():
+        service(context).restore_workspace(context.state_checkpoints["B"], restored)
+    return (restored / rel).read_bytes()
+
+
+@given("the sandbox holds a staging folder of an older version's restore, without a journal")
+def step_old_staging_bare(context: Context) -> None:
+    context.tree_before_kill = exact_tree(context.sandbox)
+    staging = _old_staging(context)
+    (staging / "new").mkdir()
+    for index, (rel, written) in enumerate(_OLD_SWAPS):
+        if written:
+            (staging / "new" / str(index)).write_bytes(_content_in_b(context, rel))
+
+
+@given(
+    "the sandbox holds a staging folder of an older version's restore, "
+    "whose old-format journal has {done:d} of its {total:d} swaps done"
+)
+def step_old_staging_journal(context: Context, done: int, total: int) -> None:
+    assert total == len(_OLD_SWAPS)
+    context.tree_before_kill = exact_tree(context.sandbox)
+    staging = _old_staging(context)
+    (staging / "new").mkdir()
+    (staging / "backup").mkdir()
+    steps = []
+    for index, (rel, written) in enumerate(_OLD_SWAPS):
+        staged = f"new/{index}" if written else None
+        if staged is not None:
+            (staging / staged).write_bytes(_content_in_b(context, rel))
+        had_original = os.path.lexists(context.sandbox / rel)
+        steps.append(
+            {
+                "path": rel,
+                "backup": f"backup/{index}",
+                "staged": staged,
+                "had_original": had_original,
+            }
+        )
+    journal = {"steps": steps, "folders": _OLD_FOLDERS}
+    (staging / JOURNAL).write_text(json.dumps(journal))
+    # What the old swap did before it was killed: every folder, then path by path.
+    for folder in _OLD_FOLDERS:
+        (context.sandbox / folder).mkdir()
+    for step in steps[:done]:
+        where = context.sandbox / step["path"]
+        if step["had_original"]:
+            where.replace(staging / step["backup"])
+        if step["staged"] is not None:
+            (staging / step["staged"]).replace(where)
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+@then("the sandbox holds one staging folder, with {what}")
+def step_one_staging(context: Context, what: str) -> None:
+    names = own_folders(context.sandbox)
+    assert len(names) == 1, names
+    held = {p.name for p in (context.sandbox / names[0]).iterdir()}
+    expected: dict[str, tuple[set[str], set[str]]] = {  # present, absent
+        "a journal and no commit marker": ({JOURNAL}, {COMMITTED}),
+        "a journal and a commit marker": ({JOURNAL, COMMITTED}, set()),
+        "half a journal only": ({f"{JOURNAL}.partial"}, {JOURNAL, COMMITTED}),
+        "no journal": (set(), {JOURNAL, f"{JOURNAL}.partial", COMMITTED}),
+    }
+    present, absent = expected[what]
+    assert present <= held and not (absent & held), (names[0], sorted(held))
+
+
+@then('outside it the sandbox is exactly "{name}"')
+def step_outside_exactly(context: Context, name: str) -> None:
+    _assert_tree(context, name)
+
+
+@then("outside it the sandbox is neither A nor B: some steps were taken")
+def step_outside_mixed(context: Context) -> None:
+    found = exact_tree(context.sandbox)
+    assert which_state(found, context.state_trees) == "mixed"
+    assert found != context.tree_before_kill
+
+
+@when("the next {operation} runs on the sandbox")
+def step_next_operation(context: Context, operation: str) -> None:
+    context.repair = repair(context, operation, "after-the-kill")
+
+
+@then('it found the sandbox exactly at "{name}", and neither listed nor stored a staging path')
+def step_found(context: Context, name: str) -> None:
+    made: Repair = context.repair
+    assert made.own_before, "no staging folder was there to recover"
+    assert made.found == name, made
+    assert not made.listed_own and not made.stored_own, made
+    if made.operation == "recovery":  # it says whether it undid steps: only for a mixed tree
+        assert bool(made.undone) == (made.before == "mixed"), made
+
+
+@then('the sandbox is exactly "{after}" with no staging folder left')
+def step_left(context: Context, after: str) -> None:
+    made: Repair = context.repair
+    assert made.own_after == [], made
+    assert made.after == after, (made, after)
+
+
+@then("the sandbox is exactly as remembered with no staging folder left")
+def step_as_remembered(context: Context) -> None:
+    assert own_folders(context.sandbox) == []
+    found = exact_tree(context.sandbox)
+    assert found == context.remembered_tree, tree_difference(found, context.remembered_tree)
