@@ -139,6 +139,8 @@ def step_found_old_or_new(context: Context) -> None:
     for each in _cycles(context):
         allowed = {each.new} if each.old is None else {each.old, each.new}
         assert each.repair.found in allowed, each
+        if _kind(each.repair) == "recovery":  # it undid steps exactly when some were taken
+            assert bool(each.repair.undone) == (each.repair.before == "mixed"), each
 
 
 @then("no snapshot right after a kill stored a staging path, and each stored A or B exactly")
@@ -175,12 +177,15 @@ def step_both_outcomes(context: Context) -> None:
 def step_staging_recovered(context: Context) -> None:
     cycles = _cycles(context)
     staged = [c for c in cycles if c.repair.own_before]
-    mid_swap = [c for c in staged if c.repair.before == "mixed"]
+    journaled = [c for c in staged if c.repair.journaled]
+    mixed = [c for c in journaled if c.repair.before == "mixed"]
     assert staged, "no kill left a staging folder"
-    assert mid_swap, "no kill landed mid-swap"
+    assert mixed, "no kill landed mid-swap, after some of its steps"
     assert all(c.repair.own_after == [] for c in staged)
+    by_repair = Counter(_kind(c.repair) for c in mixed)
     print(
-        f"staging folders recovered: {len(staged)}, of them mid-swap (a mixed tree): {len(mid_swap)}"
+        f"staging folders recovered: {len(staged)}; with a journal and no commit marker: "
+        f"{len(journaled)}; of them after some steps (a mixed tree): {len(mixed)} {dict(by_repair)}"
     )
 
 

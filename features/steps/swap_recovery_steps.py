@@ -129,6 +129,7 @@ class Repair:
     operation: str
     before: str  # "A", "B" or "mixed": the folder (its staging folders aside) before it ran
     own_before: list[str]  # the staging folders there before it ran
+    journaled: bool = False  # one of them held a journal and no commit marker: mid-swap
     found: str = "mixed"  # the state the operation saw, once it had recovered the folder
     after: str = "mixed"  # the state it left, e.g. "A" or "B plus the applied file"
     own_after: list[str] = field(default_factory=list)
@@ -202,6 +203,10 @@ def repair(context: Context, operation: str, decision: str) -> Repair:
     sandbox = context.sandbox
     made = Repair(
         operation, which_state(exact_tree(sandbox), context.state_trees), own_folders(sandbox)
+    )
+    made.journaled = any(
+        (sandbox / name / JOURNAL).exists() and not (sandbox / name / COMMITTED).exists()
+        for name in made.own_before
     )
     kind = operation.split(" ")[0]
     if kind in ("restore", "reset", "rollback"):
