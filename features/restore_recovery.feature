@@ -4,8 +4,8 @@ Feature: What a restore that died mid-way leaves is undone or completed by the n
   dies at a chosen instant, as if killed: a forked child calls os._exit at the
   Nth call of one os function that changes the folder (no finally block runs).
   Whatever it left, the next restore, reset, rollback, snapshot, apply or recovery
-  of the folder first undoes it (no commit marker) or completes it (a commit
-  marker), removes the staging folder, and only then does its own work: it finds
+  of the folder first undoes it (no commit marker, even when every step was
+  taken) or completes it (a commit marker), removes the staging folder, and only then does its own work: it finds
   the old tree or the new one exactly (content, permission bits, symlink targets
   as bytes, empty folders, the set of paths), never a mix; a snapshot never
   stores a staging folder and a restore never lists one. The two states differ
@@ -34,6 +34,20 @@ Feature: What a restore that died mid-way leaves is undone or completed by the n
       | 50th | replace  | apply           | A plus the applied file |
       | 60th | replace  | reset to "B"    | B                       |
       | 5th  | rmdir    | restore of "A"  | A                       |
+
+  Scenario Outline: A restore that died after its last step but before its commit marker is undone by the next <operation>
+    Given a restore of checkpoint "B" into the sandbox dies just before its commit marker
+    Then the sandbox holds one staging folder, with a journal and no commit marker
+    And outside it the sandbox is exactly "B"
+    When the next <operation> runs on the sandbox
+    Then it found the sandbox exactly at "A", and neither listed nor stored a staging path
+    And the sandbox is exactly "<after>" with no staging folder left
+
+    Examples:
+      | operation      | after |
+      | recovery       | A     |
+      | restore of "B" | B     |
+      | snapshot       | A     |
 
   Scenario Outline: A restore that died right after its commit marker stays complete; the next <operation> only removes its staging folder
     Given a restore of checkpoint "B" into the sandbox dies right after its commit marker

@@ -25,6 +25,7 @@ from changeset_steps import store
 from checkpoint_steps import repository, service
 from support import parse_types  # noqa: F401  (registers {nth:Ordinal})
 from support.sandbox_states import (
+    OWN_PREFIX,
     STATE_NAMES,
     Tree,
     build_state,
@@ -46,6 +47,7 @@ from cleveragents.infrastructure.database.checkpoint_repository import Checkpoin
 from cleveragents.infrastructure.workspace.file_swap import (
     COMMITTED,
     JOURNAL,
+    NEW_PREFIX,
     OLD_RESTORE_PREFIX,
 )
 
@@ -239,7 +241,7 @@ def _changes_sandbox(prefix: str, argument: object) -> bool:
     if not isinstance(argument, str | bytes | os.PathLike):
         return False
     path = os.fsdecode(argument)
-    return path.startswith(prefix) and "/.cleveragents-" not in path
+    return path.startswith(prefix) and f"/{OWN_PREFIX}" not in path
 
 
 def _die_at(sandbox: Path, function: str, nth: int) -> None:
@@ -262,13 +264,16 @@ def _die_at(sandbox: Path, function: str, nth: int) -> None:
     setattr(os, function, dying)
 
 
-def _die_after_commit() -> None:
-    """Exit like a kill right after the swap's commit marker is in place."""
+def _die_at_commit(*, before: bool) -> None:
+    """Exit like a kill just before (or right after) the commit marker gets its name."""
     real = os.replace
 
     def replace(source: Any, target: Any, **kwargs: Any) -> None:
+        committing = os.fsdecode(source).endswith(f"/{COMMITTED}.partial")
+        if committing and before:
+            os._exit(_DIED)
         real(source, target, **kwargs)
-        if os.fsdecode(source).endswith(f"/{COMMITTED}.partial"):
+        if committing:
             os._exit(_DIED)
 
     os.replace = replace
@@ -307,7 +312,7 @@ def _die_renaming_new_staging() -> None:
     real = os.rename
 
     def rename(source: Any, target: Any, **kwargs: Any) -> None:
-        if "/.cleveragents-new-" in os.fsdecode(source):
+        if f"/{NEW_PREFIX}" in os.fsdecode(source):
             os._exit(_DIED)
         real(source, target, **kwargs)
 
@@ -351,7 +356,12 @@ def step_restore_dies_at(context: Context, name: str, nth: int, function: str) -
 
 @given('a restore of checkpoint "{name}" into the sandbox dies right after its commit marker')
 def step_restore_dies_committed(context: Context, name: str) -> None:
-    _restore_in_child(context, name, _die_after_commit)
+    _restore_in_child(context, name, lambda: _die_at_commit(before=False))
+
+
+@given('a restore of checkpoint "{name}" into the sandbox dies just before its commit marker')
+def step_restore_dies_uncommitted(context: Context, name: str) -> None:
+    _restore_in_child(context, name, lambda: _die_at_commit(before=True))
 
 
 @given('a restore of checkpoint "{name}" into the sandbox dies halfway through its journal')
@@ -381,7 +391,9 @@ def step_recovery_dies(context: Context, nth: int, function: str) -> None:
 
 @given('the sandbox\'s folder "{rel}" has mode {mode}')
 def step_folder_mode(context: Context, rel: str, mode: str) -> None:
-    (context.sandbox / rel).chmod(int(mode, 8))
+    folder = context.sandbox / rel
+    folder.chmod(int(mode, 8))
+    assert folder.is_dir() and folder.stat().st_mode & 0o7777 == int(mode, 8)
 
 
 @given("I remember the sandbox exactly as it is")
@@ -500,8 +512,8 @@ def step_found(context: Context, name: str) -> None:
     assert made.own_before, "no staging folder was there to recover"
     assert made.found == name, made
     assert not made.listed_own and not made.stored_own, made
-    if made.operation == "recovery":  # it says whether it undid steps: only for a mixed tree
-        assert bool(made.undone) == (made.before == "mixed"), made
+    if made.operation == "recovery":  # it says it undid steps exactly when it did
+        assert bool(made.undone) == (made.found != made.before), made
 
 
 @then('the sandbox is exactly "{after}" with no staging folder left')
