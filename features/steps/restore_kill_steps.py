@@ -22,8 +22,8 @@ from pathlib import Path
 from behave import then, when
 from behave.runner import Context
 from crash_steps import _kill_cycles, _mark
+from sandbox_repair_steps import Repair, repair
 from support.sandbox_states import other
-from swap_recovery_steps import Repair, repair
 
 from cleveragents.application.services.checkpoint_service import CheckpointService
 from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
