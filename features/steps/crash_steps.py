@@ -9,7 +9,11 @@ when the kill came is the one in flight.
 
 The kill window is measured, not guessed: once any operation has been seen to finish,
 "inside" kills come at a random moment within 1.25 times the median time an operation took on this
-machine, so a fast CI runner lands as many kills inside a transaction as a slow laptop.
+machine, so a fast CI runner lands as many kills inside a transaction as a slow laptop. A writer
+whose critical part is short next to the whole operation (a restore's swap, after the reading
+and staging) can name a sign of that part seen from outside (its journal is on disk); then
+every other "begin" cycle waits for the sign instead and kills within 1.25 times the median
+time from the sign to the operation's return.
 """
 
 from __future__ import annotations
@@ -93,11 +97,17 @@ def _kill_cycles(
     kills: int,
     child: Callable[[str, Path, Path, int], None],
     after_kill: Callable[[Path, int | None, int], str],
+    critical: Callable[[], bool] | None = None,
 ) -> None:
-    """Fork ``child`` ``kills`` times, SIGKILL it at a random moment, classify the outcome."""
+    """Fork ``child`` ``kills`` times, SIGKILL it at a random moment, classify the outcome.
+
+    ``critical`` tells whether an operation is in its critical part now (see the module
+    docstring); without it, every cycle waits for a marker line.
+    """
     rng = random.Random(_SEED)
     context.outcomes = {"inside": 0, "after": 0}
     durations: list[float] = []
+    critical_parts: list[float] = []  # from the sign to the operation's return
     for cycle in range(kills):
         workdir = context.tmp / f"cycle-{cycle}"
         workdir.mkdir()
@@ -108,13 +118,27 @@ def _kill_cycles(
         # its transaction); odd ones right after one returned (just after its commit,
         # or early in the next one). Both kinds of kill points are always covered.
         wait_for = "begin" if cycle % 2 == 0 else "done"
+        if critical is not None and cycle % 4 == 2:
+            wait_for = "critical"
+        seen: float | None = None  # when the critical part was first seen
         deadline = time.monotonic() + 120
-        while wait_for not in (marker.read_text() if marker.exists() else ""):
+        while True:
+            if critical is not None and seen is None and critical():
+                seen = time.monotonic()
+            if wait_for == "critical":
+                if seen is not None:
+                    break
+            elif wait_for in (marker.read_text() if marker.exists() else ""):
+                break
             assert process.is_alive(), f"the writer died on its own (exit {process.exitcode})"
             assert time.monotonic() < deadline, f"the writer never logged {wait_for!r}"
             time.sleep(0.002)
         if wait_for == "done":
+            if seen is not None:
+                critical_parts.append(time.monotonic() - seen)
             window = 0.01
+        elif wait_for == "critical" and critical_parts:
+            window = 1.25 * statistics.median(critical_parts)
         elif durations:
             window = 1.25 * statistics.median(durations)
         else:

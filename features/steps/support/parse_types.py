@@ -13,3 +13,12 @@ def _parse_text(text: str) -> str:
 
 # "{names:Text}" also matches an empty string, which plain "{names}" does not.
 register_type(Text=_parse_text)
+
+
+@parse.with_pattern(r"\d+(?:st|nd|rd|th)")
+def _parse_ordinal(text: str) -> int:
+    return int(text[:-2])
+
+
+# "{nth:Ordinal}" reads "1st", "2nd", "3rd", "40th" as 1, 2, 3, 40.
+register_type(Ordinal=_parse_ordinal)

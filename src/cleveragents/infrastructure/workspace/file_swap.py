@@ -153,7 +153,13 @@ def _undo(step: Step, target: str, room: str) -> bool:
         return True
     if step.kind == "rmdir":
         if os.path.lexists(where):
-            return False
+            # A recovery killed between its mkdir and its chmod left the folder
+            # with the umask's bits: give it its own back.
+            info = os.lstat(where)
+            if not stat.S_ISDIR(info.st_mode) or stat.S_IMODE(info.st_mode) == step.mode:
+                return False
+            os.chmod(where, step.mode)
+            return True
         os.mkdir(where)
         os.chmod(where, step.mode)
         return True
