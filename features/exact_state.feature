@@ -352,3 +352,6 @@ Feature: Exact state: a checkpoint gives back every path exactly as it was
     Then the sandbox is exactly the copy "checkpoint"
     And the restore wrote "src/deep/x.py, src/main.py" and removed "src"
     And the outside folder is still empty
+
+  Scenario: Restoring after random file, symlink, mode and folder operations gives back every checkpoint exactly (property)
+    Then for random sequences of operations between snapshots every checkpoint restores exactly, in place and fresh

@@ -12,6 +12,7 @@ import codecs
 import hashlib
 import json
 import os
+import random
 import shutil
 import stat
 import subprocess
@@ -19,15 +20,19 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from behave import given, then, when
 from behave.runner import Context
-from checkpoint_steps import checkpoints, service
+from checkpoint_steps import checkpoints, repository, service
+from hypothesis import HealthCheck, settings
+from hypothesis import given as hypothesis_given
+from hypothesis import strategies as st
 from restore_steps import _checkpoint
 from support import parse_types  # noqa: F401  (registers {name:Text})
 from support.world import attempt, table_rows
 
-from cleveragents.application.services.checkpoint_service import RestoreResult
+from cleveragents.application.services.checkpoint_service import CheckpointService, RestoreResult
 
 # kind ("file", "symlink", "dir" or "other"), content or link target, permission bits
 Entry = tuple[str, bytes, int | None]
@@ -417,3 +422,133 @@ def step_dry_run_matches(context: Context) -> None:
 def step_error_names(context: Context, rel: str) -> None:
     message = str(context.error)
     assert str(context.sandbox / rel) in message and "symlink" in message, message
+
+
+# --- a property: random operations between snapshots -----------------------------------
+
+_PATHS = ("a", "b", "d", "d/a", "d/b", "d/e", "d/e/a", "e/f/g")
+_TARGETS = (b"d/", b"./d", b"d//a", b"../outside/", b"/abs/x", "a b/ü".encode(), b"a", b"e/")
+_MODES = (0o600, 0o644, 0o700, 0o755) + ((0o4755, 0o2750, 0o1700) if os.geteuid() == 0 else ())
+
+_OPERATION = st.one_of(
+    st.tuples(st.just("write"), st.sampled_from(_PATHS), st.binary(max_size=12)),
+    st.tuples(st.just("chmod"), st.sampled_from(_PATHS), st.sampled_from(_MODES)),
+    st.tuples(st.just("link"), st.sampled_from(_PATHS), st.sampled_from(_TARGETS)),
+    st.tuples(st.just("retarget"), st.sampled_from(_PATHS), st.sampled_from(_TARGETS)),
+    st.tuples(
+        st.sampled_from(["delete", "mkdir", "rmdir", "rmtree", "to folder", "to file"]),
+        st.sampled_from(_PATHS),
+        st.none(),
+    ),
+    st.tuples(st.just("restore"), st.just(""), st.integers(min_value=0, max_value=10)),
+)
+
+
+def _parents(root: Path, rel: str) -> None:
+    """Make the folders above ``rel``, replacing a file or symlink in the way."""
+    here = root
+    for part in rel.split("/")[:-1]:
+        here = here / part
+        if here.is_symlink() or (here.exists() and not here.is_dir()):
+            here.unlink()
+        if not here.exists():
+            here.mkdir()
+
+
+def _operate(root: Path, action: str, rel: str, value: Any) -> None:
+    """One operation an agent's tools could make; never through a symlinked folder."""
+    path = root / rel
+    if action in ("write", "link", "mkdir", "to folder", "to file"):
+        _parents(root, rel)
+    is_link = path.is_symlink()
+    is_file = path.is_file() and not is_link
+    is_folder = path.is_dir() and not is_link
+    if action == "write":
+        if is_folder or is_link:
+            clear_path(path)
+        path.write_bytes(value)
+    elif action == "chmod" and is_file:
+        path.chmod(value)
+    elif action == "link" or (action == "retarget" and is_link):
+        clear_path(path)
+        path.symlink_to(os.fsdecode(value))
+    elif action == "delete" and (is_file or is_link):
+        path.unlink()
+    elif action == "mkdir" and not path.exists() and not is_link:
+        path.mkdir()
+    elif action == "rmdir" and is_folder and not any(path.iterdir()):
+        path.rmdir()
+    elif action == "rmtree" and is_folder:
+        shutil.rmtree(path)
+    elif action == "to folder" and is_file:
+        path.unlink()
+        path.mkdir()
+        (path / "inside").write_bytes(b"was a file")
+    elif action == "to file" and is_folder:
+        shutil.rmtree(path)
+        path.write_bytes(b"was a folder")
+
+
+def _check_exactly(
+    svc: CheckpointService, checkpoint_id: str, target: Path, copy: Tree, *, untracked: bool = False
+) -> None:
+    svc.restore_workspace(checkpoint_id, target, remove_untracked=untracked)
+    assert_same_tree(exact_tree(target), copy)
+
+
+@then(
+    "for random sequences of operations between snapshots every checkpoint restores exactly, in place and fresh"
+)
+def step_exact_property(context: Context) -> None:
+    examples = {"count": 0}
+
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @hypothesis_given(
+        st.lists(st.lists(_OPERATION, min_size=1, max_size=6), min_size=1, max_size=5),
+        st.randoms(use_true_random=False),
+    )
+    def check(batches: list[list[tuple[str, str, Any]]], order: random.Random) -> None:
+        examples["count"] += 1
+        plan = f"property-{examples['count']}"
+        work = Path(tempfile.mkdtemp(dir=context.tmp))
+        sandbox = work / "sandbox"
+        sandbox.mkdir()
+        svc = CheckpointService(repository(context))
+        taken: list[tuple[str, Tree]] = []
+        try:
+            previous: Tree = {}
+            for batch in batches:
+                for action, rel, value in batch:
+                    if action == "restore":
+                        if taken:
+                            checkpoint_id, copy = taken[value % len(taken)]
+                            # What this batch made is in no snapshot yet: it goes too.
+                            _check_exactly(svc, checkpoint_id, sandbox, copy, untracked=True)
+                    else:
+                        _operate(sandbox, action, rel, value)
+                made = svc.create_workspace_snapshot(plan, str(sandbox), f"d{len(taken)}")
+                copy_exactly(sandbox, work / f"copy-{len(taken)}")
+                state = exact_tree(work / f"copy-{len(taken)}")
+                paths, digest = expected_diff(previous, state)
+                assert made.metadata.extra["diff_paths"] == paths, (
+                    made.metadata.extra["diff_paths"],
+                    paths,
+                )
+                assert made.metadata.extra["diff_hash"] == digest
+                taken.append((made.checkpoint_id, state))
+                previous = state
+            for index in order.sample(range(len(taken)), len(taken)):
+                checkpoint_id, copy = taken[index]
+                _check_exactly(svc, checkpoint_id, sandbox, copy)
+                _check_exactly(svc, checkpoint_id, work / f"fresh-{index}", copy)
+                assert svc.verify_checkpoint(checkpoint_id)
+        finally:
+            svc.close()
+            shutil.rmtree(work)
+
+    check()
+    assert examples["count"] > 0
