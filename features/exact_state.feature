@@ -355,3 +355,34 @@ Feature: Exact state: a checkpoint gives back every path exactly as it was
 
   Scenario: Restoring after random file, symlink, mode and folder operations gives back every checkpoint exactly (property)
     Then for random sequences of operations between snapshots every checkpoint restores exactly, in place and fresh
+
+  Scenario: Every commit of a git repository restores like git archive of it
+    Given a git repository as the sandbox
+    When I commit and snapshot these states of the sandbox
+      | state | path                    | kind | content             | mode |
+      | 1     | README.md               | file | hello\n             | 644  |
+      | 1     | bin/run.sh              | file | #!/bin/sh\necho hi\n | 755 |
+      | 1     | lib/a.py                | file | A = 1\n             | 644  |
+      | 1     | expired/ca/cert.pem     | file | CERT\n              | 644  |
+      | 1     | certs/client/ca         | link | ../../expired/ca/   |      |
+      | 1     | docs                    | link | ./lib               |      |
+      | 1     | abs                     | link | /usr/share/doc/     |      |
+      | 2     | bin/run.sh              | file | #!/bin/sh\necho hi\n | 644 |
+      | 2     | lib/a.py                | link | b.py                |      |
+      | 2     | lib/b.py                | file | B = 2\n             | 755  |
+      | 2     | expired/ca/cert.pem     | file | CERT\n              | 644  |
+      | 2     | certs/client/ca         | link | ../../expired/ca//  |      |
+      | 2     | docs                    | link | lib/                |      |
+      | 2     | ünï cødé/naïve.txt      | file | ü\n                 | 644  |
+      | 3     | bin                     | file | not a folder\n      | 755  |
+      | 3     | lib/a.py                | file | A = 3\n             | 755  |
+      | 3     | lib/b.py                | link | a.py                |      |
+      | 3     | certs/client/ca         | file | now a file\n        | 644  |
+      | 3     | docs                    | link | nowhere/            |      |
+      | 4     | bin/run.sh              | file | #!/bin/sh\necho hi\n | 755 |
+      | 4     | bin/current             | link | run.sh              |      |
+      | 4     | certs/client/ca         | link | ../../expired/ca/   |      |
+      | 4     | expired/ca/cert.pem     | file | CERT 2\n            | 600  |
+      | 4     | README.md               | file | hello again\n       | 644  |
+    Then each checkpoint restored into a fresh folder matches git archive of its commit
+    And each checkpoint restored in place into the repository matches git archive of its commit

@@ -24,7 +24,7 @@ from typing import Any
 
 from behave import given, then, when
 from behave.runner import Context
-from checkpoint_steps import checkpoints, repository, service
+from checkpoint_steps import checkpoints, repository, service, step_snapshot
 from hypothesis import HealthCheck, settings
 from hypothesis import given as hypothesis_given
 from hypothesis import strategies as st
@@ -567,3 +567,92 @@ def step_exact_property(context: Context) -> None:
 
     check()
     assert examples["count"] > 0
+
+
+# --- git as an oracle --------------------------------------------------------------------
+
+_GIT_ENV = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def _git(context: Context, *args: str) -> bytes:
+    """Run git in the sandbox with no global or system configuration."""
+    completed = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", *args],
+        cwd=context.sandbox,
+        env={**os.environ, **_GIT_ENV},
+        capture_output=True,
+        check=True,
+    )
+    return completed.stdout
+
+
+@given("a git repository as the sandbox")
+def step_git_sandbox(context: Context) -> None:
+    step_empty_sandbox(context)
+    _git(context, "init", "-q")
+
+
+@when("I commit and snapshot these states of the sandbox")
+def step_commit_states(context: Context) -> None:
+    states: dict[str, list[dict[str, str]]] = {}
+    for row in table_rows(context):
+        states.setdefault(row["state"], []).append(row)
+    context.commits = []
+    for state, rows in states.items():
+        for child in list(context.sandbox.iterdir()):
+            if child.name != ".git":
+                clear_path(child)
+        for row in rows:
+            path = context.sandbox / row["path"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            content = row["content"].replace("\\n", "\n")
+            if row["kind"] == "link":
+                path.symlink_to(content)
+            else:
+                path.write_text(content)
+                path.chmod(int(row["mode"], 8))
+        _git(context, "add", "-A")
+        _git(context, "commit", "-q", "-m", f"state {state}")
+        context.commits.append(_git(context, "rev-parse", "HEAD").decode().strip())
+        step_snapshot(context, "plan-git", f"state-{state}")
+
+
+def _as_git_keeps_it(tree: Tree) -> dict[str, tuple[str, bytes, bool | None]]:
+    """A tree as git records it: content or target, and for a file its executable bit only."""
+    return {
+        path: (kind, data, None if mode is None else bool(mode & 0o111))
+        for path, (kind, data, mode) in tree.items()
+    }
+
+
+def _archive(context: Context, commit: str) -> dict[str, tuple[str, bytes, bool | None]]:
+    out = Path(tempfile.mkdtemp(dir=context.tmp, prefix="archive-"))
+    tar = _git(context, "archive", "--format=tar", commit)
+    subprocess.run(["tar", "-x", "-C", str(out)], input=tar, check=True)
+    extracted = _as_git_keeps_it(exact_tree(out))
+    assert extracted, f"git archive of {commit} is empty"
+    return extracted
+
+
+@then("each checkpoint restored into a fresh folder matches git archive of its commit")
+def step_fresh_like_git(context: Context) -> None:
+    assert len(context.commits) == len(checkpoints(context))
+    for commit, checkpoint in zip(context.commits, checkpoints(context), strict=True):
+        fresh = Path(tempfile.mkdtemp(dir=context.tmp, prefix="fresh-")) / "target"
+        service(context).restore_workspace(checkpoint.checkpoint_id, fresh)
+        restored = _as_git_keeps_it(exact_tree(fresh))
+        assert restored == _archive(context, commit), commit
+
+
+@then("each checkpoint restored in place into the repository matches git archive of its commit")
+def step_in_place_like_git(context: Context) -> None:
+    pairs = list(zip(context.commits, checkpoints(context), strict=True))
+    for commit, checkpoint in [*reversed(pairs), *pairs]:
+        service(context).restore_workspace(checkpoint.checkpoint_id, context.sandbox)
+        restored = _as_git_keeps_it(exact_tree(context.sandbox, skip=frozenset({".git"})))
+        assert restored == _archive(context, commit), commit
+        # git itself finds the work tree equal to that commit: nothing modified or deleted
+        # (content, executable bit, symlink targets) and nothing it does not have.
+        _git(context, "read-tree", commit)
+        differing = _git(context, "diff", "--name-status") + _git(context, "ls-files", "--others")
+        assert differing == b"", differing.decode(errors="replace")
