@@ -95,6 +95,7 @@ class _Planner:
         rmdirs = self._folders_to_remove(present - needed)
         mkdirs = self._folders_to_make(needed, present)
         self._check_writes(present, rmdirs, mkdirs)
+        self._unreport_filled_folders(rmdirs, mkdirs)
         self._assemble(rmdirs, mkdirs)
         for listing in (self.plan.written, self.plan.removed, self.plan.skipped):
             listing.sort()
@@ -231,6 +232,18 @@ class _Planner:
                     "paths the ignore rules leave out"
                 )
             self.outs[path] = want  # an ignored file or symlink: written over
+
+    def _unreport_filled_folders(self, rmdirs: set[str], made: set[str]) -> None:
+        """Leave out of ``written`` each empty folder of the checkpoint that stays filled.
+
+        What fills it (an untracked or ignored path) is never removed, so nothing is written.
+        """
+        prefix = os.fspath(self.target)
+        for folder in sorted(self.wanted_folders - made):
+            # Not made, so a real folder is there now (scanned, or left out by the ignore rules).
+            below = (f"{folder}/{name}" for name in os.listdir(f"{prefix}/{folder}"))
+            if any(path not in self.outs and path not in rmdirs for path in below):
+                self.plan.written.remove(f"{folder}/")
 
     def _kept_below(self, folder: str) -> str | None:
         below = f"{folder}/"
