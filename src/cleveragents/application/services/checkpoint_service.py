@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cleveragents._logging import get_logger
+from cleveragents.application.services.sandbox_memory import Baseline, Remembered, SandboxMemory
+from cleveragents.application.services.sandbox_states import (
+    current_state,
+    stored_baseline,
+    watched_states,
+)
+from cleveragents.application.services.snapshot_diff import snapshot_diff
 from cleveragents.application.services.workspace_restore import (
     RestoreResult,
     TreeStates,
@@ -34,9 +40,7 @@ from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointStore,
-    DiffEntry,
     FileKind,
-    ManifestEntry,
     SnapshotContent,
     diff_canonical_bytes,
     diff_hash,
@@ -46,13 +50,11 @@ from cleveragents.infrastructure.workspace.safe_paths import existing_directory
 from cleveragents.infrastructure.workspace.scanner import (
     DEFAULT_SIZE_LIMIT,
     Scan,
-    ScannedFile,
     ScanSettings,
-    load_cache,
     rescan,
     scan,
 )
-from cleveragents.infrastructure.workspace.watcher import Changes, TreeWatcher, watchable
+from cleveragents.infrastructure.workspace.watcher import TreeWatcher
 
 _log = get_logger(__name__)
 
@@ -63,20 +65,9 @@ __all__ = [
     "diff_hash",
 ]
 
-REMEMBERED_PLANS = 16
 # A snapshot made from a watcher's report rewrites the stat cache only when this many
 # files changed since it was written: a new process re-reads just those files.
 CACHE_LAG_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class _Baseline:
-    """A plan's last snapshot scan, and the checkpoint that stored it."""
-
-    checkpoint_id: str
-    scan: Scan
-    # Files whose stat data changed since the stat cache in the database was written.
-    cache_lag: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,25 +77,6 @@ class _Details:
     decision_id: str
     description: str | None
     checkpoint_type: str
-
-
-@dataclass(frozen=True)
-class _Remembered:
-    """What the service keeps of a plan between snapshots: its folder, scan and watcher."""
-
-    root: str
-    baseline: _Baseline
-    watcher: TreeWatcher | None
-
-
-def _same(current: ManifestEntry | None, wanted: ManifestEntry) -> bool:
-    """The same path state: kind, content and permission bits."""
-    return (
-        current is not None
-        and current.sha256 == wanted.sha256
-        and current.kind is wanted.kind
-        and current.mode == wanted.mode
-    )
 
 
 class CheckpointService:
@@ -135,12 +107,7 @@ class CheckpointService:
             raise ValueError(f"watch must be True or False, got {watch!r}")
         self._repository = repository
         self._settings = ScanSettings(excludes=tuple(excludes), size_limit=size_limit)
-        self._watch = watch
-        # The last scan of each recent plan: the next snapshot compares against it
-        # instead of reading the stat cache back (oldest first, at most REMEMBERED_PLANS),
-        # and its watcher says which files to look at again.
-        self._last_scans: dict[str, _Remembered] = {}
-        self._lock = threading.Lock()
+        self._memory = SandboxMemory(watch=watch)
 
     @property
     def repository(self) -> CheckpointStore:
@@ -149,19 +116,11 @@ class CheckpointService:
 
     def close(self) -> None:
         """Stop watching sandboxes; the next snapshot of each plan walks its folder whole."""
-        with self._lock:
-            remembered = list(self._last_scans.values())
-            self._last_scans.clear()
-        for each in remembered:
-            if each.watcher is not None:
-                each.watcher.close()
+        self._memory.close()
 
     def release(self, plan_id: str) -> None:
         """Forget what the service keeps of the plan (its last scan) and stop watching it."""
-        with self._lock:
-            remembered = self._last_scans.pop(plan_id, None)
-        if remembered is not None and remembered.watcher is not None:
-            remembered.watcher.close()
+        self._memory.release(plan_id)
 
     # --- creating -------------------------------------------------------------------------
 
@@ -230,7 +189,7 @@ class CheckpointService:
         watcher: TreeWatcher | None = None
         try:
             previous, watcher, changes = (
-                self._recall(key, root, parent) if reuse else (None, None, None)
+                self._memory.recall(key, root, parent) if reuse else (None, None, None)
             )
             found = None
             if previous is not None and watcher is not None and changes is not None:
@@ -239,8 +198,8 @@ class CheckpointService:
                 if watcher is not None:
                     watcher.close()
                 if reuse and previous is None:
-                    previous = self._stored_baseline(key, parent)
-                watcher = self._new_watcher(root)
+                    previous = stored_baseline(self._repository, key, parent)
+                watcher = self._memory.new_watcher(root)
                 found = scan(
                     root,
                     self._settings,
@@ -253,88 +212,26 @@ class CheckpointService:
             if watcher is not None:  # what it reported is in no checkpoint: start over
                 watcher.close()
             raise
-        baseline = _Baseline(created.checkpoint_id, found, lag)
-        self._remember(key, _Remembered(str(root), baseline, watcher))
+        baseline = Baseline(created.checkpoint_id, found, lag)
+        self._memory.remember(key, Remembered(str(root), baseline, watcher))
         return created
-
-    def _recall(
-        self, key: str, root: Path, parent: Checkpoint | None
-    ) -> tuple[_Baseline | None, TreeWatcher | None, Changes | None]:
-        """The plan's remembered scan, its watcher, and what the watcher reported since.
-
-        The memory is used only while its snapshot is still the plan's latest
-        checkpoint (in this process or any other), for the same sandbox folder.
-        The changes are None when the watcher cannot vouch for the tree.
-        """
-        with self._lock:
-            remembered = self._last_scans.pop(key, None)
-        if remembered is None:
-            return None, None, None
-        watcher = remembered.watcher
-        if (
-            parent is None
-            or remembered.root != str(root)
-            or remembered.baseline.checkpoint_id != parent.checkpoint_id
-        ):
-            return None, watcher, None
-        changes = watcher.drain() if watcher is not None else None
-        return remembered.baseline, watcher, changes
-
-    def _new_watcher(self, root: Path) -> TreeWatcher | None:
-        if not self._watch or not watchable(str(root)):
-            return None
-        try:
-            return TreeWatcher(str(root))
-        except OSError as exc:  # out of inotify instances: walk every time
-            _log.warning("snapshot.watch_unavailable", root=str(root), reason=str(exc))
-            return None
 
     def _persist(
         self,
         key: str,
         root: Path,
         parent: Checkpoint | None,
-        previous: _Baseline | None,
+        previous: Baseline | None,
         found: Scan,
         details: _Details,
     ) -> tuple[Checkpoint, int]:
         """Write the snapshot; returns the checkpoint and its stat-cache lag."""
-        before = previous.scan.files if previous else {}
-        files = found.files
-        diff: list[DiffEntry] = []
-        blobs: dict[str, bytes] = {}
-        restated = 0
-        # A watcher's scan names the paths it looked at again; a walk, every path.
-        paths = found.touched if found.touched is not None else before.keys() | files.keys()
-        for path in paths:
-            now, old = files.get(path), before.get(path)
-            if old is now:
-                continue  # the scan kept the previous entry: stat data unchanged
-            restated += 1
-            if now is None:
-                assert old is not None  # a path of neither scan is never looked at
-                diff.append(DiffEntry.gone(old.entry))
-                continue
-            if old is not None and (old.entry.kind is FileKind.DIR) != (
-                now.entry.kind is FileKind.DIR
-            ):
-                diff.append(DiffEntry.gone(old.entry))  # "p" and "p/" are two paths
-                old = None
-            if old is None or not _same(old.entry, now.entry):
-                diff.append(DiffEntry.of(now.entry))
-            if now.content is not None:
-                blobs[now.entry.sha256] = now.content
-        if found.touched is None and blobs:
-            # Content the baseline has is stored already (a watcher's few files are
-            # left to the repository's own lookup).
-            stored = {f.entry.sha256 for f in before.values()}
-            blobs = {digest: data for digest, data in blobs.items() if digest not in stored}
+        diff, blobs, restated = snapshot_diff(previous.scan if previous else None, found)
         # A full walk always writes the stat cache; a watcher's report only when the
         # cache has fallen CACHE_LAG_LIMIT files behind.
         lag = (previous.cache_lag if previous else 0) + restated
         if found.touched is None or lag > CACHE_LAG_LIMIT:
             lag = 0
-        diff.sort(key=lambda entry: entry.shown_path)
         checkpoint = Checkpoint(
             plan_id=key,
             sandbox_ref=str(root),
@@ -372,55 +269,6 @@ class CheckpointService:
             new_blobs=len(blobs),
         )
         return created, lag
-
-    def _stored_baseline(self, key: str, parent: Checkpoint | None) -> _Baseline | None:
-        """The plan's last snapshot, with the stat data its stat cache has for its files.
-
-        The cache may be older than that snapshot (a watcher's snapshots rewrite it
-        only now and then): a cached file vouches for its stat data only where it has
-        the same content as in the last snapshot. Unvouched files are read again.
-        """
-        cached = self._repository.stat_cache(key) if parent is not None else None
-        if cached is None or parent is None:
-            return None
-        checkpoint_id, started_ns, data = cached
-        files = load_cache(data) or {}
-        if parent.checkpoint_id != checkpoint_id or not files:
-            last = self._last_snapshot(parent)
-            if last is None:  # no snapshot is left in the plan's line: read everything
-                return None
-            checkpoint_id, manifest = last
-            unknown = (-1, -1, -1, -1, -1)
-            merged: dict[str, ScannedFile] = {}
-            for entry in manifest:
-                hint = files.get(entry.path)
-                if hint is None or not _same(hint.entry, entry):
-                    hint = ScannedFile(entry, unknown)
-                merged[entry.path] = hint
-            files = merged
-        return _Baseline(checkpoint_id, Scan(files=files, started_ns=started_ns))
-
-    def _last_snapshot(self, newest: Checkpoint) -> tuple[str, list[ManifestEntry]] | None:
-        """(id, manifest) of the newest snapshot among ``newest`` and its ancestors."""
-        checkpoint: Checkpoint | None = newest
-        while checkpoint is not None:
-            manifest = self._repository.manifest(checkpoint.checkpoint_id)
-            if manifest is not None:
-                return checkpoint.checkpoint_id, manifest
-            parent_id = checkpoint.parent_id
-            checkpoint = self._repository.get(parent_id) if parent_id else None
-        return None
-
-    def _remember(self, key: str, remembered: _Remembered) -> None:
-        with self._lock:
-            replaced = self._last_scans.pop(key, None)
-            self._last_scans[key] = remembered
-            dropped = [replaced] if replaced is not None else []
-            while len(self._last_scans) > REMEMBERED_PLANS:
-                dropped.append(self._last_scans.pop(next(iter(self._last_scans))))
-        for each in dropped:
-            if each.watcher is not None and each.watcher is not remembered.watcher:
-                each.watcher.close()
 
     # --- reading --------------------------------------------------------------------------
 
@@ -527,14 +375,24 @@ class CheckpointService:
         exists = target.exists()
         if exists and not dry_run:
             recover_interrupted(target)  # what a killed restore or apply left: undone first
-        states = self._states(checkpoint, target) if exists else None
+        states = (
+            watched_states(self._repository, self._memory, self._settings, checkpoint, target)
+            if exists
+            else None
+        )
         if states is None:
             manifest = self._repository.manifest(checkpoint.checkpoint_id)
             if manifest is None:
                 raise ValueError(
                     f"checkpoint {checkpoint.checkpoint_id} has no workspace snapshot to restore"
                 )
-            current = self._current_state(checkpoint.plan_id, target) if exists else {}
+            current = (
+                current_state(
+                    self._repository, self._memory, self._settings, checkpoint.plan_id, target
+                )
+                if exists
+                else {}
+            )
             states = TreeStates({entry.path: entry for entry in manifest}, current)
         return restore(
             self._repository,
@@ -545,73 +403,6 @@ class CheckpointService:
             dry_run=dry_run,
             keep_large=keep_large,
         )
-
-    def _states(self, checkpoint: Checkpoint, target: Path) -> TreeStates | None:
-        """The paths where the plan's watched sandbox may differ from the checkpoint, or None.
-
-        When ``target`` is the sandbox the plan's last snapshot was taken of and its
-        watcher still vouches for it, the only paths that may differ are those where
-        the checkpoint differs from that snapshot (read from the two trees, only the
-        sub-trees that differ) and those changed since (the watcher's report, which
-        stays for the next snapshot). Like ``git checkout`` with its index.
-        """
-        with self._lock:
-            remembered = self._last_scans.get(checkpoint.plan_id)
-        if remembered is None or remembered.watcher is None:
-            return None
-        if os.path.realpath(remembered.root) != os.path.realpath(target):
-            return None
-        changes = remembered.watcher.peek()
-        if changes is None:
-            return None
-        baseline = remembered.baseline
-        try:
-            compared = self._repository.tree_diff(checkpoint.checkpoint_id, baseline.checkpoint_id)
-        except RecordNotFoundError:  # the last snapshot was pruned meanwhile
-            return None
-        if compared is None:
-            return None
-        found = rescan(
-            target, self._settings, baseline.scan, changes, remembered.watcher, keep_content=False
-        )
-        wanted, before = compared
-        candidates = set(wanted) | set(before) | (found.touched or set())
-        last = baseline.scan.files
-        return TreeStates(
-            wanted={
-                path: wanted[path] if path in wanted else last[path].entry
-                for path in candidates
-                if path in wanted or (path not in before and path in last)
-            },
-            current={path: found.files[path].entry for path in candidates if path in found.files},
-            partial=True,
-        )
-
-    def _current_state(self, key: str, target: Path) -> dict[str, ManifestEntry]:
-        """What ``target`` holds now; the plan's last scan spares re-reading unchanged files.
-
-        For the sandbox of the plan's latest snapshot, files whose stat data match
-        the stat cache (or this process's last scan) are not read again.
-        """
-        with self._lock:
-            remembered = self._last_scans.get(key)
-        place = os.path.realpath(target)
-        previous: Scan | None = None
-        if remembered is not None and os.path.realpath(remembered.root) == place:
-            previous = remembered.baseline.scan
-        else:
-            latest = self._repository.latest_for_plan(key)
-            if latest is not None and os.path.realpath(latest.sandbox_ref) == place:
-                stored = self._stored_baseline(key, latest)
-                previous = stored.scan if stored is not None else None
-        found = scan(
-            target,
-            self._settings,
-            previous.files if previous is not None else None,
-            previous.started_ns if previous is not None else 0,
-            keep_content=False,
-        )
-        return {path: each.entry for path, each in found.files.items()}
 
 
 # Kinds whose content is a stored blob (a large file's is not; an empty folder is a tree).

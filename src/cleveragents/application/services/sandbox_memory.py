@@ -1,0 +1,122 @@
+"""What a checkpoint service keeps of each recent plan between calls: its last scan and watcher.
+
+The next snapshot of the plan compares against the scan instead of reading the
+stat cache back, and the watcher says which paths to look at again (see
+``infrastructure.workspace.watcher``). The memory is used only while its
+snapshot is still the plan's latest checkpoint, for the same sandbox folder.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cleveragents._logging import get_logger
+from cleveragents.domain.models.core.checkpoint import Checkpoint
+from cleveragents.infrastructure.workspace.scanner import Scan
+from cleveragents.infrastructure.workspace.watcher import Changes, TreeWatcher, watchable
+
+_log = get_logger(__name__)
+
+REMEMBERED_PLANS = 16
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A plan's last snapshot scan, and the checkpoint that stored it."""
+
+    checkpoint_id: str
+    scan: Scan
+    # Files whose stat data changed since the stat cache in the database was written.
+    cache_lag: int = 0
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """What is kept of a plan between snapshots: its folder, last scan and watcher."""
+
+    root: str
+    baseline: Baseline
+    watcher: TreeWatcher | None
+
+    def watches(self, target: Path) -> bool:
+        """True when ``target`` is this plan's sandbox and a watcher looks after it."""
+        return self.watcher is not None and os.path.realpath(self.root) == os.path.realpath(target)
+
+
+class SandboxMemory:
+    """The last scan and watcher of each recent plan (oldest first, at most 16); thread-safe."""
+
+    def __init__(self, *, watch: bool) -> None:
+        self._watch = watch
+        self._plans: dict[str, Remembered] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Remembered | None:
+        """The plan's memory, left in place (a restore reads it, a snapshot replaces it)."""
+        with self._lock:
+            return self._plans.get(key)
+
+    def recall(
+        self, key: str, root: Path, parent: Checkpoint | None
+    ) -> tuple[Baseline | None, TreeWatcher | None, Changes | None]:
+        """The plan's remembered scan, its watcher, and what the watcher reported since.
+
+        Taken out of the memory (the snapshot puts back its own). The scan is None
+        unless it is still the plan's latest checkpoint (in this process or any
+        other), for the same sandbox folder; the changes are None when the watcher
+        cannot vouch for the tree.
+        """
+        with self._lock:
+            remembered = self._plans.pop(key, None)
+        if remembered is None:
+            return None, None, None
+        watcher = remembered.watcher
+        if (
+            parent is None
+            or remembered.root != str(root)
+            or remembered.baseline.checkpoint_id != parent.checkpoint_id
+        ):
+            return None, watcher, None
+        changes = watcher.drain() if watcher is not None else None
+        return remembered.baseline, watcher, changes
+
+    def new_watcher(self, root: Path) -> TreeWatcher | None:
+        """A watcher for ``root``, or None (watching off, a remote file system, no inotify)."""
+        if not self._watch or not watchable(str(root)):
+            return None
+        try:
+            return TreeWatcher(str(root))
+        except OSError as exc:  # out of inotify instances: walk every time
+            _log.warning("snapshot.watch_unavailable", root=str(root), reason=str(exc))
+            return None
+
+    def remember(self, key: str, remembered: Remembered) -> None:
+        """Keep the plan's new memory; the oldest plan's goes beyond REMEMBERED_PLANS."""
+        with self._lock:
+            replaced = self._plans.pop(key, None)
+            self._plans[key] = remembered
+            dropped = [replaced] if replaced is not None else []
+            while len(self._plans) > REMEMBERED_PLANS:
+                dropped.append(self._plans.pop(next(iter(self._plans))))
+        for each in dropped:
+            if each.watcher is not None and each.watcher is not remembered.watcher:
+                each.watcher.close()
+
+    def release(self, key: str) -> None:
+        """Forget the plan and stop watching its sandbox."""
+        with self._lock:
+            remembered = self._plans.pop(key, None)
+        if remembered is not None and remembered.watcher is not None:
+            remembered.watcher.close()
+
+    def close(self) -> None:
+        """Forget every plan and stop every watcher."""
+        with self._lock:
+            remembered = list(self._plans.values())
+            self._plans.clear()
+        for each in remembered:
+            if each.watcher is not None:
+                each.watcher.close()

@@ -1,0 +1,51 @@
+"""What a snapshot changed since the plan's last one: its diff and the content to store."""
+
+from __future__ import annotations
+
+from cleveragents.domain.models.core.checkpoint import DiffEntry, FileKind, ManifestEntry
+from cleveragents.infrastructure.workspace.scanner import Scan
+
+
+def unchanged(old: ManifestEntry, new: ManifestEntry) -> bool:
+    """The same path state in both snapshots: kind, content and permission bits."""
+    return old.sha256 == new.sha256 and old.kind is new.kind and old.mode == new.mode
+
+
+def snapshot_diff(
+    previous: Scan | None, found: Scan
+) -> tuple[list[DiffEntry], dict[str, bytes], int]:
+    """(the diff sorted by shown path, new content by hash, how many paths were looked at again).
+
+    A watcher's scan names the paths it looked at again; after a walk, every path
+    of either scan is compared. A path whose scan kept the previous entry (the same
+    object: its stat data did not change) is unchanged without a look.
+    """
+    before = previous.files if previous is not None else {}
+    files = found.files
+    diff: list[DiffEntry] = []
+    blobs: dict[str, bytes] = {}
+    restated = 0
+    paths = found.touched if found.touched is not None else before.keys() | files.keys()
+    for path in paths:
+        now, old = files.get(path), before.get(path)
+        if old is now:
+            continue
+        restated += 1
+        if now is None:
+            if old is not None:
+                diff.append(DiffEntry.gone(old.entry))
+            continue
+        if old is not None and (old.entry.kind is FileKind.DIR) != (now.entry.kind is FileKind.DIR):
+            diff.append(DiffEntry.gone(old.entry))  # "p" and "p/" are two paths
+            old = None
+        if old is None or not unchanged(old.entry, now.entry):
+            diff.append(DiffEntry.of(now.entry))
+        if now.content is not None:
+            blobs[now.entry.sha256] = now.content
+    if found.touched is None and blobs:
+        # Content the baseline has is stored already (a watcher's few files are left
+        # to the repository's own lookup).
+        stored = {f.entry.sha256 for f in before.values()}
+        blobs = {digest: data for digest, data in blobs.items() if digest not in stored}
+    diff.sort(key=lambda entry: entry.shown_path)
+    return diff, blobs, restated
