@@ -20,7 +20,7 @@ sandbox) record exactly the same state. The repository is then packed with
   refuses to lose a local change, writes only the paths that differ, removes the
   ones A lacks and the folders they leave empty. ``checkout -f`` would drop the
   safety check, ``read-tree -u -m`` is the same work without the porcelain.
-  Pairs: adjacent commits, and commits 10 and 50 apart.
+  Pairs: adjacent commits, and commits 10 and 50 apart; each direction is a row.
 - **into an empty folder**: ours ``restore_workspace(checkpoint, new empty
   folder)``; git ``git archive <commit> | tar -x`` through ``bash -o pipefail``,
   timed as a whole (``--no-same-owner --no-same-permissions``: tar as any user
@@ -35,7 +35,7 @@ git does not track folders, so empty folders missing on git's side are expected;
 any other git difference stops the run. Our differences are listed by path;
 ``--check`` exits 1 on them, and at full scale on a missed target (in place
 <= 1.5x, into an empty folder <= 1.0x, ratio of medians). ``--profile`` adds a
-cProfile of our in-place restores of the last pair.
+cProfile of our in-place restores of the first and the last pair.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ import platform
 import pstats
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -60,7 +59,16 @@ from typing import Final
 # Run as a script, this folder is on sys.path but the repository root is not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.compare_git import _show, both, git_racy_resolution, git_settings, git_version
+from benchmarks.compare_git import both, git_racy_resolution, git_settings, git_version
+from benchmarks.history_report import (
+    SHOWN_DIFFERENCES,
+    Finding,
+    Measurement,
+    load_average,
+    notes,
+    print_findings,
+    print_table,
+)
 from benchmarks.history_sides import GitHistory, OursHistory, replay
 from benchmarks.history_workload import (
     HISTORY_SCALES,
@@ -73,7 +81,6 @@ from benchmarks.tree_oracle import Difference, differences, only_empty_folders_m
 
 IN_PLACE_TARGET: Final = 1.5
 FRESH_TARGET: Final = 1.0
-SHOWN_DIFFERENCES: Final = 20
 
 
 @dataclass(frozen=True)
@@ -92,44 +99,6 @@ RUN_PLANS: Final = {
         ((30, 31), (120, 121), (60, 70), (140, 150), (20, 70), (100, 150)), 5, (150, 75), 5
     ),
 }
-
-
-@dataclass
-class Measurement:
-    """The timed samples (ours, git) of one row, and the largest acceptable ratio of medians."""
-
-    name: str
-    target: float
-    samples: list[tuple[float, float]] = field(default_factory=list)
-    failed: str = ""  # why ours could not be timed: its restore raised
-    pair: tuple[int, int] | None = None  # in place: (A, B)
-    links: list[str] = field(default_factory=list)  # removed from our folder before each restore
-
-    def median(self, side: int) -> float:
-        return statistics.median(pair[side] for pair in self.samples)
-
-    def best(self, side: int) -> float:
-        return min(pair[side] for pair in self.samples)
-
-    @property
-    def ratio(self) -> float:
-        return self.median(0) / self.median(1)
-
-    @property
-    def best_ratio(self) -> float:
-        return self.best(0) / self.best(1)
-
-    @property
-    def met(self) -> bool:
-        return not self.failed and self.ratio <= self.target
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Our restore of one state, in one measurement, that is not the state."""
-
-    where: str
-    found: list[Difference]
 
 
 @dataclass
@@ -204,29 +173,36 @@ def _checked_trip(context: Context, where: str, a: int, b: int, links: Sequence[
     return ""
 
 
-def measure_in_place(context: Context, a: int, b: int, trips: int) -> Measurement:
+def measure_in_place(context: Context, a: int, b: int, trips: int) -> list[Measurement]:
     """Round trips A, B, A, B... in place on both sides, after one checked trip.
 
+    Two rows: back to A from B, and on to B from A (the work differs: our restore
+    reads the plan's history only when the folder holds a path the target lacks).
     When our restore raises and symlinks changed between A and B (it refuses to
     replace a symlink), the pair is timed with those symlinks removed from our
-    folder before each of our restores (untimed), and the row is starred.
+    folder before each of our restores (untimed), and its rows are starred.
     """
     changed = context.history.state(a).changed_paths(context.history.state(b))
-    name = f"in place {a} <-> {b} ({changed} paths differ)"
-    result = Measurement(name, IN_PLACE_TARGET, pair=(a, b))
-    links = result.links
-    raised = _checked_trip(context, result.name, a, b, links)
+    where = f"in place {a} <-> {b}"
+    links: list[str] = []
+    raised = _checked_trip(context, where, a, b, links)
+    star = ""
     if raised and _changed_links(context.history, a, b):
-        links.extend(_changed_links(context.history, a, b))
-        result.name += " *"
-        raised = _checked_trip(context, result.name, a, b, links)
+        links = _changed_links(context.history, a, b)
+        star = " *"
+        raised = _checked_trip(context, f"{where}{star}", a, b, links)
+    rows = [
+        Measurement(f"in place {b} -> {a} ({changed} paths){star}", IN_PLACE_TARGET, pair=(a, b)),
+        Measurement(f"in place {a} -> {b} ({changed} paths){star}", IN_PLACE_TARGET, pair=(a, b)),
+    ]
+    for row in rows:
+        row.failed, row.links = raised, links
     if raised:
-        result.failed = raised
-        return result
+        return rows
     mine, theirs = context.folder / "ours-work", context.folder / "git-work"
     for trip in range(trips):
         for step, number in enumerate((a, b)):
-            result.samples.append(
+            rows[step].samples.append(
                 both(
                     functools.partial(context.ours.restore, number, mine),
                     functools.partial(context.git.checkout, number, theirs),
@@ -234,7 +210,7 @@ def measure_in_place(context: Context, a: int, b: int, trips: int) -> Measuremen
                     prepare=functools.partial(_unlink, mine, links) if links else None,
                 )
             )
-    return result
+    return rows
 
 
 def measure_fresh(context: Context, number: int, repetitions: int) -> Measurement:
@@ -280,73 +256,17 @@ def profile_in_place(context: Context, measured: Measurement, trips: int) -> str
             context.ours.restore(number, mine)
             profiler.disable()
     out = io.StringIO()
-    out.write(f"cProfile of {2 * trips} in-place restores of ours, {measured.name}\n")
+    out.write(f"cProfile of {2 * trips} in-place restores of ours between {a} and {b}\n")
     stats = pstats.Stats(profiler, stream=out).strip_dirs()
     stats.sort_stats("cumulative").print_stats(25)
     stats.sort_stats("tottime").print_stats(15)
     return out.getvalue()
 
 
-# --- the report ---------------------------------------------------------------------------
-
-
-def print_table(results: Sequence[Measurement]) -> None:
-    header = (
-        f"{'measurement':<52} {'ours med':>9} {'best':>9} {'git med':>9} {'best':>9} "
-        f"{'ratio':>7} {'best':>7} {'target':>7}  met"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        if r.failed:
-            print(f"{r.name:<52} {'our restore failed':>49} {r.target:>15.1f}x  NO")
-            continue
-        print(
-            f"{r.name:<52} {_show(r.median(0), 's'):>9} {_show(r.best(0), 's'):>9} "
-            f"{_show(r.median(1), 's'):>9} {_show(r.best(1), 's'):>9} {r.ratio:>6.2f}x "
-            f"{r.best_ratio:>6.2f}x {r.target:>6.1f}x  {'yes' if r.met else 'NO'}"
-        )
-
-
-def notes(results: Sequence[Measurement], context: Context) -> list[str]:
-    in_place = max((len(r.samples) for r in results if r.pair), default=0)
-    fresh = max((len(r.samples) for r in results if not r.pair), default=0)
-    lines = [
-        "ratio            ours / git, of the medians (judged) and of the best samples: "
-        f"{in_place} samples per side in place, {fresh} into an empty folder",
-        "git              in place: git checkout --quiet <commit>; into an empty folder: "
-        "git archive <commit> | tar -x",
-    ]
-    starred = [r for r in results if r.links]
-    if starred:
-        lines.append(
-            "*                our restore refuses to replace a symlink in place: before each "
-            f"of its restores, {', '.join(sorted({p for r in starred for p in r.links}))} "
-            "removed from its folder (untimed)"
-        )
-    if context.git_notes:
-        lines.append(
-            "git misses       what it does not track, empty folders: "
-            + ", ".join(sorted(context.git_notes))
-        )
-    if not context.findings:
-        lines.append("correctness      every restore of ours checked is exactly the expected tree")
-    return lines
-
-
-def print_findings(findings: Sequence[Finding]) -> None:
-    print(f"\nCORRECTNESS: our restore is not the expected tree in {len(findings)} case(s)")
-    for finding in findings:
-        print(f"  {finding.where}: {len(finding.found)} difference(s)")
-        for difference in finding.found[:SHOWN_DIFFERENCES]:
-            print(f"    {difference}")
-        if len(finding.found) > SHOWN_DIFFERENCES:
-            print(f"    ... and {len(finding.found) - SHOWN_DIFFERENCES} more")
-
-
 def run(scale: str, folder: Path, profile: bool) -> tuple[list[Measurement], Context]:
     history = History(history_scale(scale))
     plan = RUN_PLANS[scale]
+    trips = plan.round_trips
     sandbox = folder / "sandbox"
     sandbox.mkdir()
     resolution = git_racy_resolution(folder)
@@ -366,15 +286,16 @@ def run(scale: str, folder: Path, profile: bool) -> tuple[list[Measurement], Con
         print(f"replay           {seconds:.1f}s, untimed: {len(history)} checkpoints and commits")
         print(f"python           {platform.python_version()} ({platform.python_implementation()})")
         print(f"platform         {platform.platform()}, {os.cpu_count()} CPUs")
+        print(f"load average     {load_average()} (1, 5, 15 min) before the measurements")
         print(f"sqlite           {sqlite3.sqlite_version}, {ours.settings()}")
         print(f"git              {git_version()}; {git_settings(context.git)}")
         print(f"git repository   after git gc: {context.git.packed()}\n")
-        results = [measure_in_place(context, a, b, plan.round_trips) for a, b in plan.pairs]
+        results = [r for a, b in plan.pairs for r in measure_in_place(context, a, b, trips)]
         results += [measure_fresh(context, n, plan.fresh_repetitions) for n in plan.fresh]
         timed = [r for r in results if r.pair is not None and not r.failed]
         if profile and timed:  # the first pair and the farthest: the two ends of the range
-            for measured in timed[:1] + timed[1:][-1:]:
-                print(profile_in_place(context, measured, plan.round_trips))
+            for measured in timed[:1] + timed[2:][-1:]:
+                print(profile_in_place(context, measured, trips))
         return results, context
     finally:
         ours.close()
@@ -396,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cleveragents-compare-git-history-") as folder:
         results, context = run(args.scale, Path(folder), args.profile)
     print_table(results)
-    for line in notes(results, context):
+    for line in notes(results, context.findings, context.git_notes):
         print(line)
     wrong = bool(context.findings)
     if wrong:
