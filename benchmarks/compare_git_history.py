@@ -246,7 +246,7 @@ def profile_in_place(context: Context, measured: Measurement, trips: int) -> str
     assert measured.pair is not None
     a, b = measured.pair
     mine, links = context.folder / "ours-work", measured.links
-    shutil.rmtree(mine)
+    shutil.rmtree(mine, ignore_errors=True)
     materialize(context.history.state(b), mine)
     profiler = cProfile.Profile()
     for _ in range(trips):
