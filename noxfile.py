@@ -35,6 +35,7 @@ DIST_DIR = BUILD / "dist"
 ASV_CONFIG = ROOT / "asv.conf.json"
 COMPARE_SQLITE = ROOT / "benchmarks" / "compare_sqlite.py"
 COMPARE_GIT = ROOT / "benchmarks" / "compare_git.py"
+COMPARE_GIT_HISTORY = ROOT / "benchmarks" / "compare_git_history.py"
 COMPARE_ERRORS = ROOT / "benchmarks" / "compare_errors.py"
 LINT_TARGETS = ("src", "features", "benchmarks", "tools", "noxfile.py", "alembic")
 SQLITE_BACKENDS = ("sqlite-memory", "sqlite-file")
@@ -322,6 +323,9 @@ def benchmarks(session: nox.Session) -> None:
     if COMPARE_GIT.exists():
         _require_git(session)
         session.run("python", str(COMPARE_GIT), "--scale", "small", env=env)
+    if COMPARE_GIT_HISTORY.exists():
+        _require_git(session)
+        session.run("python", str(COMPARE_GIT_HISTORY), "--scale", "small", env=env)
     if COMPARE_ERRORS.exists():
         session.run("python", str(COMPARE_ERRORS), "--scale", "small", env=env)
 
@@ -350,12 +354,15 @@ def benchmarks_full(session: nox.Session) -> None:
     if COMPARE_GIT.exists():
         _require_git(session)
         session.run("python", str(COMPARE_GIT), "--scale", "full", env=env)
+    if COMPARE_GIT_HISTORY.exists():
+        _require_git(session)
+        session.run("python", str(COMPARE_GIT_HISTORY), "--scale", "full", env=env)
     if COMPARE_ERRORS.exists():
         session.run("python", str(COMPARE_ERRORS), "--scale", "full", env=env)
 
 
 def _require_git(session: nox.Session) -> None:
-    """compare_git.py measures against git: a missing git fails the session, never skips."""
+    """The compare_git scripts measure against git: a missing git fails the session, never skips."""
     if shutil.which("git") is None:
         session.error("git is required to compare checkpoints with git")
 
@@ -371,6 +378,20 @@ def compare_git(session: nox.Session) -> None:
     _require_git(session)
     args = session.posargs or ["--scale", "full", "--check"]
     session.run("python", str(COMPARE_GIT), *args)
+
+
+@nox.session(python=PYTHON)
+def compare_git_history(session: nox.Session) -> None:
+    """Checkpoint restores against git on a generated history (full scale, exit 1 on a miss).
+
+    In place against `git checkout`, into an empty folder against `git archive | tar -x`;
+    also exits 1 when a restore of ours is not the expected tree. Not a default session;
+    extra args replace the default ones, e.g. ``nox -s compare_git_history -- --scale small``.
+    """
+    session.install("-e", ".")
+    _require_git(session)
+    args = session.posargs or ["--scale", "full", "--check"]
+    session.run("python", str(COMPARE_GIT_HISTORY), *args)
 
 
 @nox.session(python=PYTHON)
