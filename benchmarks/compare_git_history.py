@@ -13,7 +13,9 @@ sandbox) record exactly the same state. The repository is then packed with
 
 - **in place**: each side has its own folder holding commit B (written by the
   generator; git's index refreshed, and rewritten a second later so that no entry
-  is racily clean). Restore A in that folder, then B again, several round trips.
+  is racily clean; ours snapshotted, untimed, so that the folder is the plan's
+  sandbox with its stat data and watcher, as an agent's sandbox always is before a
+  restore). Restore A in that folder, then B again, several round trips.
   Ours: ``restore_workspace(checkpoint of A, folder)``. git: ``git checkout
   --quiet <commit A>`` (HEAD detached at B, clean). That is the honest
   equivalent: git refreshes its index (an ``lstat`` of every tracked path),
@@ -163,6 +165,7 @@ def _checked_trip(context: Context, where: str, a: int, b: int, links: Sequence[
         shutil.rmtree(path, ignore_errors=True)
         materialize(context.history.state(b), path)
     context.git.adopt(b, theirs, context.resolution_ns)
+    context.ours.adopt(b, mine)
     for number in (a, b):
         _unlink(mine, links)
         raised = context.restore_ours(where, number, mine)

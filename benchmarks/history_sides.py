@@ -43,6 +43,15 @@ class OursHistory:
     def restore(self, number: int, target: Path) -> None:
         self.service.restore_workspace(self.ids[number], target)
 
+    def adopt(self, number: int, work_tree: Path) -> None:
+        """Make ``work_tree`` (holding state ``number``) the plan's sandbox, as git's index does.
+
+        A snapshot of it (the same tree as checkpoint ``number``: nothing new is
+        stored) makes it the folder the plan's last snapshot was taken of, with its
+        stat data and its watcher: what an agent's sandbox always is before a restore.
+        """
+        self.service.create_workspace_snapshot(PLAN_ID, str(work_tree), f"adopt-{number}")
+
     def settings(self) -> str:
         """The journal mode and synchronous setting the library set, and the database's size."""
         connection = self.factory.kw["bind"].raw_connection()
