@@ -25,6 +25,7 @@ from cleveragents.domain.models.core.plan import PlanDeletion, PlanInfo
 from cleveragents.domain.redaction import DEFAULT_REDACTOR, SecretRedactor
 from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
 from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
+from cleveragents.infrastructure.database.engine import require_existing_database
 from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 from cleveragents.infrastructure.database.errors import DatabaseError, mask_url
 from cleveragents.infrastructure.database.plan_repository import PlanRepository
@@ -39,8 +40,11 @@ from cleveragents.infrastructure.workspace.scanner import DEFAULT_SIZE_LIMIT
 class Database:
     """A database and everything that hangs off it; a context manager.
 
-    ``url`` None means :func:`default_database_url`. After :meth:`close`, using
-    the database or any store or service it handed out raises ``DatabaseError``.
+    ``url`` None means :func:`default_database_url`. With ``create=False`` a SQLite
+    file that does not exist is refused (``MissingDatabaseError``, a ``DatabaseError``)
+    before any file or folder is made; an existing one is still migrated. After
+    :meth:`close`, using the database or any store or service it handed out raises
+    ``DatabaseError``.
     """
 
     def __init__(
@@ -48,12 +52,15 @@ class Database:
         url: str | None = None,
         *,
         migrate: bool = True,
+        create: bool = True,
         excludes: Sequence[str] = (),
         size_limit: int = DEFAULT_SIZE_LIMIT,
         watch: bool = True,
         redactor: SecretRedactor = DEFAULT_REDACTOR,
     ) -> None:
         target = default_database_url() if url is None else url
+        if not create:
+            require_existing_database(target)
         factory = create_session_factory(target, migrate=migrate)
         engine: Engine = factory.kw["bind"]
         self.url: str = mask_url(target)
@@ -148,7 +155,9 @@ class Database:
 def open(url: str | None = None, **options: Any) -> Database:
     """Open the database at ``url`` (default: ``default_database_url()``), migrated first.
 
-    Options: ``migrate`` (default True), ``excludes``, ``size_limit`` and ``watch``
-    (for the checkpoint service), ``redactor`` (for tool invocations).
+    Options: ``migrate`` (default True), ``create`` (default True; False refuses a
+    SQLite file that does not exist instead of creating it), ``excludes``,
+    ``size_limit`` and ``watch`` (for the checkpoint service), ``redactor`` (for tool
+    invocations).
     """
     return Database(url, **options)
