@@ -21,9 +21,14 @@ from cleveragents.application.services.plan_rollback_service import (
     PlanRollbackService,
     RollbackResult,
 )
+from cleveragents.domain.models.core.change import ChangeEntry, ToolInvocation
 from cleveragents.domain.models.core.plan import PlanDeletion, PlanInfo
 from cleveragents.domain.redaction import DEFAULT_REDACTOR, SecretRedactor
-from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
+from cleveragents.infrastructure.database.changeset_repository import (
+    ChangeSetEntryRepository,
+    SqliteChangeSetStore,
+    ToolInvocationRepository,
+)
 from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
 from cleveragents.infrastructure.database.engine import require_existing_database
 from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
@@ -72,6 +77,8 @@ class Database:
             CheckpointRepository(factory), excludes=excludes, size_limit=size_limit, watch=watch
         )
         self.errors = ErrorPatternRepository(factory)
+        self._entries = ChangeSetEntryRepository(factory)
+        self._invocations = ToolInvocationRepository(factory)
         self._plans = PlanRepository(factory)
         self._applying = PlanApplyService(self.changesets)
         self._rolling_back = PlanRollbackService(self.changesets, self.checkpoints)
@@ -119,6 +126,19 @@ class Database:
         """Every plan with a record, a checkpoint or a tombstone, by id, after ``after``."""
         self._open()
         return self._plans.list_plans(limit=limit, after=after)
+
+    def entries_for_plan(self, plan_id: str) -> list[ChangeEntry]:
+        """Every entry of the plan, of all its changesets, in recording order.
+
+        Rolled-back entries are included (their ``rolled_back_by`` is set).
+        """
+        self._open()
+        return self._entries.get_entries_for_plan(plan_id)
+
+    def invocations_for_plan(self, plan_id: str) -> list[ToolInvocation]:
+        """Every tool invocation of the plan, in a changeset or not, in recording order."""
+        self._open()
+        return self._invocations.get_invocations_for_plan(plan_id)
 
     def vacuum(self) -> int:
         """Give the space of deleted rows back to the file system; returns the bytes."""
