@@ -23,6 +23,7 @@ Feature: The command line entry point
     And stderr is exactly one line starting with "error:"
 
   Scenario: An unknown plan exits 3
+    Given the scenario database is migrated
     When I run the command line with "plan diff nobody --format yaml" on the scenario database
     Then the exit code is 3
     And stderr is exactly one line starting with "error:"
@@ -61,7 +62,61 @@ Feature: The command line entry point
     And stderr is empty
 
   Scenario: An unexpected exception is reported in one line, without a traceback
-    Given the plan views fail with "RuntimeError: boom"
+    Given the scenario database is migrated
+    And the plan views fail with "RuntimeError: boom"
     When I run the command line with "plan status p1" on the scenario database
     Then the exit code is 1
     And stderr is exactly one line starting with "error: unexpected RuntimeError: boom"
+
+  Scenario Outline: A command that only reads refuses a SQLite file that does not exist, and creates nothing
+    When I run the command line with "<command>" on a SQLite file in a folder that does not exist
+    Then the exit code is 1
+    And stderr is one error line naming the missing file and "cleveragents db upgrade"
+    And neither the file nor its folder exists
+
+    Examples:
+      | command                                   |
+      | plan status p1                            |
+      | plan diff p1                              |
+      | plan cleanup p1                           |
+      | plan rollback p1 c1 --sandbox {tmp}       |
+      | checkpoint list p1                        |
+      | checkpoint show c1                        |
+      | checkpoint restore c1 --to {tmp}/restored |
+      | checkpoint verify c1                      |
+      | checkpoint prune p1 --keep 0              |
+      | errors list                               |
+      | errors match boom                         |
+      | errors stats                              |
+      | db current                                |
+      | db downgrade base                         |
+
+  Scenario: A mistyped file name or a slash too few is that error, not an unknown plan
+    Given a migrated SQLite file "plans.db" in the scenario folder
+    When I run the command line with "checkpoint list p1" on the URL sqlite:///{tmp}/plnas.db
+    Then the exit code is 1
+    And stderr is exactly one line starting with "error: database file {tmp}/plnas.db does not exist"
+    When I run the command line with "checkpoint list p1" on the file's URL with three slashes, from the scenario folder
+    Then the exit code is 1
+    And stderr is one error line naming the missing file and "cleveragents db upgrade"
+    And the scenario folder holds only "plans.db"
+
+  Scenario: db upgrade and demo create a missing database, folder included
+    When I run the command line with "db upgrade" on a SQLite file in a folder that does not exist
+    Then the exit code is 0
+    And the file exists at the head revision
+    When I run the command line with "demo" on a SQLite file in a folder that does not exist
+    Then the exit code is 0
+    And the file exists at the head revision
+
+  Scenario: A reading command still migrates a database at an older revision
+    Given a migrated SQLite file "old.db" in the scenario folder at revision "0006"
+    When I run the command line with "errors list --format json" on the URL sqlite:///{tmp}/old.db
+    Then the exit code is 0
+    And stdout is the JSON document "[]"
+    And "old.db" in the scenario folder is at the head revision
+
+  Scenario: In-memory SQLite has no file to miss
+    When I run the command line with "errors list --format json" on the URL sqlite://
+    Then the exit code is 0
+    And stdout is the JSON document "[]"

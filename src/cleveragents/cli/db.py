@@ -1,6 +1,8 @@
 """``cleveragents db``: Alembic migrations of the configured database.
 
-Every command prints the database's revision afterwards (``none`` when unmigrated).
+``upgrade``, ``downgrade`` and ``current`` print the database's revision afterwards
+(``none`` when unmigrated). Only ``upgrade`` creates a database that does not
+exist; the other commands refuse a missing SQLite file.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import typer
 
 from cleveragents.cli.context import state_of
 from cleveragents.cli.output import write_text
-from cleveragents.infrastructure.database import migrations
 
 db_app = typer.Typer(help="Database schema migrations.")
 
 
 def _print_revision(url: str) -> None:
+    from cleveragents.infrastructure.database import migrations
+
     write_text(migrations.current_revision(url) or "none")
 
 
@@ -27,7 +30,9 @@ def upgrade_command(
         str, typer.Argument(metavar="REV", help="Target revision (default: head).")
     ] = "head",
 ) -> None:
-    """Upgrade the schema to REV and print the revision reached."""
+    """Upgrade the schema to REV (creating the database if needed); print the revision."""
+    from cleveragents.infrastructure.database import migrations
+
     url = state_of(ctx).resolved_database_url()
     migrations.upgrade(url, revision)
     _print_revision(url)
@@ -41,7 +46,9 @@ def downgrade_command(
     ],
 ) -> None:
     """Downgrade the schema to REV and print the revision reached."""
-    url = state_of(ctx).resolved_database_url()
+    from cleveragents.infrastructure.database import migrations
+
+    url = state_of(ctx).existing_database_url()
     migrations.downgrade(url, revision)
     _print_revision(url)
 
@@ -49,4 +56,4 @@ def downgrade_command(
 @db_app.command("current")
 def current_command(ctx: typer.Context) -> None:
     """Print the schema's revision, or ``none`` when the database is not migrated."""
-    _print_revision(state_of(ctx).resolved_database_url())
+    _print_revision(state_of(ctx).existing_database_url())

@@ -1,4 +1,8 @@
-"""``cleveragents plan``: a plan's recorded changes (status, diff) and their cleanup."""
+"""``cleveragents plan``: a plan's recorded changes (status, diff), rollback and cleanup.
+
+Like every command module, this one imports only typer and the standard library at
+module level; what a command needs (the database, the views) is imported when it runs.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,6 @@ from typing import Annotated
 
 import typer
 
-from cleveragents.application.services.plan_apply_service import PlanApplyService
-from cleveragents.application.services.plan_rollback_service import PlanRollbackService
-from cleveragents.cli.checkpoint_views import checkpoint_service, load_checkpoint
 from cleveragents.cli.context import (
     EXIT_OPERATIONAL,
     EXIT_USAGE,
@@ -18,9 +19,6 @@ from cleveragents.cli.context import (
     state_of,
 )
 from cleveragents.cli.output import FormatOption, resolve_format, write_text
-from cleveragents.cli.plan_views import load_diff, load_status, render_diff, render_status
-from cleveragents.cli.rollback_views import RollbackReport, render_rollback
-from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
 
 plan_app = typer.Typer(help="A plan's recorded changes: status, diffs, rollback and cleanup.")
 
@@ -36,9 +34,10 @@ CheckpointIdArgument = Annotated[
 @plan_app.command("status")
 def status_command(ctx: typer.Context, plan_id: PlanIdArgument, fmt: FormatOption = None) -> None:
     """Show the plan's changesets with their summaries, tool invocations and checkpoints."""
+    from cleveragents.cli.plan_views import load_status, render_status
+
     output = resolve_format(fmt)
-    factory = state_of(ctx).session_factory()
-    render_status(load_status(factory, plan_id), output)
+    render_status(load_status(state_of(ctx).database(), plan_id), output)
 
 
 @plan_app.command("diff")
@@ -65,17 +64,20 @@ def diff_command(
     fmt: FormatOption = None,
 ) -> None:
     """Show the recorded unified diffs, in recording order."""
+    from cleveragents.cli.plan_views import load_diff, render_diff
+
     output = resolve_format(fmt)
-    factory = state_of(ctx).session_factory()
-    render_diff(load_diff(factory, plan_id, changeset_id=changeset, path_glob=path), output)
+    database = state_of(ctx).database()
+    render_diff(load_diff(database, plan_id, changeset_id=changeset, path_glob=path), output)
 
 
 @plan_app.command("cleanup")
 def cleanup_command(ctx: typer.Context, plan_id: PlanIdArgument) -> None:
     """Delete the plan's changesets, entries and tool invocations; print how many records."""
-    factory = state_of(ctx).session_factory()
-    deleted = PlanApplyService(SqliteChangeSetStore(factory)).cleanup_changeset(plan_id)
-    write_text(str(deleted))
+    from cleveragents.application.services.plan_apply_service import PlanApplyService
+
+    database = state_of(ctx).database()
+    write_text(str(PlanApplyService(database.changesets).cleanup_changeset(plan_id)))
 
 
 @plan_app.command("rollback")
@@ -103,18 +105,19 @@ def rollback_command(
     A pre_rollback checkpoint of the sandbox is taken first: rolling back to it
     undoes the rollback.
     """
+    from cleveragents.cli.checkpoint_views import load_checkpoint
+    from cleveragents.cli.rollback_views import RollbackReport, render_rollback
+
     output = resolve_format(fmt)
-    factory = state_of(ctx).session_factory()
-    checkpoints = checkpoint_service(factory)
-    checkpoint = load_checkpoint(checkpoints, checkpoint_id)
+    database = state_of(ctx).database()
+    checkpoint = load_checkpoint(database.checkpoints, checkpoint_id)
     if checkpoint.plan_id != plan_id:
         raise CliError(
             f"checkpoint {checkpoint_id} belongs to plan {checkpoint.plan_id}, not to {plan_id}",
             EXIT_USAGE,
         )
-    service = PlanRollbackService(SqliteChangeSetStore(factory), checkpoints)
     try:
-        result = service.rollback(plan_id, checkpoint_id, sandbox, dry_run=dry_run)
+        result = database.rollback(plan_id, checkpoint_id, sandbox, dry_run=dry_run)
     except ValueError as exc:
         # The arguments were checked already: what is refused now is the sandbox's
         # content (a symlink or a folder in the way), an operational failure.
