@@ -68,6 +68,20 @@ Feature: The command line entry point
     Then the exit code is 1
     And stderr is exactly one line starting with "error: unexpected RuntimeError: boom"
 
+  Scenario Outline: Help and version load neither the database layer nor pydantic, rich or yaml
+    When I run "python -m cleveragents <arguments>" in a new process, noting its imports
+    Then the process exits with 0
+    And the process imported none of "sqlalchemy, alembic, pydantic, rich, yaml"
+
+    Examples:
+      | arguments                 |
+      | --help                    |
+      | --version                 |
+      | plan --help               |
+      | plan status --help        |
+      | checkpoint restore --help |
+      | db --help                 |
+
   Scenario Outline: A command that only reads refuses a SQLite file that does not exist, and creates nothing
     When I run the command line with "<command>" on a SQLite file in a folder that does not exist
     Then the exit code is 1

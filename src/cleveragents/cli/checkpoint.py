@@ -12,9 +12,12 @@ from typing import Annotated
 import typer
 
 from cleveragents.cli.context import EXIT_OPERATIONAL, CliError, checked_id, state_of
+from cleveragents.cli.groups import LightGroup
 from cleveragents.cli.output import FormatOption, resolve_format, write_text
 
-checkpoint_app = typer.Typer(help="A plan's checkpoints: list, show, restore, verify and prune.")
+checkpoint_app = typer.Typer(
+    cls=LightGroup, help="A plan's checkpoints: list, show, restore, verify and prune."
+)
 
 PlanIdArgument = Annotated[
     str, typer.Argument(metavar="PLAN_ID", help="The plan's id.", callback=checked_id)

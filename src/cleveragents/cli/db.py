@@ -12,9 +12,10 @@ from typing import Annotated
 import typer
 
 from cleveragents.cli.context import state_of
+from cleveragents.cli.groups import LightGroup
 from cleveragents.cli.output import write_text
 
-db_app = typer.Typer(help="Database schema migrations.")
+db_app = typer.Typer(cls=LightGroup, help="Database schema migrations.")
 
 
 def _print_revision(url: str) -> None:

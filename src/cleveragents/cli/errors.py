@@ -12,9 +12,12 @@ from typing import Annotated
 import typer
 
 from cleveragents.cli.context import state_of
+from cleveragents.cli.groups import LightGroup
 from cleveragents.cli.output import FormatOption, resolve_format
 
-errors_app = typer.Typer(help="Recurring error patterns: list, match and statistics.")
+errors_app = typer.Typer(
+    cls=LightGroup, help="Recurring error patterns: list, match and statistics."
+)
 
 LimitOption = Annotated[
     int | None,

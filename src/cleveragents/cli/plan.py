@@ -18,9 +18,12 @@ from cleveragents.cli.context import (
     checked_id,
     state_of,
 )
+from cleveragents.cli.groups import LightGroup
 from cleveragents.cli.output import FormatOption, resolve_format, write_text
 
-plan_app = typer.Typer(help="A plan's recorded changes: status, diffs, rollback and cleanup.")
+plan_app = typer.Typer(
+    cls=LightGroup, help="A plan's recorded changes: status, diffs, rollback and cleanup."
+)
 
 PlanIdArgument = Annotated[
     str, typer.Argument(metavar="PLAN_ID", help="The plan's id.", callback=checked_id)
