@@ -21,7 +21,7 @@ Help Lists The Command Groups
 Plan Help Lists Its Commands
     ${result}=    Run Bare Cleveragents    plan    --help
     Should Have Succeeded    ${result}
-    FOR    ${command}    IN    status    diff    cleanup
+    FOR    ${command}    IN    list    status    diff    rollback    cleanup    delete
         Should Match Regexp    ${result.stdout}    (?m)^\\s+${command}\\s
     END
 
@@ -33,12 +33,12 @@ Command Help Shows The Format Option
 
 Reading The Default Database Does Not Create It
     ${path}=    Set Variable    ${SUITE_TMP}/cleveragents/cleveragents.db
-    ${result}=    Run Bare Cleveragents    errors    list
+    ${result}=    Run Bare Cleveragents    plan    list
     Should Be One Missing Database Error    ${result}    ${path}
     ${created}=    Run Bare Cleveragents    db    upgrade
     Should Have Succeeded    ${created}
     File Should Exist    ${path}
-    ${listed}=    Run Bare Cleveragents    errors    list    --format    json
+    ${listed}=    Run Bare Cleveragents    plan    list    --format    json
     Should Have Succeeded    ${listed}
     Should Be Equal    ${listed.stdout}    []
 

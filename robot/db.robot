@@ -1,7 +1,7 @@
 *** Settings ***
-Documentation       ``cleveragents db``: Alembic migrations of the configured database; only
-...                 ``db upgrade`` (and ``demo``) create a database that does not exist, every
-...                 other command refuses a missing SQLite file.
+Documentation       ``cleveragents db``: Alembic migrations of the configured database and
+...                 vacuum; only ``db upgrade`` (and ``demo``) create a database that does not
+...                 exist, every other command refuses a missing SQLite file.
 Resource            resources/cli.resource
 Suite Setup         Create Suite Temp Dir And Read The Head Revision
 Suite Teardown      Remove Suite Temp Dir
@@ -32,10 +32,10 @@ An Empty Database File Has No Revision
 
 Reading Commands Refuse A Missing Database File And Create Nothing
     ${path}=    Set Variable    ${SUITE_TMP}/missing/cleveragents.db
-    FOR    ${command}    IN    plan status p1    plan diff p1    plan cleanup p1
-    ...    checkpoint list p1    checkpoint show c1    checkpoint verify c1
-    ...    checkpoint prune p1 --keep 0    errors list    errors stats    errors match boom
-    ...    db current    db downgrade base
+    FOR    ${command}    IN    plan list    plan status p1    plan diff p1    plan cleanup p1
+    ...    plan delete p1    checkpoint list p1    checkpoint show c1    checkpoint diff c1 c2
+    ...    checkpoint verify c1    checkpoint prune p1 --keep 0    errors list    errors stats
+    ...    errors match boom    db current    db downgrade base    db vacuum
         @{argv}=    Split String    ${command}
         ${result}=    Run Bare Cleveragents    --database-url    sqlite:///${path}    @{argv}
         Should Be One Missing Database Error    ${result}    ${path}
@@ -60,11 +60,37 @@ A Reading Command Migrates An Older Database
     ${old}=    Run Cleveragents    db    upgrade    0006
     Should Have Succeeded    ${old}
     Should Be Equal    ${old.stdout}    0006
-    ${patterns}=    Run Cleveragents    errors    list    --format    json
-    Should Have Succeeded    ${patterns}
-    Should Be Equal    ${patterns.stdout}    []
+    ${plans}=    Run Cleveragents    plan    list    --format    json
+    Should Have Succeeded    ${plans}
+    Should Be Equal    ${plans.stdout}    []
     ${current}=    Run Cleveragents    db    current
     Should Be Equal    ${current.stdout}    ${HEAD}
+
+Vacuum Gives Back The Space Of A Deleted Plan
+    ${plan}    ${changeset}=    Record Demo Plan
+    ${deleted}=    Run Cleveragents    plan    delete    ${plan}
+    Should Have Succeeded    ${deleted}
+    ${before}=    Size Of The Database
+    ${result}=    Run Cleveragents    db    vacuum    --format    json
+    Should Have Succeeded    ${result}
+    ${report}=    Parse Json    ${result.stdout}
+    ${keys}=    Get Dictionary Keys    ${report}    sort_keys=False
+    ${expected}=    Create List    database    bytes_freed
+    Should Be Equal    ${keys}    ${expected}
+    Should Be Equal    ${report}[database]    ${DB_URL}
+    ${after}=    Size Of The Database
+    ${shrunk}=    Evaluate    $before - $after
+    Should Be True    ${report}[bytes_freed] > 0
+    Should Be Equal As Integers    ${report}[bytes_freed]    ${shrunk}
+    ${again}=    Run Cleveragents    db    vacuum
+    Should Have Succeeded    ${again}
+    Should Match Regexp    ${again.stdout}    ^\\d+$
+    ${yaml}=    Run Cleveragents    db    vacuum    --format    yaml
+    ${from_yaml}=    Parse Yaml    ${yaml.stdout}
+    Should Be Equal    ${from_yaml}[database]    ${DB_URL}
+    ${rich}=    Run Cleveragents    db    vacuum    --format    rich
+    Should Have Succeeded    ${rich}
+    Should Contain    ${rich.stdout}    bytes given back
 
 Upgrade Reaches The Head Revision
     ${result}=    Run Cleveragents    db    upgrade
@@ -153,6 +179,12 @@ Create Suite Temp Dir And Read The Head Revision
     ...    importlib.import_module("cleveragents.infrastructure.database.migrations").head_revision()
     ...    modules=importlib
     Set Suite Variable    ${HEAD}    ${head}
+
+Size Of The Database
+    [Documentation]    The bytes of the test's SQLite file and its write-ahead log.
+    ${size}=    Evaluate    sum(os.path.getsize(p) for p in ($DB_FILE, $DB_FILE + "-wal") if os.path.exists(p))
+    ...    modules=os
+    RETURN    ${size}
 
 Tables Of The Database
     [Documentation]    The table names of the test's SQLite file, sorted.

@@ -59,13 +59,13 @@ app.command("demo")(demo_command)
 
 @plan_app.callback(invoke_without_command=True)
 def _plan_group(ctx: typer.Context) -> None:
-    """A plan's recorded changes: status, diffs and cleanup."""
+    """Plans: list, status, diffs, rollback, cleanup and delete."""
     require_command(ctx)
 
 
 @checkpoint_app.callback(invoke_without_command=True)
 def _checkpoint_group(ctx: typer.Context) -> None:
-    """A plan's checkpoints: list, show, restore, verify and prune."""
+    """A plan's checkpoints: list, show, diff, restore, verify and prune."""
     require_command(ctx)
 
 
@@ -77,7 +77,7 @@ def _errors_group(ctx: typer.Context) -> None:
 
 @db_app.callback(invoke_without_command=True)
 def _db_group(ctx: typer.Context) -> None:
-    """Database schema migrations."""
+    """The database: schema migrations and vacuum."""
     require_command(ctx)
 
 

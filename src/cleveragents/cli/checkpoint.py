@@ -1,4 +1,5 @@
-"""``cleveragents checkpoint``: a plan's checkpoints (list, show), restore, verify and prune.
+"""``cleveragents checkpoint``: a plan's checkpoints (list, show, diff), restore, verify
+and prune.
 
 Like every command module, this one imports only typer and the standard library at
 module level; what a command needs (the database, the views) is imported when it runs.
@@ -16,7 +17,7 @@ from cleveragents.cli.groups import LightGroup
 from cleveragents.cli.output import FormatOption, resolve_format, write_text
 
 checkpoint_app = typer.Typer(
-    cls=LightGroup, help="A plan's checkpoints: list, show, restore, verify and prune."
+    cls=LightGroup, help="A plan's checkpoints: list, show, diff, restore, verify and prune."
 )
 
 PlanIdArgument = Annotated[
@@ -47,6 +48,42 @@ def show_command(
     output = resolve_format(fmt)
     service = state_of(ctx).database().checkpoints
     render_checkpoint(load_checkpoint(service, checkpoint_id), output)
+
+
+@checkpoint_app.command("diff")
+def diff_command(
+    ctx: typer.Context,
+    from_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="FROM_ID", help="The checkpoint to compare from.", callback=checked_id
+        ),
+    ],
+    to_id: Annotated[
+        str,
+        typer.Argument(metavar="TO_ID", help="The checkpoint to compare to.", callback=checked_id),
+    ],
+    path: Annotated[
+        str | None,
+        typer.Option("--path", metavar="GLOB", help="Only the paths that match this fnmatch glob."),
+    ] = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Show a unified diff of content from one checkpoint's snapshot to another's."""
+    from cleveragents.cli.checkpoint_diff_views import render_checkpoint_diff
+    from cleveragents.cli.checkpoint_views import load_checkpoint
+
+    output = resolve_format(fmt)
+    service = state_of(ctx).database().checkpoints
+    for checkpoint_id in (from_id, to_id):
+        load_checkpoint(service, checkpoint_id)
+    try:
+        diff = service.diff_checkpoints(from_id, to_id, path_glob=path)
+    except ValueError as exc:
+        # The ids were checked while parsing: what is refused now is a checkpoint
+        # without a workspace snapshot, which has no content to compare.
+        raise CliError(str(exc), EXIT_OPERATIONAL) from exc
+    render_checkpoint_diff(diff, output)
 
 
 @checkpoint_app.command("restore")

@@ -1,4 +1,5 @@
-"""``cleveragents plan``: a plan's recorded changes (status, diff), rollback and cleanup.
+"""``cleveragents plan``: list plans, a plan's recorded changes (status, diff), rollback,
+cleanup and deletion.
 
 Like every command module, this one imports only typer and the standard library at
 module level; what a command needs (the database, the views) is imported when it runs.
@@ -15,6 +16,7 @@ from cleveragents.cli.context import (
     EXIT_OPERATIONAL,
     EXIT_USAGE,
     CliError,
+    NotFoundError,
     checked_id,
     state_of,
 )
@@ -22,7 +24,7 @@ from cleveragents.cli.groups import LightGroup
 from cleveragents.cli.output import FormatOption, resolve_format, write_text
 
 plan_app = typer.Typer(
-    cls=LightGroup, help="A plan's recorded changes: status, diffs, rollback and cleanup."
+    cls=LightGroup, help="Plans: list, status, diffs, rollback, cleanup and delete."
 )
 
 PlanIdArgument = Annotated[
@@ -32,6 +34,35 @@ CheckpointIdArgument = Annotated[
     str,
     typer.Argument(metavar="CHECKPOINT_ID", help="The checkpoint's id.", callback=checked_id),
 ]
+PLAN_PAGE_LIMIT = 10_000
+
+
+@plan_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", metavar="N", min=1, max=PLAN_PAGE_LIMIT, help="Show at most N plans."
+        ),
+    ] = 100,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            "--after",
+            metavar="PLAN_ID",
+            help="Only the plans whose id sorts after PLAN_ID (the last one of a page).",
+            callback=checked_id,
+        ),
+    ] = None,
+    fmt: FormatOption = None,
+) -> None:
+    """List the plans that have records, checkpoints or a cancellation, by id."""
+    from cleveragents.cli.plan_list_views import render_plans
+
+    output = resolve_format(fmt)
+    plans = state_of(ctx).database().list_plans(limit=limit, after=after)
+    render_plans(plans, output)
 
 
 @plan_app.command("status")
@@ -81,6 +112,24 @@ def cleanup_command(ctx: typer.Context, plan_id: PlanIdArgument) -> None:
 
     database = state_of(ctx).database()
     write_text(str(PlanApplyService(database.changesets).cleanup_changeset(plan_id)))
+
+
+@plan_app.command("delete")
+def delete_command(ctx: typer.Context, plan_id: PlanIdArgument, fmt: FormatOption = None) -> None:
+    """Delete everything of the plan (records, checkpoints, cancellation); print the counts.
+
+    There is no prompt. An unknown plan exits with 3.
+    """
+    from cleveragents.cli.plan_list_views import render_deletion
+    from cleveragents.domain.errors import RecordNotFoundError
+
+    output = resolve_format(fmt)
+    database = state_of(ctx).database()
+    try:
+        deletion = database.delete_plan(plan_id)
+    except RecordNotFoundError as exc:
+        raise NotFoundError(f"plan {plan_id} not found") from exc
+    render_deletion(deletion, output)
 
 
 @plan_app.command("rollback")
