@@ -82,6 +82,13 @@ Feature: The command line entry point
       | checkpoint restore --help |
       | db --help                 |
 
+  Scenario: The command line reference documents exactly the commands and options of --help
+    When I read the --help of every command
+    Then docs/reference/cli.md has a section for each command and none for a command that does not exist
+    And each section of docs/reference/cli.md names every argument and option of its command
+    And every option a section heading of docs/reference/cli.md names exists
+    And the global options of docs/reference/cli.md are those of cleveragents --help
+
   Scenario Outline: A command that only reads refuses a SQLite file that does not exist, and creates nothing
     When I run the command line with "<command>" on a SQLite file in a folder that does not exist
     Then the exit code is 1
