@@ -95,8 +95,9 @@ The Diff Hash Is The Documented Canonical Form
     ${dir}=    New Folder Path
     ${restore}=    Run Cleveragents    checkpoint    restore    ${first}[checkpoint_id]    --to    ${dir}
     Should Have Succeeded    ${restore}
+    # One row per path, [path, sha256, kind, mode]: the first checkpoint holds only new files.
     ${recomputed}=    Evaluate
-    ...    (lambda root, paths: hashlib.sha256(json.dumps(sorted([p, hashlib.sha256(pathlib.Path(root, p).read_bytes()).hexdigest()] for p in paths), ensure_ascii=False, separators=(",", ":")).encode()).hexdigest())($dir, $first["metadata"]["extra"]["diff_paths"])
+    ...    (lambda root, paths: hashlib.sha256(json.dumps(sorted([p, hashlib.sha256(pathlib.Path(root, p).read_bytes()).hexdigest(), "file", pathlib.Path(root, p).stat().st_mode & 0o7777] for p in paths), ensure_ascii=False, separators=(",", ":")).encode()).hexdigest())($dir, $first["metadata"]["extra"]["diff_paths"])
     ...    modules=hashlib,json,pathlib
     Should Be Equal    ${recomputed}    ${first}[metadata][extra][diff_hash]
 

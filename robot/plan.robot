@@ -11,10 +11,11 @@ Test Setup          Record A Demo Plan In A Fresh Database
 *** Variables ***
 @{SUMMARY_FIELDS}       changeset_id    plan_id    files_changed    created    modified
 ...                     deleted    renamed    insertions    deletions    tool_invocations
-...                     failed_invocations    paths
+...                     failed_invocations    paths    rolled_back
 @{ENTRY_FIELDS}         entry_id    changeset_id    plan_id    path    operation    old_path
 ...                     before_hash    after_hash    diff    insertions    deletions
 ...                     tool_invocation_id    metadata    created_at
+...                     kind    before_mode    after_mode    rolled_back_by
 @{PLAN_INFO_FIELDS}     plan_id    changesets    entries    tool_invocations    checkpoints
 ...                     cancelled    last_activity
 @{DELETION_FIELDS}      plan_id    entries    tool_invocations    changesets    checkpoints
