@@ -222,3 +222,11 @@ Feature: The content diff between two checkpoints
     When the stored content of "notes.txt" is corrupted
     And I try to diff checkpoint 1 to checkpoint 3
     Then it fails with IntegrityCheckError
+    When the stored content of "notes.txt" is removed from the store
+    And I try to diff checkpoint 1 to checkpoint 3
+    Then it fails with IntegrityCheckError
+    And the error says "is missing"
+
+  Scenario: A path glob that is not text is refused
+    When I try to diff checkpoint 1 to checkpoint 1 keeping the paths 42
+    Then it fails with ValueError

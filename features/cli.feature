@@ -187,6 +187,21 @@ Feature: The command line entry point
     And stdout contains "{plan}"
 
   @persistent
+  Scenario: A cancelled plan is listed as cancelled until it is deleted
+    Given plan "ccc-plan" is cancelled in the scenario database
+    When I run the command line with "plan list --format json" on the scenario database
+    Then the JSON plan list holds only "ccc-plan", cancelled
+    When I run the command line with "plan list --format plain" on the scenario database
+    Then stdout has the lines "plan: ccc-plan|  changesets: 0|  cancelled: true"
+    When I run the command line with "plan list --format rich" on the scenario database
+    Then stdout contains "yes"
+    When I run the command line with "plan delete ccc-plan --format rich" on the scenario database
+    Then the exit code is 0
+    And stdout contains "deleted plan ccc-plan: 0 entries, 0 tool invocations, 0 changesets"
+    When I run the command line with "plan list --format json" on the scenario database
+    Then stdout is the JSON document "[]"
+
+  @persistent
   Scenario: plan delete removes a plan whole and prints what it removed, in every format
     Given a demo plan recorded in the scenario database
     And plan "aaa-plan" has an empty changeset in the scenario database

@@ -25,6 +25,11 @@ Feature: Opening a database that does not exist
     When I open "sqlite://" with create=False
     Then it succeeds
 
+  Scenario: A URL that cannot be read is left to the usual error
+    When I open "not a database url" with create=False
+    Then it fails with DatabaseError
+    And the error mentions "not a database url" but not "no such secret"
+
   Scenario: By default a missing file and its folder are created and migrated
     When I open "sqlite:///{tmp}/new/folder/plans.db"
     Then it succeeds

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 from behave import step, then, when
 from behave.runner import Context
 from checkpoint_steps import checkpoints, service
+from restore_steps import _blob_of
+from sqlalchemy import delete
 from support import parse_types  # noqa: F401  (registers {name:Text})
-from support.world import attempt
+from support.world import attempt, factory
 
 from cleveragents.application.services.checkpoint_diff import CheckpointDiff, PathDiff
+from cleveragents.infrastructure.database.models import CheckpointObjectModel
 
 
 def _checkpoint_id(context: Context, name: str) -> str:
@@ -83,9 +87,25 @@ def step_diff(context: Context, first: str, second: str) -> None:
     context.diff = _diff(context, first, second)
 
 
+@when("I try to diff {first} to {second} keeping the paths {glob:d}")
+def step_try_diff_number(context: Context, first: str, second: str, glob: int) -> None:
+    not_text: Any = glob  # what a caller without type checks might pass
+    pair = _checkpoint_id(context, first), _checkpoint_id(context, second)
+    attempt(context, lambda: service(context).diff_checkpoints(*pair, path_glob=not_text))
+
+
 @when("I try to diff {first} to {second}")
 def step_try_diff(context: Context, first: str, second: str) -> None:
     attempt(context, lambda: _diff(context, first, second))
+
+
+@when('the stored content of "{rel}" is removed from the store')
+def step_remove_blob(context: Context, rel: str) -> None:
+    digest = _blob_of(context, rel)
+    with factory(context)() as session, session.begin():
+        session.execute(
+            delete(CheckpointObjectModel).where(CheckpointObjectModel.object_hash == digest)
+        )
 
 
 @then("the diff is exactly")

@@ -160,6 +160,20 @@ def step_plan_list_only(context: Context, plan: str) -> None:
     assert [each["plan_id"] for each in plans] == [fill(context, plan)], plans
 
 
+@given('plan "{plan}" is cancelled in the scenario database')
+def step_cancelled_plan(context: Context, plan: str) -> None:
+    factory(context)
+    with cleveragents.open(context.url) as database:
+        database.cancel_plan(plan)
+
+
+@then('the JSON plan list holds only "{plan}", cancelled')
+def step_plan_list_cancelled(context: Context, plan: str) -> None:
+    step_plan_list_only(context, plan)
+    (only,) = context.json_document
+    assert only["cancelled"] is True and only["last_activity"].endswith("Z"), only
+
+
 @then("the JSON plan list holds only the demo plan")
 def step_plan_list_demo(context: Context) -> None:
     step_plan_list_only(context, "{plan}")
