@@ -1,6 +1,6 @@
 *** Settings ***
 Documentation       ``cleveragents demo`` snapshots its sandbox before every step; the
-...                 ``checkpoint`` commands list, show, verify, restore and prune those
+...                 ``checkpoint`` commands list, show, diff, verify, restore and prune those
 ...                 checkpoints from new processes, and refuse a damaged one.
 Resource            resources/cli.resource
 Suite Setup         Create Suite Temp Dir
@@ -17,6 +17,8 @@ Test Setup          Record A Demo In A Fresh Database
 @{RESTORE_FIELDS}       checkpoint_id    target_dir    written    removed    skipped    dry_run
 @{SUMMARY_FIELDS}       checkpoint_id    checkpoint_type    created_at    decision_id
 ...                     diff_path_count
+@{DIFF_FIELDS}          from_checkpoint_id    to_checkpoint_id    paths
+@{DIFF_PATH_FIELDS}     path    status    old    new    binary    insertions    deletions    diff
 ${LONG_ID}              xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 
 
@@ -93,8 +95,9 @@ The Diff Hash Is The Documented Canonical Form
     ${dir}=    New Folder Path
     ${restore}=    Run Cleveragents    checkpoint    restore    ${first}[checkpoint_id]    --to    ${dir}
     Should Have Succeeded    ${restore}
+    # One row per path, [path, sha256, kind, mode]: the first checkpoint holds only new files.
     ${recomputed}=    Evaluate
-    ...    (lambda root, paths: hashlib.sha256(json.dumps(sorted([p, hashlib.sha256(pathlib.Path(root, p).read_bytes()).hexdigest()] for p in paths), ensure_ascii=False, separators=(",", ":")).encode()).hexdigest())($dir, $first["metadata"]["extra"]["diff_paths"])
+    ...    (lambda root, paths: hashlib.sha256(json.dumps(sorted([p, hashlib.sha256(pathlib.Path(root, p).read_bytes()).hexdigest(), "file", pathlib.Path(root, p).stat().st_mode & 0o7777] for p in paths), ensure_ascii=False, separators=(",", ":")).encode()).hexdigest())($dir, $first["metadata"]["extra"]["diff_paths"])
     ...    modules=hashlib,json,pathlib
     Should Be Equal    ${recomputed}    ${first}[metadata][extra][diff_hash]
 
@@ -222,7 +225,7 @@ Invalid Ids And Missing Options Are Usage Errors
     Should Have Failed With    ${no_keep}    2
     ${group}=    Run Cleveragents    checkpoint
     Should Have Failed With    ${group}    2
-    FOR    ${command}    IN    list    show    restore    verify    prune
+    FOR    ${command}    IN    list    show    diff    restore    verify    prune
         Should Match Regexp    ${group.stdout}    (?m)^\\s+${command}\\s
     END
 
@@ -279,6 +282,96 @@ A Damaged Checkpoint Fails Verification And Restore
     Should Have Failed With    ${restore}    1
     Should Be Empty    ${restore.stdout}
     Directory Should Not Exist    ${dir}
+
+Diff Shows What Changed Between Two Checkpoints, As Git Does
+    ${checkpoints}=    Checkpoints Of Plan
+    ${result}=    Run Cleveragents    checkpoint    diff    ${checkpoints}[0][checkpoint_id]
+    ...    ${checkpoints}[-1][checkpoint_id]
+    Should Have Succeeded    ${result}
+    ${lines}=    Split To Lines    ${result.stdout}
+    FOR    ${line}    IN    diff --git a/app/http.py b/app/http.py    new file mode 100644
+    ...    --- /dev/null    +++ b/app/http.py    diff --git a/app/legacy.py b/app/legacy.py
+    ...    deleted file mode 100644    --- a/app/legacy.py    +++ /dev/null
+    ...    --- a/app/util.py    +++ b/app/util.py    +def slugify(text: str) -> str:
+        Should Contain    ${lines}    ${line}
+    END
+    Should Match Regexp    ${result.stdout}    (?m)^@@ -\\d+,\\d+ \\+\\d+,\\d+ @@
+    ${default}=    Run Cleveragents    checkpoint    diff    ${checkpoints}[0][checkpoint_id]
+    ...    ${checkpoints}[-1][checkpoint_id]    --format    plain
+    Should Be Equal    ${default.stdout}    ${result.stdout}
+    ${rich}=    Run Cleveragents    checkpoint    diff    ${checkpoints}[0][checkpoint_id]
+    ...    ${checkpoints}[-1][checkpoint_id]    --format    rich
+    Should Have Succeeded    ${rich}
+    Should Contain    ${rich.stdout}    +def slugify(text: str) -> str:
+
+Diff As Json And Yaml Lists Each Changed Path
+    ${checkpoints}=    Checkpoints Of Plan
+    ${diff}=    Diff Checkpoints    ${checkpoints}[0][checkpoint_id]    ${checkpoints}[-1][checkpoint_id]
+    ${keys}=    Get Dictionary Keys    ${diff}    sort_keys=False
+    Should Be Equal    ${keys}    ${DIFF_FIELDS}
+    Should Be Equal    ${diff}[from_checkpoint_id]    ${checkpoints}[0][checkpoint_id]
+    Should Be Equal    ${diff}[to_checkpoint_id]    ${checkpoints}[-1][checkpoint_id]
+    ${shown}=    Evaluate    [p["path"] + " " + p["status"] for p in $diff["paths"]]
+    ${expected}=    Create List    app/http.py added    app/legacy.py deleted
+    ...    app/main.py modified    app/util.py modified    tests/test_app.py added
+    ...    tests/test_util.py deleted
+    Should Be Equal    ${shown}    ${expected}
+    FOR    ${path}    IN    @{diff}[paths]
+        ${path_keys}=    Get Dictionary Keys    ${path}    sort_keys=False
+        Should Be Equal    ${path_keys}    ${DIFF_PATH_FIELDS}
+        Should Start With    ${path}[diff]    diff --git a/${path}[path] b/${path}[path]\n
+        Should Be True    ${path}[binary] is False
+    END
+    Should Be Equal    ${diff}[paths][0][old]    ${None}
+    Should Be Equal    ${diff}[paths][1][new]    ${None}
+    Should Be Equal    ${diff}[paths][2][new][kind]    file
+    Should Be Equal As Integers    ${diff}[paths][2][new][mode]    420
+    Should Be True    ${diff}[paths][3][insertions] > 0
+    ${yaml}=    Run Cleveragents    checkpoint    diff    ${checkpoints}[0][checkpoint_id]
+    ...    ${checkpoints}[-1][checkpoint_id]    --format    yaml
+    Should Have Succeeded    ${yaml}
+    ${from_yaml}=    Parse Yaml    ${yaml.stdout}
+    Should Be Equal    ${from_yaml}    ${diff}
+
+Diff Filters By Path And Runs Either Way
+    ${checkpoints}=    Checkpoints Of Plan
+    ${first}=    Set Variable    ${checkpoints}[0][checkpoint_id]
+    ${last}=    Set Variable    ${checkpoints}[-1][checkpoint_id]
+    ${tests}=    Diff Checkpoints    ${last}    ${first}    --path    tests/*
+    ${shown}=    Evaluate    [p["path"] + " " + p["status"] for p in $tests["paths"]]
+    ${expected}=    Create List    tests/test_app.py deleted    tests/test_util.py added
+    Should Be Equal    ${shown}    ${expected}
+    ${none}=    Diff Checkpoints    ${first}    ${last}    --path    docs/*
+    Should Be Empty    ${none}[paths]
+    ${same}=    Run Cleveragents    checkpoint    diff    ${first}    ${first}
+    Should Have Succeeded    ${same}
+    Should Be Empty    ${same.stdout}
+    # Step 1 only reads files: the checkpoints before steps 1 and 2 hold the same tree.
+    ${unchanged}=    Diff Checkpoints    ${first}    ${checkpoints}[1][checkpoint_id]
+    Should Be Empty    ${unchanged}[paths]
+
+Diff Refuses Unknown, Invalid, Bare And Damaged Checkpoints
+    ${first}=    First Checkpoint
+    ${unknown}=    Run Cleveragents    checkpoint    diff    ${first}[checkpoint_id]    01NOSUCHCHECKPOINT
+    Should Have Failed With    ${unknown}    3
+    Should Contain    ${unknown.stderr}    checkpoint 01NOSUCHCHECKPOINT not found
+    Should Be Empty    ${unknown.stdout}
+    ${invalid}=    Run Cleveragents    checkpoint    diff    ${LONG_ID}    ${first}[checkpoint_id]
+    Should Have Failed With    ${invalid}    2
+    ${missing}=    Run Cleveragents    checkpoint    diff    ${first}[checkpoint_id]
+    Should Have Failed With    ${missing}    2
+    Should Contain    ${missing.stderr}    TO_ID
+    ${bare}=    Checkpoint Without A Snapshot
+    ${result}=    Run Cleveragents    checkpoint    diff    ${first}[checkpoint_id]    ${bare}
+    Should Have Failed With    ${result}    1
+    Should Contain    ${result.stderr}    checkpoint ${bare} has no workspace snapshot
+    ${checkpoints}=    Checkpoints Of Plan
+    ${corrupted}=    Corrupt Every Blob
+    Should Be True    ${corrupted} > 0
+    ${damaged}=    Run Cleveragents    checkpoint    diff    ${first}[checkpoint_id]
+    ...    ${checkpoints}[-2][checkpoint_id]
+    Should Have Failed With    ${damaged}    1
+    Should Be Empty    ${damaged.stdout}
 
 Plan Status Lists The Checkpoints
     ${checkpoints}=    Checkpoints Of Plan
@@ -357,6 +450,25 @@ Restore Checkpoint
     ${restored}=    Parse Json    ${result.stdout}
     Should Be Equal    ${restored}[checkpoint_id]    ${checkpoint_id}
     RETURN    ${restored}
+
+Diff Checkpoints
+    [Documentation]    ``checkpoint diff FROM TO ARGS --format json``, parsed.
+    [Arguments]    ${from}    ${to}    @{args}
+    ${result}=    Run Cleveragents    checkpoint    diff    ${from}    ${to}    @{args}    --format    json
+    Should Have Succeeded    ${result}
+    ${diff}=    Parse Json    ${result.stdout}
+    RETURN    ${diff}
+
+Checkpoint Without A Snapshot
+    [Documentation]    A manual checkpoint of ${PLAN} (no workspace snapshot), made through the library.
+    ${python}=    Evaluate    sys.executable    modules=sys
+    ${code}=    Catenate    SEPARATOR=\n
+    ...    import sys, cleveragents
+    ...    with cleveragents.open(sys.argv[1], create=False) as db:
+    ...    ${SPACE*4}print(db.checkpoints.create_checkpoint(sys.argv[2], "/sandbox").checkpoint_id)
+    ${result}=    Run Process    ${python}    -c    ${code}    ${DB_URL}    ${PLAN}
+    Should Be Equal As Integers    ${result.rc}    0    msg=${result.stderr}
+    RETURN    ${result.stdout}
 
 New Folder Path
     [Documentation]    A path under the suite folder where nothing exists yet.

@@ -21,7 +21,7 @@ Help Lists The Command Groups
 Plan Help Lists Its Commands
     ${result}=    Run Bare Cleveragents    plan    --help
     Should Have Succeeded    ${result}
-    FOR    ${command}    IN    status    diff    cleanup
+    FOR    ${command}    IN    list    status    diff    rollback    cleanup    delete
         Should Match Regexp    ${result.stdout}    (?m)^\\s+${command}\\s
     END
 
@@ -30,6 +30,17 @@ Command Help Shows The Format Option
     Should Have Succeeded    ${result}
     Should Contain    ${result.stdout}    PLAN_ID
     Should Contain    ${result.stdout}    --format
+
+Reading The Default Database Does Not Create It
+    ${path}=    Set Variable    ${SUITE_TMP}/cleveragents/cleveragents.db
+    ${result}=    Run Bare Cleveragents    plan    list
+    Should Be One Missing Database Error    ${result}    ${path}
+    ${created}=    Run Bare Cleveragents    db    upgrade
+    Should Have Succeeded    ${created}
+    File Should Exist    ${path}
+    ${listed}=    Run Bare Cleveragents    plan    list    --format    json
+    Should Have Succeeded    ${listed}
+    Should Be Equal    ${listed.stdout}    []
 
 Version Is Printed
     ${result}=    Run Bare Cleveragents    --version
@@ -86,6 +97,7 @@ Debug Shows The Traceback Before The Error Line
     Should Start With    ${lines}[-1]    error:
 
 Debug Logs Go To Stderr Only
+    Create File    ${DB_FILE}
     ${result}=    Run Cleveragents    --debug    db    current
     Should Be Equal As Integers    ${result.rc}    0
     Should Be Equal    ${result.stdout}    none

@@ -1,21 +1,96 @@
 *** Settings ***
-Documentation       ``cleveragents db``: Alembic migrations of the configured database.
+Documentation       ``cleveragents db``: Alembic migrations of the configured database and
+...                 vacuum; only ``db upgrade`` (and ``demo``) create a database that does not
+...                 exist, every other command refuses a missing SQLite file.
 Resource            resources/cli.resource
-Suite Setup         Create Suite Temp Dir
+Suite Setup         Create Suite Temp Dir And Read The Head Revision
 Suite Teardown      Remove Suite Temp Dir
 Test Setup          Use Fresh Database
 
 
 *** Variables ***
-${HEAD}     0006
+${HEAD}     ${EMPTY}
 @{ERROR_PATTERN_TABLES}    error_pattern_terms    error_patterns
 
 
 *** Test Cases ***
-Fresh Database Has No Revision
+Upgrade Creates The Database And Its Folder
+    ${path}=    Set Variable    ${SUITE_TMP}/new/folder/cleveragents.db
+    Set Test Variable    ${DB_URL}    sqlite:///${path}
+    ${result}=    Run Cleveragents    db    upgrade
+    Should Have Succeeded    ${result}
+    Should Be Equal    ${result.stdout}    ${HEAD}
+    File Should Exist    ${path}
+    ${tables}=    Tables Of The Database
+    List Should Contain Sub List    ${tables}    ${ERROR_PATTERN_TABLES}
+
+An Empty Database File Has No Revision
+    Create File    ${DB_FILE}
     ${result}=    Run Cleveragents    db    current
     Should Have Succeeded    ${result}
     Should Be Equal    ${result.stdout}    none
+
+Reading Commands Refuse A Missing Database File And Create Nothing
+    ${path}=    Set Variable    ${SUITE_TMP}/missing/cleveragents.db
+    FOR    ${command}    IN    plan list    plan status p1    plan diff p1    plan cleanup p1
+    ...    plan delete p1    checkpoint list p1    checkpoint show c1    checkpoint diff c1 c2
+    ...    checkpoint verify c1    checkpoint prune p1 --keep 0    errors list    errors stats
+    ...    errors match boom    db current    db downgrade base    db vacuum
+        @{argv}=    Split String    ${command}
+        ${result}=    Run Bare Cleveragents    --database-url    sqlite:///${path}    @{argv}
+        Should Be One Missing Database Error    ${result}    ${path}
+    END
+
+A Misspelt File Name Or A Slash Too Few Is Reported, Not Taken For An Unknown Plan
+    ${plan}    ${changeset}=    Record Demo Plan
+    ${typo}=    Set Variable    ${SUITE_TMP}/cleveragnets.db
+    ${result}=    Run Bare Cleveragents    --database-url    sqlite:///${typo}
+    ...    checkpoint    list    ${plan}
+    Should Be One Missing Database Error    ${result}    ${typo}
+    # sqlite:///tmp/x.db is the relative path tmp/x.db; sqlite:////tmp/x.db was meant.
+    ${relative}=    Evaluate    $DB_FILE.lstrip("/")
+    ${result}=    Run Process    ${CLI}    --database-url    sqlite:///${relative}
+    ...    checkpoint    list    ${plan}    cwd=${SUITE_TMP}
+    ...    env:XDG_DATA_HOME=${SUITE_TMP}    env:CLEVERAGENTS_DATABASE_URL=${EMPTY}
+    Should Be One Missing Database Error    ${result}    ${SUITE_TMP}/${relative}
+    ${found}=    Run Cleveragents    checkpoint    list    ${plan}
+    Should Have Succeeded    ${found}
+
+A Reading Command Migrates An Older Database
+    ${old}=    Run Cleveragents    db    upgrade    0006
+    Should Have Succeeded    ${old}
+    Should Be Equal    ${old.stdout}    0006
+    ${plans}=    Run Cleveragents    plan    list    --format    json
+    Should Have Succeeded    ${plans}
+    Should Be Equal    ${plans.stdout}    []
+    ${current}=    Run Cleveragents    db    current
+    Should Be Equal    ${current.stdout}    ${HEAD}
+
+Vacuum Gives Back The Space Of A Deleted Plan
+    ${plan}    ${changeset}=    Record Demo Plan
+    ${deleted}=    Run Cleveragents    plan    delete    ${plan}
+    Should Have Succeeded    ${deleted}
+    ${before}=    Size Of The Database
+    ${result}=    Run Cleveragents    db    vacuum    --format    json
+    Should Have Succeeded    ${result}
+    ${report}=    Parse Json    ${result.stdout}
+    ${keys}=    Get Dictionary Keys    ${report}    sort_keys=False
+    ${expected}=    Create List    database    bytes_freed
+    Should Be Equal    ${keys}    ${expected}
+    Should Be Equal    ${report}[database]    ${DB_URL}
+    ${after}=    Size Of The Database
+    ${shrunk}=    Evaluate    $before - $after
+    Should Be True    ${report}[bytes_freed] > 0
+    Should Be Equal As Integers    ${report}[bytes_freed]    ${shrunk}
+    ${again}=    Run Cleveragents    db    vacuum
+    Should Have Succeeded    ${again}
+    Should Match Regexp    ${again.stdout}    ^\\d+$
+    ${yaml}=    Run Cleveragents    db    vacuum    --format    yaml
+    ${from_yaml}=    Parse Yaml    ${yaml.stdout}
+    Should Be Equal    ${from_yaml}[database]    ${DB_URL}
+    ${rich}=    Run Cleveragents    db    vacuum    --format    rich
+    Should Have Succeeded    ${rich}
+    Should Contain    ${rich.stdout}    bytes given back
 
 Upgrade Reaches The Head Revision
     ${result}=    Run Cleveragents    db    upgrade
@@ -43,20 +118,6 @@ Upgrade Is Idempotent
         Should Have Succeeded    ${result}
         Should Be Equal    ${result.stdout}    ${HEAD}
     END
-
-Plan Commands Migrate A Fresh Database
-    ${result}=    Run Cleveragents    plan    cleanup    nothing-here
-    Should Have Succeeded    ${result}
-    ${current}=    Run Cleveragents    db    current
-    Should Be Equal    ${current.stdout}    ${HEAD}
-
-Errors Commands Migrate A Fresh Database
-    ${result}=    Run Cleveragents    errors    stats
-    Should Have Succeeded    ${result}
-    ${current}=    Run Cleveragents    db    current
-    Should Be Equal    ${current.stdout}    ${HEAD}
-    ${tables}=    Tables Of The Database
-    List Should Contain Sub List    ${tables}    ${ERROR_PATTERN_TABLES}
 
 Downgrade To 0002 Drops The Error Pattern Tables And Upgrade Brings Them Back
     ${plan}    ${changeset}=    Record Demo Plan
@@ -112,6 +173,19 @@ Unreachable Database Fails Operationally
 
 
 *** Keywords ***
+Create Suite Temp Dir And Read The Head Revision
+    Create Suite Temp Dir
+    ${head}=    Evaluate
+    ...    importlib.import_module("cleveragents.infrastructure.database.migrations").head_revision()
+    ...    modules=importlib
+    Set Suite Variable    ${HEAD}    ${head}
+
+Size Of The Database
+    [Documentation]    The bytes of the test's SQLite file and its write-ahead log.
+    ${size}=    Evaluate    sum(os.path.getsize(p) for p in ($DB_FILE, $DB_FILE + "-wal") if os.path.exists(p))
+    ...    modules=os
+    RETURN    ${size}
+
 Tables Of The Database
     [Documentation]    The table names of the test's SQLite file, sorted.
     ${path}=    Evaluate    $DB_URL.removeprefix("sqlite:///")

@@ -186,7 +186,7 @@ List Orders By Frequency Then Last Seen And Pages With Limit And Offset
     Should Be Empty    ${none.stdout}
 
 List Of An Empty Database Prints Nothing
-    [Setup]    Use Fresh Database
+    [Setup]    Use Fresh Migrated Database
     Should Print Nothing Found    errors    list
 
 Match Finds The Pattern From A New Error Text
@@ -295,7 +295,7 @@ A Text Matching Nothing Prints Nothing And Succeeds
     Should Print Nothing Found    errors    match    ${SPACE}
 
 Match Against An Empty Database Prints Nothing
-    [Setup]    Use Fresh Database
+    [Setup]    Use Fresh Migrated Database
     Should Print Nothing Found    errors    match    ${DEMO_ERROR}
 
 Stats As Json After One Demo
@@ -355,7 +355,7 @@ Stats Count Patterns Per Category
     END
 
 Stats Of An Empty Database Are Zeros
-    [Setup]    Use Fresh Database
+    [Setup]    Use Fresh Migrated Database
     ${stats}=    Statistics
     ${expected}=    Evaluate
     ...    {"total_patterns": 0, "total_occurrences": 0, "most_frequent": [], "by_category": {}, "last_seen": None}

@@ -1,6 +1,7 @@
 *** Settings ***
-Documentation       ``cleveragents demo`` records a plan; ``plan status``, ``plan diff`` and
-...                 ``plan cleanup`` read it back from new processes, in every format.
+Documentation       ``cleveragents demo`` records a plan; ``plan list``, ``plan status``,
+...                 ``plan diff``, ``plan cleanup`` and ``plan delete`` read it back (and remove
+...                 it) from new processes, in every format.
 Resource            resources/cli.resource
 Suite Setup         Create Suite Temp Dir
 Suite Teardown      Remove Suite Temp Dir
@@ -10,10 +11,14 @@ Test Setup          Record A Demo Plan In A Fresh Database
 *** Variables ***
 @{SUMMARY_FIELDS}       changeset_id    plan_id    files_changed    created    modified
 ...                     deleted    renamed    insertions    deletions    tool_invocations
-...                     failed_invocations    paths
+...                     failed_invocations    paths    rolled_back
 @{ENTRY_FIELDS}         entry_id    changeset_id    plan_id    path    operation    old_path
 ...                     before_hash    after_hash    diff    insertions    deletions
 ...                     tool_invocation_id    metadata    created_at
+...                     kind    before_mode    after_mode    rolled_back_by
+@{PLAN_INFO_FIELDS}     plan_id    changesets    entries    tool_invocations    checkpoints
+...                     cancelled    last_activity
+@{DELETION_FIELDS}      plan_id    entries    tool_invocations    changesets    checkpoints
 ${LONG_ID}              xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 
 
@@ -241,7 +246,128 @@ Cleanup Of An Unknown Plan Prints Zero
     Should Be Equal    ${result.stdout}    0
 
 
+List As Json Carries Every Plan With Its Counts
+    ${other}    ${other_changeset}=    Record Demo Plan
+    ${plans}=    Listed Plans
+    ${ids}=    Evaluate    [p["plan_id"] for p in $plans]
+    ${expected}=    Evaluate    sorted([$PLAN, $other])
+    Should Be Equal    ${ids}    ${expected}
+    FOR    ${plan}    IN    @{plans}
+        ${keys}=    Get Dictionary Keys    ${plan}    sort_keys=False
+        Should Be Equal    ${keys}    ${PLAN_INFO_FIELDS}
+        Should Be Equal As Integers    ${plan}[changesets]    1
+        Should Be Equal As Integers    ${plan}[entries]    5
+        Should Be Equal As Integers    ${plan}[checkpoints]    9
+        Should Be True    ${plan}[tool_invocations] > 0
+        Should Be True    ${plan}[cancelled] is False
+        Should Match Regexp    ${plan}[last_activity]    ^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z$
+    END
+    ${yaml}=    Run Cleveragents    plan    list    --format    yaml
+    Should Have Succeeded    ${yaml}
+    ${from_yaml}=    Parse Yaml    ${yaml.stdout}
+    Should Be Equal    ${from_yaml}    ${plans}
+
+List Pages With Limit And After
+    ${other}    ${other_changeset}=    Record Demo Plan
+    ${first}    ${second}=    Evaluate    sorted([$PLAN, $other])
+    ${page}=    Listed Plans    --limit    1
+    Length Should Be    ${page}    1
+    Should Be Equal    ${page}[0][plan_id]    ${first}
+    ${page}=    Listed Plans    --limit    1    --after    ${first}
+    Length Should Be    ${page}    1
+    Should Be Equal    ${page}[0][plan_id]    ${second}
+    ${page}=    Listed Plans    --after    ${second}
+    Should Be Empty    ${page}
+    ${plain}=    Run Cleveragents    plan    list    --after    ${second}
+    Should Have Succeeded    ${plain}
+    Should Be Empty    ${plain.stdout}
+    FOR    ${bad}    IN    0    10001    -1    x
+        ${result}=    Run Cleveragents    plan    list    --limit    ${bad}
+        Should Have Failed With    ${result}    2
+    END
+    ${result}=    Run Cleveragents    plan    list    --after    ${LONG_ID}
+    Should Have Failed With    ${result}    2
+
+List As Plain And Rich Text Names Every Plan
+    ${plain}=    Run Cleveragents    plan    list    --format    plain
+    Should Have Succeeded    ${plain}
+    ${lines}=    Split To Lines    ${plain.stdout}
+    FOR    ${line}    IN    plan: ${PLAN}    ${SPACE*2}changesets: 1    ${SPACE*2}entries: 5
+    ...    ${SPACE*2}checkpoints: 9    ${SPACE*2}cancelled: false
+        Should Contain    ${lines}    ${line}
+    END
+    ${default}=    Run Cleveragents    plan    list
+    Should Be Equal    ${default.stdout}    ${plain.stdout}
+    ${rich}=    Run Cleveragents    plan    list    --format    rich
+    Should Have Succeeded    ${rich}
+    Should Contain    ${rich.stdout}    ${PLAN}
+
+Delete Removes The Whole Plan And Prints What It Removed
+    ${result}=    Run Cleveragents    plan    delete    ${PLAN}    --format    json
+    Should Have Succeeded    ${result}
+    ${deletion}=    Parse Json    ${result.stdout}
+    ${keys}=    Get Dictionary Keys    ${deletion}    sort_keys=False
+    Should Be Equal    ${keys}    ${DELETION_FIELDS}
+    Should Be Equal    ${deletion}[plan_id]    ${PLAN}
+    Should Be Equal As Integers    ${deletion}[entries]    5
+    Should Be Equal As Integers    ${deletion}[changesets]    1
+    Should Be Equal As Integers    ${deletion}[checkpoints]    9
+    Should Be True    ${deletion}[tool_invocations] > 0
+    FOR    ${command}    IN    plan status    plan diff    checkpoint list
+        @{argv}=    Split String    ${command}
+        ${gone}=    Run Cleveragents    @{argv}    ${PLAN}
+        Should Have Failed With    ${gone}    3
+    END
+    ${plans}=    Listed Plans
+    Should Be Empty    ${plans}
+    ${again}=    Run Cleveragents    plan    delete    ${PLAN}
+    Should Have Failed With    ${again}    3
+    Should Contain    ${again.stderr}    plan ${PLAN} not found
+    Should Be Empty    ${again.stdout}
+
+Delete Prints Plain, Yaml And Rich Text
+    ${second}    ${unused}=    Record Demo Plan
+    ${third}    ${unused}=    Record Demo Plan
+    ${plain}=    Run Cleveragents    plan    delete    ${PLAN}    --format    plain
+    Should Have Succeeded    ${plain}
+    ${lines}=    Split To Lines    ${plain.stdout}
+    FOR    ${line}    IN    plan: ${PLAN}    entries: 5    changesets: 1    checkpoints: 9
+        Should Contain    ${lines}    ${line}
+    END
+    Should Match Regexp    ${plain.stdout}    (?m)^tool_invocations: \\d+$
+    ${yaml}=    Run Cleveragents    plan    delete    ${second}    --format    yaml
+    Should Have Succeeded    ${yaml}
+    ${deletion}=    Parse Yaml    ${yaml.stdout}
+    Should Be Equal    ${deletion}[plan_id]    ${second}
+    Should Be Equal As Integers    ${deletion}[checkpoints]    9
+    ${rich}=    Run Cleveragents    plan    delete    ${third}    --format    rich
+    Should Have Succeeded    ${rich}
+    Should Contain    ${rich.stdout}    deleted plan ${third}
+    ${plans}=    Listed Plans
+    Should Be Empty    ${plans}
+
+Delete Of An Unknown Or Invalid Plan
+    ${unknown}=    Run Cleveragents    plan    delete    no-such-plan
+    Should Have Failed With    ${unknown}    3
+    FOR    ${bad}    IN    ${LONG_ID}    ${SPACE}padded${SPACE}    ${EMPTY}
+        ${result}=    Run Cleveragents    plan    delete    ${bad}
+        Should Have Failed With    ${result}    2
+    END
+    ${missing}=    Run Cleveragents    plan    delete
+    Should Have Failed With    ${missing}    2
+    ${status}=    Run Cleveragents    plan    status    ${PLAN}
+    Should Have Succeeded    ${status}
+
+
 *** Keywords ***
+Listed Plans
+    [Documentation]    ``plan list ARGS --format json``, parsed.
+    [Arguments]    @{args}
+    ${result}=    Run Cleveragents    plan    list    @{args}    --format    json
+    Should Have Succeeded    ${result}
+    ${plans}=    Parse Json    ${result.stdout}
+    RETURN    ${plans}
+
 Record A Demo Plan In A Fresh Database
     Use Fresh Database
     ${plan}    ${changeset}=    Record Demo Plan

@@ -92,9 +92,10 @@ def downgrade() -> None:
             batch_op.f("ix_checkpoint_diffs_checkpoint_id"), ["checkpoint_id"], unique=False
         )
     for checkpoint_id, data in stored:
-        pairs = json.loads(zlib.decompress(data))
-        if pairs:
+        # Rows made since revision 0007 also carry kind and mode, which the old table lacks.
+        rows = json.loads(zlib.decompress(data))
+        if rows:
             connection.execute(
                 sa.insert(_diffs),
-                [{"checkpoint_id": checkpoint_id, "path": p, "sha256": h} for p, h in pairs],
+                [{"checkpoint_id": checkpoint_id, "path": r[0], "sha256": r[1]} for r in rows],
             )

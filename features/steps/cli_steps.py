@@ -16,16 +16,18 @@ from pathlib import Path
 from behave import given, then, when
 from behave.runner import Context
 from support import parse_types  # noqa: F401  (registers {name:Text})
+from support.placeholders import fill
 from support.world import factory
 
 import cleveragents
 from cleveragents.cli.app import main
+from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
 
 _SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def _args(context: Context, line: str) -> list[str]:
-    return shlex.split(line.replace("{plan}", getattr(context, "plan_id", "none")))
+    return shlex.split(fill(context, line))
 
 
 def _run_in_process(context: Context, args: list[str]) -> None:
@@ -43,6 +45,11 @@ def step_demo_plan(context: Context) -> None:
     found = re.search(r"^plan: (\S+)$", context.stdout, re.M)
     assert found is not None, context.stdout
     context.plan_id = found.group(1)
+    taken = CheckpointRepository(factory(context)).list_for_plan(context.plan_id)
+    context.cli_values = {
+        "first_checkpoint": taken[0].checkpoint_id,
+        "last_checkpoint": taken[-1].checkpoint_id,
+    }
 
 
 @when('I run the command line with "{line}"')
@@ -88,6 +95,7 @@ def step_stdout_json(context: Context) -> None:
 
 @then('stderr is exactly one line starting with "{prefix}"')
 def step_one_line(context: Context, prefix: str) -> None:
+    prefix = fill(context, prefix)
     lines = context.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(prefix), context.stderr
 
@@ -235,12 +243,12 @@ def step_stderr_empty(context: Context) -> None:
 
 @given('the plan views fail with "RuntimeError: {message}"')
 def step_views_fail(context: Context, message: str) -> None:
-    from cleveragents.cli import plan as plan_module
+    from cleveragents.cli import plan_views
 
-    original = plan_module.load_status
+    original = plan_views.load_status
 
     def failing(*args: object, **kwargs: object) -> object:
         raise RuntimeError(message)
 
-    plan_module.load_status = failing  # a fault injected for this scenario only
-    context.cleanups.append(lambda: setattr(plan_module, "load_status", original))
+    plan_views.load_status = failing  # a fault injected for this scenario only
+    context.cleanups.append(lambda: setattr(plan_views, "load_status", original))

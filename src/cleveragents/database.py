@@ -21,10 +21,16 @@ from cleveragents.application.services.plan_rollback_service import (
     PlanRollbackService,
     RollbackResult,
 )
+from cleveragents.domain.models.core.change import ChangeEntry, ToolInvocation
 from cleveragents.domain.models.core.plan import PlanDeletion, PlanInfo
 from cleveragents.domain.redaction import DEFAULT_REDACTOR, SecretRedactor
-from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
+from cleveragents.infrastructure.database.changeset_repository import (
+    ChangeSetEntryRepository,
+    SqliteChangeSetStore,
+    ToolInvocationRepository,
+)
 from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
+from cleveragents.infrastructure.database.engine import require_existing_database
 from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 from cleveragents.infrastructure.database.errors import DatabaseError, mask_url
 from cleveragents.infrastructure.database.plan_repository import PlanRepository
@@ -39,8 +45,11 @@ from cleveragents.infrastructure.workspace.scanner import DEFAULT_SIZE_LIMIT
 class Database:
     """A database and everything that hangs off it; a context manager.
 
-    ``url`` None means :func:`default_database_url`. After :meth:`close`, using
-    the database or any store or service it handed out raises ``DatabaseError``.
+    ``url`` None means :func:`default_database_url`. With ``create=False`` a SQLite
+    file that does not exist is refused (``MissingDatabaseError``, a ``DatabaseError``)
+    before any file or folder is made; an existing one is still migrated. After
+    :meth:`close`, using the database or any store or service it handed out raises
+    ``DatabaseError``.
     """
 
     def __init__(
@@ -48,12 +57,15 @@ class Database:
         url: str | None = None,
         *,
         migrate: bool = True,
+        create: bool = True,
         excludes: Sequence[str] = (),
         size_limit: int = DEFAULT_SIZE_LIMIT,
         watch: bool = True,
         redactor: SecretRedactor = DEFAULT_REDACTOR,
     ) -> None:
         target = default_database_url() if url is None else url
+        if not create:
+            require_existing_database(target)
         factory = create_session_factory(target, migrate=migrate)
         engine: Engine = factory.kw["bind"]
         self.url: str = mask_url(target)
@@ -65,6 +77,8 @@ class Database:
             CheckpointRepository(factory), excludes=excludes, size_limit=size_limit, watch=watch
         )
         self.errors = ErrorPatternRepository(factory)
+        self._entries = ChangeSetEntryRepository(factory)
+        self._invocations = ToolInvocationRepository(factory)
         self._plans = PlanRepository(factory)
         self._applying = PlanApplyService(self.changesets)
         self._rolling_back = PlanRollbackService(self.changesets, self.checkpoints)
@@ -113,6 +127,19 @@ class Database:
         self._open()
         return self._plans.list_plans(limit=limit, after=after)
 
+    def entries_for_plan(self, plan_id: str) -> list[ChangeEntry]:
+        """Every entry of the plan, of all its changesets, in recording order.
+
+        Rolled-back entries are included (their ``rolled_back_by`` is set).
+        """
+        self._open()
+        return self._entries.get_entries_for_plan(plan_id)
+
+    def invocations_for_plan(self, plan_id: str) -> list[ToolInvocation]:
+        """Every tool invocation of the plan, in a changeset or not, in recording order."""
+        self._open()
+        return self._invocations.get_invocations_for_plan(plan_id)
+
     def vacuum(self) -> int:
         """Give the space of deleted rows back to the file system; returns the bytes."""
         self._open()
@@ -148,7 +175,9 @@ class Database:
 def open(url: str | None = None, **options: Any) -> Database:
     """Open the database at ``url`` (default: ``default_database_url()``), migrated first.
 
-    Options: ``migrate`` (default True), ``excludes``, ``size_limit`` and ``watch``
-    (for the checkpoint service), ``redactor`` (for tool invocations).
+    Options: ``migrate`` (default True), ``create`` (default True; False refuses a
+    SQLite file that does not exist instead of creating it), ``excludes``,
+    ``size_limit`` and ``watch`` (for the checkpoint service), ``redactor`` (for tool
+    invocations).
     """
     return Database(url, **options)

@@ -5,6 +5,10 @@ corrupt database, unknown URL scheme, failed integrity check); 2 usage error
 (unknown option, missing argument, invalid id, revision or format); 3 not found.
 On an error, stderr holds exactly one line beginning ``error:`` (with ``--debug``,
 the traceback and the debug logs come first).
+
+Startup stays fast (``--help`` and ``--version`` well under a quarter of a second):
+the command modules import only typer and the standard library at module level;
+the database layer, pydantic models and rich rendering load inside the commands.
 """
 
 from __future__ import annotations
@@ -13,10 +17,9 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from cleveragents import __version__
 from cleveragents.cli.checkpoint import checkpoint_app
@@ -33,11 +36,13 @@ from cleveragents.cli.context import (
 from cleveragents.cli.db import db_app
 from cleveragents.cli.demo import demo_command
 from cleveragents.cli.errors import errors_app
+from cleveragents.cli.groups import LightGroup
 from cleveragents.cli.logs import LogRouting
 from cleveragents.cli.plan import plan_app
-from cleveragents.infrastructure.database.errors import DatabaseError, RecordNotFoundError
+from cleveragents.domain.errors import DatabaseError, RecordNotFoundError
 
 app = typer.Typer(
+    cls=LightGroup,
     name="cleveragents",
     help="Changesets, tool invocations, checkpoints, error patterns and migrations "
     "of the agent runtime.",
@@ -54,13 +59,13 @@ app.command("demo")(demo_command)
 
 @plan_app.callback(invoke_without_command=True)
 def _plan_group(ctx: typer.Context) -> None:
-    """A plan's recorded changes: status, diffs and cleanup."""
+    """Plans: list, status, diffs, rollback, cleanup and delete."""
     require_command(ctx)
 
 
 @checkpoint_app.callback(invoke_without_command=True)
 def _checkpoint_group(ctx: typer.Context) -> None:
-    """A plan's checkpoints: list, show, restore, verify and prune."""
+    """A plan's checkpoints: list, show, diff, restore, verify and prune."""
     require_command(ctx)
 
 
@@ -72,7 +77,7 @@ def _errors_group(ctx: typer.Context) -> None:
 
 @db_app.callback(invoke_without_command=True)
 def _db_group(ctx: typer.Context) -> None:
-    """Database schema migrations."""
+    """The database: schema migrations and vacuum."""
     require_command(ctx)
 
 
@@ -121,16 +126,30 @@ def root(
 
 def error_message(exc: BaseException) -> str:
     """The exception as one line of text (pydantic errors as ``field: problem; ...``)."""
-    if isinstance(exc, ValidationError):
+    validation = _validation_errors(exc)
+    if validation is not None:
         text = "; ".join(
             f"{'.'.join(map(str, error['loc']))}: {error['msg']}" if error["loc"] else error["msg"]
-            for error in exc.errors()
+            for error in validation
         )
     elif isinstance(exc, typer.TyperException):
         text = exc.format_message()
     else:
         text = str(exc)
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _validation_errors(exc: BaseException) -> list[Any] | None:
+    """The errors of a pydantic ``ValidationError``, else None.
+
+    pydantic is not imported for that: a process that never loaded it cannot have
+    raised one (``--help`` and usage errors stay fast).
+    """
+    if "pydantic" not in sys.modules:
+        return None
+    from pydantic import ValidationError
+
+    return list(exc.errors()) if isinstance(exc, ValidationError) else None
 
 
 def exit_code_for(exc: BaseException) -> int:

@@ -1,4 +1,9 @@
-"""``cleveragents checkpoint``: a plan's checkpoints (list, show), restore, verify and prune."""
+"""``cleveragents checkpoint``: a plan's checkpoints (list, show, diff), restore, verify
+and prune.
+
+Like every command module, this one imports only typer and the standard library at
+module level; what a command needs (the database, the views) is imported when it runs.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,13 @@ from typing import Annotated
 
 import typer
 
-from cleveragents.cli.checkpoint_views import (
-    RestoreReport,
-    checkpoint_service,
-    load_checkpoint,
-    load_checkpoints,
-    render_checkpoint,
-    render_list,
-    render_restore,
-)
 from cleveragents.cli.context import EXIT_OPERATIONAL, CliError, checked_id, state_of
+from cleveragents.cli.groups import LightGroup
 from cleveragents.cli.output import FormatOption, resolve_format, write_text
 
-checkpoint_app = typer.Typer(help="A plan's checkpoints: list, show, restore, verify and prune.")
+checkpoint_app = typer.Typer(
+    cls=LightGroup, help="A plan's checkpoints: list, show, diff, restore, verify and prune."
+)
 
 PlanIdArgument = Annotated[
     str, typer.Argument(metavar="PLAN_ID", help="The plan's id.", callback=checked_id)
@@ -32,8 +31,10 @@ CheckpointIdArgument = Annotated[
 @checkpoint_app.command("list")
 def list_command(ctx: typer.Context, plan_id: PlanIdArgument, fmt: FormatOption = None) -> None:
     """List the plan's checkpoints, oldest first."""
+    from cleveragents.cli.checkpoint_views import load_checkpoints, render_list
+
     output = resolve_format(fmt)
-    service = checkpoint_service(state_of(ctx).session_factory())
+    service = state_of(ctx).database().checkpoints
     render_list(plan_id, load_checkpoints(service, plan_id), output)
 
 
@@ -42,9 +43,47 @@ def show_command(
     ctx: typer.Context, checkpoint_id: CheckpointIdArgument, fmt: FormatOption = None
 ) -> None:
     """Show one checkpoint with its metadata (diff_paths, diff_based, diff_hash)."""
+    from cleveragents.cli.checkpoint_views import load_checkpoint, render_checkpoint
+
     output = resolve_format(fmt)
-    service = checkpoint_service(state_of(ctx).session_factory())
+    service = state_of(ctx).database().checkpoints
     render_checkpoint(load_checkpoint(service, checkpoint_id), output)
+
+
+@checkpoint_app.command("diff")
+def diff_command(
+    ctx: typer.Context,
+    from_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="FROM_ID", help="The checkpoint to compare from.", callback=checked_id
+        ),
+    ],
+    to_id: Annotated[
+        str,
+        typer.Argument(metavar="TO_ID", help="The checkpoint to compare to.", callback=checked_id),
+    ],
+    path: Annotated[
+        str | None,
+        typer.Option("--path", metavar="GLOB", help="Only the paths that match this fnmatch glob."),
+    ] = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Show a unified diff of content from one checkpoint's snapshot to another's."""
+    from cleveragents.cli.checkpoint_diff_views import render_checkpoint_diff
+    from cleveragents.cli.checkpoint_views import load_checkpoint
+
+    output = resolve_format(fmt)
+    service = state_of(ctx).database().checkpoints
+    for checkpoint_id in (from_id, to_id):
+        load_checkpoint(service, checkpoint_id)
+    try:
+        diff = service.diff_checkpoints(from_id, to_id, path_glob=path)
+    except ValueError as exc:
+        # The ids were checked while parsing: what is refused now is a checkpoint
+        # without a workspace snapshot, which has no content to compare.
+        raise CliError(str(exc), EXIT_OPERATIONAL) from exc
+    render_checkpoint_diff(diff, output)
 
 
 @checkpoint_app.command("restore")
@@ -73,8 +112,10 @@ def restore_command(
     fmt: FormatOption = None,
 ) -> None:
     """Bring DIR back to the state of the checkpoint; print what was written and removed."""
+    from cleveragents.cli.checkpoint_views import RestoreReport, load_checkpoint, render_restore
+
     output = resolve_format(fmt)
-    service = checkpoint_service(state_of(ctx).session_factory())
+    service = state_of(ctx).database().checkpoints
     checkpoint = load_checkpoint(service, checkpoint_id)
     try:
         result = service.restore_workspace(
@@ -90,7 +131,9 @@ def restore_command(
 @checkpoint_app.command("verify")
 def verify_command(ctx: typer.Context, checkpoint_id: CheckpointIdArgument) -> None:
     """Re-hash every stored object the checkpoint needs and its diff; print ``ok``."""
-    service = checkpoint_service(state_of(ctx).session_factory())
+    from cleveragents.cli.checkpoint_views import load_checkpoint
+
+    service = state_of(ctx).database().checkpoints
     checkpoint = load_checkpoint(service, checkpoint_id)
     if not service.verify_checkpoint(checkpoint.checkpoint_id):
         raise CliError(f"checkpoint {checkpoint_id} failed verification", EXIT_OPERATIONAL)
@@ -109,5 +152,5 @@ def prune_command(
     ],
 ) -> None:
     """Delete all but the plan's newest N checkpoints; print how many were deleted."""
-    service = checkpoint_service(state_of(ctx).session_factory())
+    service = state_of(ctx).database().checkpoints
     write_text(str(service.prune(plan_id, keep)))

@@ -34,13 +34,6 @@ from cleveragents.application.services.checkpoint_service import CheckpointServi
 from cleveragents.cli.context import NotFoundError
 from cleveragents.cli.output import OutputFormat, stdout_console, write_document, write_lines
 from cleveragents.domain.models.core.checkpoint import DIFF_PATHS, Checkpoint
-from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
-from cleveragents.infrastructure.database.session import SessionFactory
-
-
-def checkpoint_service(session_factory: SessionFactory) -> CheckpointService:
-    """The checkpoint service on the command line's database."""
-    return CheckpointService(CheckpointRepository(session_factory))
 
 
 def diff_path_count(checkpoint: Checkpoint) -> int:

@@ -21,9 +21,9 @@ from cleveragents.cli.checkpoint_views import (
     render_restore,
 )
 from cleveragents.cli.output import OutputFormat, write_text
+from cleveragents.database import Database
+from cleveragents.domain.models.core.change import ChangeEntry
 from cleveragents.domain.models.core.checkpoint import Checkpoint
-from cleveragents.infrastructure.database.changeset_repository import ChangeSetEntryRepository
-from cleveragents.infrastructure.database.session import SessionFactory
 
 Heading = Callable[[str, OutputFormat], None]
 
@@ -49,16 +49,14 @@ def snapshot_before(
     return stored
 
 
-def last_file_step(session_factory: SessionFactory, plan_id: str) -> int | None:
+def last_file_step(entries: list[ChangeEntry]) -> int | None:
     """The last step that changed a file, from the ``step`` metadata of the recorded entries."""
-    entries = ChangeSetEntryRepository(session_factory).get_entries_for_plan(plan_id)
     steps = [step for entry in entries if isinstance(step := entry.metadata.get("step"), int)]
     return max(steps, default=None)
 
 
 def show_checkpoints(
-    session_factory: SessionFactory,
-    service: CheckpointService,
+    database: Database,
     plan_id: str,
     sandbox: Path,
     fmt: OutputFormat,
@@ -70,8 +68,9 @@ def show_checkpoints(
 
     Returns the checkpoint restored (None when no step changed a file).
     """
+    service = database.checkpoints
     checkpoints = load_checkpoints(service, plan_id)
-    step = last_file_step(session_factory, plan_id)
+    step = last_file_step(database.entries_for_plan(plan_id))
     wanted = decision_id(step) if step is not None else None
     chosen = next((c for c in checkpoints if c.metadata.decision_id == wanted), None)
     if chosen is None:

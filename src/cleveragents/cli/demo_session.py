@@ -1,13 +1,13 @@
 """The recording side of the demo: an agent's tool calls on a sandbox, stored as they happen.
 
 File operations are real (the sandbox is a real folder): hashes are the sha256 of
-the bytes before and after, diffs come from :func:`difflib.unified_diff`. Every
+the bytes before and after, diffs are ``git diff``'s (the one text diff of
+:mod:`cleveragents.application.services.checkpoint_diff`). Every
 call is recorded through the public ``ChangeSetStore`` API.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import JsonValue
 from ulid import ULID
 
+from cleveragents.application.services.checkpoint_diff import DEV_NULL, text_diff
 from cleveragents.domain.models.core.change import (
     ChangeEntry,
     ChangeOperation,
@@ -36,22 +37,9 @@ def unified_diff(
     before: str | None, after: str | None, old_path: str, new_path: str
 ) -> tuple[str, int, int]:
     """A git-style unified diff of two texts (None: no file), with its +/- line counts."""
-    fromfile = "/dev/null" if before is None else f"a/{old_path}"
-    tofile = "/dev/null" if after is None else f"b/{new_path}"
-    lines = list(
-        difflib.unified_diff(_diff_lines(before or ""), _diff_lines(after or ""), fromfile, tofile)
-    )
-    body = lines[2:]  # after the '---' and '+++' header lines
-    insertions = sum(1 for line in body if line.startswith("+"))
-    deletions = sum(1 for line in body if line.startswith("-"))
-    return "".join(lines), insertions, deletions
-
-
-def _diff_lines(text: str) -> list[str]:
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n\\ No newline at end of file\n"
-    return lines
+    fromfile = DEV_NULL if before is None else f"a/{old_path}"
+    tofile = DEV_NULL if after is None else f"b/{new_path}"
+    return text_diff(before or "", after or "", fromfile, tofile)
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""``cleveragents errors``: the error memory (list, match a text against it, statistics)."""
+"""``cleveragents errors``: the error memory (list, match a text against it, statistics).
+
+Like every command module, this one imports only typer and the standard library at
+module level; what a command needs (the database, the views) is imported when it runs.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from typing import Annotated
 import typer
 
 from cleveragents.cli.context import state_of
-from cleveragents.cli.errors_views import render_patterns, render_statistics
+from cleveragents.cli.groups import LightGroup
 from cleveragents.cli.output import FormatOption, resolve_format
-from cleveragents.infrastructure.database.error_pattern_repository import ErrorPatternRepository
 
-errors_app = typer.Typer(help="Recurring error patterns: list, match and statistics.")
+errors_app = typer.Typer(
+    cls=LightGroup, help="Recurring error patterns: list, match and statistics."
+)
 
 LimitOption = Annotated[
     int | None,
@@ -30,8 +35,10 @@ def list_command(
     ] = 0,
 ) -> None:
     """List the stored patterns, most frequent first (then most recently seen)."""
+    from cleveragents.cli.errors_views import render_patterns
+
     output = resolve_format(fmt)
-    repository = ErrorPatternRepository(state_of(ctx).session_factory())
+    repository = state_of(ctx).database().errors
     render_patterns(repository.list_all(limit=limit, offset=offset), output)
 
 
@@ -50,9 +57,11 @@ def match_command(
     ] = 10,
 ) -> None:
     """The stored patterns that match TEXT, best first; prints nothing when none does."""
+    from cleveragents.cli.errors_views import render_patterns
+
     output = resolve_format(fmt)
     context = sys.stdin.read() if text == "-" else text
-    repository = ErrorPatternRepository(state_of(ctx).session_factory())
+    repository = state_of(ctx).database().errors
     scored = repository.match_scored(context, limit)
     render_patterns([pattern for pattern, _ in scored], output, [score for _, score in scored])
 
@@ -60,6 +69,8 @@ def match_command(
 @errors_app.command("stats")
 def stats_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
     """Totals, patterns per category and the most frequent patterns."""
+    from cleveragents.cli.errors_views import render_statistics
+
     output = resolve_format(fmt)
-    repository = ErrorPatternRepository(state_of(ctx).session_factory())
+    repository = state_of(ctx).database().errors
     render_statistics(repository.statistics(), output)

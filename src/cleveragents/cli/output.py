@@ -2,19 +2,20 @@
 
 Everything is written to stdout; logs and errors go to stderr, so json and yaml
 output stays parseable. JSON and YAML documents are built from
-``model_dump(mode="json")``, so they carry the model field names.
+``model_dump(mode="json")``, so they carry the model field names. The command
+modules import this one, so yaml and rich are imported only when used.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class OutputFormat(StrEnum):
@@ -52,8 +53,12 @@ def resolve_format(value: OutputFormat | None) -> OutputFormat:
 def write_document(document: Any, fmt: OutputFormat) -> None:
     """Write a JSON-compatible document as JSON or YAML."""
     if fmt is OutputFormat.JSON:
+        import json
+
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     elif fmt is OutputFormat.YAML:
+        import yaml
+
         text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     else:
         raise ValueError(f"{fmt} is not a document format")
@@ -73,6 +78,8 @@ def write_text(text: str) -> None:
 
 def stdout_console() -> Console:
     """A rich console on stdout that never interprets markup or emoji in the data it prints."""
+    from rich.console import Console
+
     return Console(file=sys.stdout, markup=False, emoji=False, highlight=False)
 
 

@@ -1,4 +1,9 @@
-"""``cleveragents plan``: a plan's recorded changes (status, diff) and their cleanup."""
+"""``cleveragents plan``: list plans, a plan's recorded changes (status, diff), rollback,
+cleanup and deletion.
+
+Like every command module, this one imports only typer and the standard library at
+module level; what a command needs (the database, the views) is imported when it runs.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,20 @@ from typing import Annotated
 
 import typer
 
-from cleveragents.application.services.plan_apply_service import PlanApplyService
-from cleveragents.application.services.plan_rollback_service import PlanRollbackService
-from cleveragents.cli.checkpoint_views import checkpoint_service, load_checkpoint
 from cleveragents.cli.context import (
     EXIT_OPERATIONAL,
     EXIT_USAGE,
     CliError,
+    NotFoundError,
     checked_id,
     state_of,
 )
+from cleveragents.cli.groups import LightGroup
 from cleveragents.cli.output import FormatOption, resolve_format, write_text
-from cleveragents.cli.plan_views import load_diff, load_status, render_diff, render_status
-from cleveragents.cli.rollback_views import RollbackReport, render_rollback
-from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
 
-plan_app = typer.Typer(help="A plan's recorded changes: status, diffs, rollback and cleanup.")
+plan_app = typer.Typer(
+    cls=LightGroup, help="Plans: list, status, diffs, rollback, cleanup and delete."
+)
 
 PlanIdArgument = Annotated[
     str, typer.Argument(metavar="PLAN_ID", help="The plan's id.", callback=checked_id)
@@ -31,14 +34,44 @@ CheckpointIdArgument = Annotated[
     str,
     typer.Argument(metavar="CHECKPOINT_ID", help="The checkpoint's id.", callback=checked_id),
 ]
+PLAN_PAGE_LIMIT = 10_000
+
+
+@plan_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", metavar="N", min=1, max=PLAN_PAGE_LIMIT, help="Show at most N plans."
+        ),
+    ] = 100,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            "--after",
+            metavar="PLAN_ID",
+            help="Only the plans whose id sorts after PLAN_ID (the last one of a page).",
+            callback=checked_id,
+        ),
+    ] = None,
+    fmt: FormatOption = None,
+) -> None:
+    """List the plans that have records, checkpoints or a cancellation, by id."""
+    from cleveragents.cli.plan_list_views import render_plans
+
+    output = resolve_format(fmt)
+    plans = state_of(ctx).database().list_plans(limit=limit, after=after)
+    render_plans(plans, output)
 
 
 @plan_app.command("status")
 def status_command(ctx: typer.Context, plan_id: PlanIdArgument, fmt: FormatOption = None) -> None:
     """Show the plan's changesets with their summaries, tool invocations and checkpoints."""
+    from cleveragents.cli.plan_views import load_status, render_status
+
     output = resolve_format(fmt)
-    factory = state_of(ctx).session_factory()
-    render_status(load_status(factory, plan_id), output)
+    render_status(load_status(state_of(ctx).database(), plan_id), output)
 
 
 @plan_app.command("diff")
@@ -65,17 +98,38 @@ def diff_command(
     fmt: FormatOption = None,
 ) -> None:
     """Show the recorded unified diffs, in recording order."""
+    from cleveragents.cli.plan_views import load_diff, render_diff
+
     output = resolve_format(fmt)
-    factory = state_of(ctx).session_factory()
-    render_diff(load_diff(factory, plan_id, changeset_id=changeset, path_glob=path), output)
+    database = state_of(ctx).database()
+    render_diff(load_diff(database, plan_id, changeset_id=changeset, path_glob=path), output)
 
 
 @plan_app.command("cleanup")
 def cleanup_command(ctx: typer.Context, plan_id: PlanIdArgument) -> None:
     """Delete the plan's changesets, entries and tool invocations; print how many records."""
-    factory = state_of(ctx).session_factory()
-    deleted = PlanApplyService(SqliteChangeSetStore(factory)).cleanup_changeset(plan_id)
-    write_text(str(deleted))
+    from cleveragents.application.services.plan_apply_service import PlanApplyService
+
+    database = state_of(ctx).database()
+    write_text(str(PlanApplyService(database.changesets).cleanup_changeset(plan_id)))
+
+
+@plan_app.command("delete")
+def delete_command(ctx: typer.Context, plan_id: PlanIdArgument, fmt: FormatOption = None) -> None:
+    """Delete everything of the plan (records, checkpoints, cancellation); print the counts.
+
+    There is no prompt. An unknown plan exits with 3.
+    """
+    from cleveragents.cli.plan_list_views import render_deletion
+    from cleveragents.domain.errors import RecordNotFoundError
+
+    output = resolve_format(fmt)
+    database = state_of(ctx).database()
+    try:
+        deletion = database.delete_plan(plan_id)
+    except RecordNotFoundError as exc:
+        raise NotFoundError(f"plan {plan_id} not found") from exc
+    render_deletion(deletion, output)
 
 
 @plan_app.command("rollback")
@@ -103,18 +157,19 @@ def rollback_command(
     A pre_rollback checkpoint of the sandbox is taken first: rolling back to it
     undoes the rollback.
     """
+    from cleveragents.cli.checkpoint_views import load_checkpoint
+    from cleveragents.cli.rollback_views import RollbackReport, render_rollback
+
     output = resolve_format(fmt)
-    factory = state_of(ctx).session_factory()
-    checkpoints = checkpoint_service(factory)
-    checkpoint = load_checkpoint(checkpoints, checkpoint_id)
+    database = state_of(ctx).database()
+    checkpoint = load_checkpoint(database.checkpoints, checkpoint_id)
     if checkpoint.plan_id != plan_id:
         raise CliError(
             f"checkpoint {checkpoint_id} belongs to plan {checkpoint.plan_id}, not to {plan_id}",
             EXIT_USAGE,
         )
-    service = PlanRollbackService(SqliteChangeSetStore(factory), checkpoints)
     try:
-        result = service.rollback(plan_id, checkpoint_id, sandbox, dry_run=dry_run)
+        result = database.rollback(plan_id, checkpoint_id, sandbox, dry_run=dry_run)
     except ValueError as exc:
         # The arguments were checked already: what is refused now is the sandbox's
         # content (a symlink or a folder in the way), an operational failure.

@@ -49,7 +49,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 from rich.console import Group, RenderableType
@@ -59,7 +59,6 @@ from rich.table import Table
 from rich.text import Text
 
 from cleveragents.cli.checkpoint_views import (
-    checkpoint_service,
     checkpoint_summary,
     checkpoint_table,
     plain_checkpoint_summaries,
@@ -73,7 +72,7 @@ from cleveragents.cli.output import (
     write_lines,
     write_text,
 )
-from cleveragents.domain.models.core._types import require_id as valid_id
+from cleveragents.domain.models.core._types import require_id
 from cleveragents.domain.models.core.change import (
     ChangeEntry,
     ChangeOperation,
@@ -81,12 +80,9 @@ from cleveragents.domain.models.core.change import (
     ToolInvocation,
 )
 from cleveragents.domain.models.core.checkpoint import Checkpoint
-from cleveragents.infrastructure.database.changeset_repository import (
-    ChangeSetEntryRepository,
-    SqliteChangeSetStore,
-    ToolInvocationRepository,
-)
-from cleveragents.infrastructure.database.session import SessionFactory
+
+if TYPE_CHECKING:
+    from cleveragents.database import Database
 
 _DATETIME = TypeAdapter(datetime)
 
@@ -174,13 +170,13 @@ class PlanDiff:
 # --- reading -------------------------------------------------------------------------
 
 
-def load_status(session_factory: SessionFactory, plan_id: str) -> PlanStatus:
+def load_status(database: Database, plan_id: str) -> PlanStatus:
     """The plan's changesets with their summaries, its tool invocations and checkpoints."""
-    key = valid_id(plan_id, "plan_id")
-    store = SqliteChangeSetStore(session_factory)
+    key = require_id(plan_id, "plan_id")
+    store = database.changesets
     changesets = store.get_for_plan(key)
-    invocations = ToolInvocationRepository(session_factory).get_invocations_for_plan(key)
-    checkpoints = checkpoint_service(session_factory).list_checkpoints(key)
+    invocations = database.invocations_for_plan(key)
+    checkpoints = database.checkpoints.list_checkpoints(key)
     if not changesets and not invocations and not checkpoints:
         raise NotFoundError(f"plan {key} not found")
     statuses = [
@@ -193,23 +189,22 @@ def load_status(session_factory: SessionFactory, plan_id: str) -> PlanStatus:
 
 
 def load_diff(
-    session_factory: SessionFactory,
+    database: Database,
     plan_id: str,
     *,
     changeset_id: str | None = None,
     path_glob: str | None = None,
 ) -> PlanDiff:
     """The plan's entries (of one changeset, when given), filtered by a path glob."""
-    key = valid_id(plan_id, "plan_id")
-    store = SqliteChangeSetStore(session_factory)
+    key = require_id(plan_id, "plan_id")
     if changeset_id is not None:
-        changeset = store.get(valid_id(changeset_id, "changeset_id"))
+        changeset = database.changesets.get(require_id(changeset_id, "changeset_id"))
         if changeset is None or changeset.plan_id != key:
             raise NotFoundError(f"changeset {changeset_id} of plan {key} not found")
         entries = changeset.entries
     else:
-        entries = ChangeSetEntryRepository(session_factory).get_entries_for_plan(key)
-        if not entries and not _plan_exists(session_factory, key):
+        entries = database.entries_for_plan(key)
+        if not entries and not _plan_exists(database, key):
             raise NotFoundError(f"plan {key} not found")
     entries = [entry for entry in entries if entry.rolled_back_by is None]
     if path_glob is not None:
@@ -217,12 +212,12 @@ def load_diff(
     return PlanDiff(plan_id=key, entries=entries)
 
 
-def _plan_exists(session_factory: SessionFactory, plan_id: str) -> bool:
-    if SqliteChangeSetStore(session_factory).get_for_plan(plan_id):
+def _plan_exists(database: Database, plan_id: str) -> bool:
+    if database.changesets.get_for_plan(plan_id):
         return True
-    if ToolInvocationRepository(session_factory).get_invocations_for_plan(plan_id):
+    if database.invocations_for_plan(plan_id):
         return True
-    return bool(checkpoint_service(session_factory).list_checkpoints(plan_id))
+    return bool(database.checkpoints.list_checkpoints(plan_id))
 
 
 def _matches(entry: ChangeEntry, pattern: str) -> bool:

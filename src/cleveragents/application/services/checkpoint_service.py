@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cleveragents._logging import get_logger
+from cleveragents.application.services.checkpoint_diff import CheckpointDiff, diff_checkpoints
 from cleveragents.application.services.sandbox_memory import Baseline, Remembered, SandboxMemory
 from cleveragents.application.services.sandbox_states import (
     current_state,
@@ -279,6 +280,17 @@ class CheckpointService:
     def list_checkpoints(self, plan_id: str) -> list[Checkpoint]:
         """The plan's checkpoints, oldest first."""
         return self._repository.list_for_plan(plan_id)
+
+    def diff_checkpoints(
+        self, from_id: str, to_id: str, *, path_glob: str | None = None
+    ) -> CheckpointDiff:
+        """The unified diff of content from one checkpoint's snapshot to another's.
+
+        Any two checkpoints, of one plan or two; see :mod:`.checkpoint_diff` for the
+        format. ``RecordNotFoundError`` for an unknown checkpoint, ``ValueError`` for
+        one without a workspace snapshot.
+        """
+        return diff_checkpoints(self._repository, from_id, to_id, path_glob=path_glob)
 
     def prune(self, plan_id: str, keep_last: int) -> int:
         """Keep the plan's newest ``keep_last`` checkpoints; returns how many were deleted."""

@@ -13,13 +13,18 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
-from cleveragents.infrastructure.database.errors import DatabaseError, mask_url
+from cleveragents.infrastructure.database.errors import (
+    DatabaseError,
+    MissingDatabaseError,
+    mask_url,
+)
 
 DATABASE_URL_ENV: Final = "CLEVERAGENTS_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS: Final = 15_000
@@ -46,6 +51,41 @@ def is_sqlite_memory(url: URL) -> bool:
     """True for ``sqlite://`` and ``sqlite:///:memory:`` style URLs."""
     database = url.database or ""
     return url.get_backend_name() == "sqlite" and database in ("", ":memory:")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL opens, as SQLite finds it (relative to the working folder).
+
+    None for in-memory SQLite (``sqlite://``, ``:memory:``, a ``mode=memory`` URI)
+    and for every other backend.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or is_sqlite_memory(parsed):
+        return None
+    database = parsed.database or ""
+    if parsed.query.get("uri") and database.startswith("file:"):
+        # SQLAlchemy passes the URL's other query keys to SQLite as URI parameters.
+        uri = urlsplit(database)
+        mode = [*parse_qs(uri.query).get("mode", []), str(parsed.query.get("mode", ""))]
+        path = unquote(uri.path)
+        if "memory" in mode or path in ("", ":memory:"):
+            return None
+        return Path(path)
+    return Path(database)
+
+
+def require_existing_database(url: str) -> None:
+    """Refuse a SQLite file URL whose file does not exist, before anything is created.
+
+    Raises :class:`MissingDatabaseError` naming the absolute path. In-memory SQLite,
+    other backends and URLs that cannot be parsed pass (opening them reports the rest).
+    """
+    try:
+        path = sqlite_file(url)
+    except (sa_exc.ArgumentError, ValueError):
+        return
+    if path is not None and not path.exists():
+        raise MissingDatabaseError(str(path.absolute()))
 
 
 def create_database_engine(url: str) -> Engine:

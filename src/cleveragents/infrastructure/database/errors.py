@@ -27,6 +27,7 @@ __all__ = [
     "DatabaseError",
     "DuplicateRecordError",
     "IntegrityCheckError",
+    "MissingDatabaseError",
     "PlanCancelledError",
     "RecordNotFoundError",
     "is_damaged_file",
@@ -35,6 +36,14 @@ __all__ = [
     "sqlstate",
     "translate",
 ]
+
+
+class MissingDatabaseError(DatabaseError):
+    """A database opened with ``create=False`` whose SQLite file does not exist."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"database file {path} does not exist")
+        self.path = path
 
 
 # SQLSTATE classes of PostgreSQL errors that go away when the work is tried again.
