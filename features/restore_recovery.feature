@@ -92,8 +92,22 @@ Feature: What a restore that died mid-way leaves is undone or completed by the n
       | death                           | operation      | after |
       | while making its staging folder | snapshot       | A     |
       | while making its staging folder | restore of "B" | B     |
-      | while staging its 3rd file      | snapshot       | A     |
-      | while staging its 3rd file      | apply          | A plus the applied file |
+
+  Scenario Outline: A restore that died while staging its 3rd file changed nothing; the next <operation> removes what it staged
+    The journal is written before anything is staged, so the files staged beside
+    their paths are known to the recovery, which removes them.
+    Given a restore of checkpoint "B" into the sandbox dies while staging its 3rd file
+    Then the sandbox holds one staging folder, with a journal and no staged marker
+    And apart from the files staged beside their paths, the sandbox is exactly "A"
+    When the next <operation> runs on the sandbox
+    Then it found the sandbox exactly at "A", and neither listed nor stored a staging path
+    And the sandbox is exactly "<after>" with no staging folder left
+
+    Examples:
+      | operation      | after                   |
+      | snapshot       | A                       |
+      | apply          | A plus the applied file |
+      | restore of "B" | B                       |
 
   Scenario Outline: A staging folder an older version's restore left (<leftover>) is recovered by the next <operation>, never stored
     Given the sandbox holds a staging folder of an older version's restore, <leftover>
@@ -109,6 +123,18 @@ Feature: What a restore that died mid-way leaves is undone or completed by the n
       | whose old-format journal has 2 of its 3 swaps done      | restore of "B" | B     |
       | whose old-format journal has 3 of its 3 swaps done      | recovery       | A     |
       | whose old-format journal has 0 of its 3 swaps done      | rollback to "B" | B    |
+
+  Scenario Outline: A staging folder of an earlier restore whose version-2 journal has <done> steps done is undone by the next <operation>
+    Given the sandbox holds a staging folder of an earlier restore, whose version-2 journal has <done> of its 6 steps done
+    When the next <operation> runs on the sandbox
+    Then it found the sandbox exactly at "A", and neither listed nor stored a staging path
+    And the sandbox is exactly "<after>" with no staging folder left
+
+    Examples:
+      | done | operation      | after |
+      | 0    | snapshot       | A     |
+      | 4    | restore of "B" | B     |
+      | 6    | recovery       | A     |
 
   Scenario Outline: A recovery killed at its <rnth> os.<rfunction> runs again and brings back the tree exactly as it was
     Given the sandbox's folder "only-a" has mode 750

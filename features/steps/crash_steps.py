@@ -10,10 +10,11 @@ when the kill came is the one in flight.
 The kill window is measured, not guessed: once any operation has been seen to finish,
 "inside" kills come at a random moment within 1.25 times the median time an operation took on this
 machine, so a fast CI runner lands as many kills inside a transaction as a slow laptop. A writer
-whose critical part is short next to the whole operation (a restore's swap, after the reading
-and staging) can name a sign of that part seen from outside (its journal is on disk); then
-every other "begin" cycle waits for the sign instead and kills within 1.25 times the median
-time from the sign to the operation's return.
+whose critical parts are short next to the whole operation (a restore's swap, after the reading
+and staging, and the moment after its commit marker) can name signs of them seen from outside
+(its steps have begun, its commit marker is written); then half the cycles of each kind wait for
+one of the signs instead, in turn, and kill within 1.25 times the median time from that sign to the
+operation's return.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import signal
 import statistics
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from behave import then, when
@@ -97,17 +98,18 @@ def _kill_cycles(
     kills: int,
     child: Callable[[str, Path, Path, int], None],
     after_kill: Callable[[Path, int | None, int], str],
-    critical: Callable[[], bool] | None = None,
+    critical: Sequence[Callable[[], bool]] = (),
 ) -> None:
     """Fork ``child`` ``kills`` times, SIGKILL it at a random moment, classify the outcome.
 
-    ``critical`` tells whether an operation is in its critical part now (see the module
-    docstring); without it, every cycle waits for a marker line.
+    Each of ``critical`` tells whether an operation has reached one of its critical
+    parts (see the module docstring); without them, every cycle waits for a marker line.
     """
     rng = random.Random(_SEED)
     context.outcomes = {"inside": 0, "after": 0}
     durations: list[float] = []
-    critical_parts: list[float] = []  # from the sign to the operation's return
+    # Per sign: from when it was first seen to the operation's return.
+    critical_parts: list[list[float]] = [[] for _ in critical]
     for cycle in range(kills):
         workdir = context.tmp / f"cycle-{cycle}"
         workdir.mkdir()
@@ -118,15 +120,19 @@ def _kill_cycles(
         # its transaction); odd ones right after one returned (just after its commit,
         # or early in the next one). Both kinds of kill points are always covered.
         wait_for = "begin" if cycle % 2 == 0 else "done"
-        if critical is not None and cycle % 4 == 2:
+        sign = (cycle % 4 - 2) % len(critical) if critical else 0
+        if critical and cycle % 4 >= 2:  # half the cycles of each kind wait for a sign instead
             wait_for = "critical"
-        seen: float | None = None  # when the critical part was first seen
+        seen: list[float | None] = [None for _ in critical]  # when each sign was first seen
         deadline = time.monotonic() + 120
         while True:
-            if critical is not None and seen is None and critical():
-                seen = time.monotonic()
+            now = time.monotonic()
+            seen = [
+                at if at is not None or not it() else now
+                for at, it in zip(seen, critical, strict=True)
+            ]
             if wait_for == "critical":
-                if seen is not None:
+                if seen[sign] is not None:
                     break
             elif wait_for in (marker.read_text() if marker.exists() else ""):
                 break
@@ -134,11 +140,12 @@ def _kill_cycles(
             assert time.monotonic() < deadline, f"the writer never logged {wait_for!r}"
             time.sleep(0.002)
         if wait_for == "done":
-            if seen is not None:
-                critical_parts.append(time.monotonic() - seen)
+            for parts, at in zip(critical_parts, seen, strict=True):
+                if at is not None:
+                    parts.append(time.monotonic() - at)
             window = 0.01
-        elif wait_for == "critical" and critical_parts:
-            window = 1.25 * statistics.median(critical_parts)
+        elif wait_for == "critical" and critical_parts[sign]:
+            window = 1.25 * statistics.median(critical_parts[sign])
         elif durations:
             window = 1.25 * statistics.median(durations)
         else:

@@ -1,8 +1,9 @@
 """A writer restoring a sandbox in place, killed with SIGKILL again and again.
 
 The writer (forked by ``crash_steps._kill_cycles``, which measures the kill window
-from the operations' own durations; every fourth cycle it waits until the restore's
-journal is on disk, so that many kills land inside the swap) restores the shared sandbox alternately to
+from the operations' own durations; every fourth cycle it waits until the restore has
+begun its steps, or written its commit marker, so that many kills land inside the swap and
+just after it) restores the shared sandbox alternately to
 checkpoints A and B, marking ``begin K``/``done K`` around each restore. After each
 kill the next operation on the folder repairs it, the kind of operation taken in
 turn (:data:`REPAIRS`), and what it found and left is kept per cycle for the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from support.sandbox_states import other
 from cleveragents.application.services.checkpoint_service import CheckpointService
 from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
 from cleveragents.infrastructure.database.session import create_session_factory
-from cleveragents.infrastructure.workspace.file_swap import JOURNAL, STAGING_PREFIX
+from cleveragents.infrastructure.workspace.file_swap import COMMITTED, STAGED, STAGING_PREFIX
 
 REPAIRS = ("restore", "recovery", "snapshot", "rollback", "reset")
 
@@ -98,12 +100,15 @@ def step_kill_restores(context: Context, kills: int) -> None:
         context.sandbox_state = made.after
         return "inside" if made.found == old else "after"
 
-    def swapping() -> bool:
-        """The restore's journal is on disk: its swap has begun (or just ended)."""
-        folders = [p for p in sandbox.iterdir() if p.name.startswith(STAGING_PREFIX)]
-        return any((folder / JOURNAL).exists() for folder in folders)
+    def marked(name: str) -> Callable[[], bool]:
+        def seen() -> bool:
+            folders = [p for p in sandbox.iterdir() if p.name.startswith(STAGING_PREFIX)]
+            return any((folder / name).exists() for folder in folders)
 
-    _kill_cycles(context, kills, writer, after_kill, critical=swapping)
+        return seen
+
+    # The restore's steps have begun (its ``staged`` marker), or it has just committed.
+    _kill_cycles(context, kills, writer, after_kill, critical=(marked(STAGED), marked(COMMITTED)))
 
 
 _SNAPSHOTS = ("snapshot", "rollback")  # a rollback first snapshots the folder as it is

@@ -186,9 +186,8 @@ def repair(context: Context, operation: str, decision: str) -> Repair:
     (``decision`` names it), 'recovery' (``PlanApplyService.recover``) or 'apply' (of
     the plan that creates applied.txt)."""
     sandbox = context.sandbox
-    made = Repair(
-        operation, which_state(exact_tree(sandbox), context.state_trees), own_folders(sandbox)
-    )
+    before = exact_tree(sandbox, staged=False)  # what a swap staged is its own, like its folder
+    made = Repair(operation, which_state(before, context.state_trees), own_folders(sandbox))
     made.journaled = any(
         (sandbox / name / JOURNAL).exists() and not (sandbox / name / COMMITTED).exists()
         for name in made.own_before

@@ -41,6 +41,8 @@ from cleveragents.infrastructure.workspace.file_swap import (
     JOURNAL,
     NEW_PREFIX,
     OLD_RESTORE_PREFIX,
+    STAGED,
+    STAGING_PREFIX,
 )
 
 _FORK = multiprocessing.get_context("fork")
@@ -106,19 +108,19 @@ def _die_mid_journal() -> None:
     os.write = write
 
 
-def _die_at_fchmod(nth: int) -> None:
-    """Exit like a kill before the ``nth`` staged file gets its mode (staging is under way)."""
-    real = os.fchmod
+def _die_at_fstat(nth: int) -> None:
+    """Exit like a kill once the ``nth`` staged file is written (staging is under way)."""
+    real = os.fstat
     calls = 0
 
-    def fchmod(fd: int, mode: int) -> None:
+    def fstat(fd: int) -> os.stat_result:
         nonlocal calls
         calls += 1
         if calls == nth:
             os._exit(_DIED)
-        real(fd, mode)
+        return real(fd)
 
-    os.fchmod = fchmod
+    os.fstat = fstat
 
 
 def _die_renaming_new_staging() -> None:
@@ -187,7 +189,7 @@ def step_restore_dies_mid_journal(context: Context, name: str) -> None:
     'a restore of checkpoint "{name}" into the sandbox dies while staging its {nth:Ordinal} file'
 )
 def step_restore_dies_staging(context: Context, name: str, nth: int) -> None:
-    _restore_in_child(context, name, lambda: _die_at_fchmod(nth))
+    _restore_in_child(context, name, lambda: _die_at_fstat(nth))
 
 
 @given('a restore of checkpoint "{name}" into the sandbox dies while making its staging folder')
@@ -285,6 +287,37 @@ def step_old_staging_journal(context: Context, done: int, total: int) -> None:
             (staging / step["staged"]).replace(where)
 
 
+@given(
+    "the sandbox holds a staging folder of an earlier restore, "
+    "whose version-2 journal has {done:d} of its {total:d} steps done"
+)
+def step_v2_staging_journal(context: Context, done: int, total: int) -> None:
+    # Version 2 listed each step as an object and staged every file before its journal.
+    context.tree_before_kill = exact_tree(context.sandbox)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=context.sandbox))
+    (staging / "new").mkdir()
+    (staging / "backup").mkdir()
+    steps: list[dict[str, object]] = []
+    for index, (rel, _written) in enumerate(_OLD_SWAPS):
+        if os.path.lexists(context.sandbox / rel):
+            steps.append({"kind": "out", "path": rel, "staged": f"backup/{index}"})
+    steps += [{"kind": "mkdir", "path": folder} for folder in _OLD_FOLDERS]
+    for index, (rel, written) in enumerate(_OLD_SWAPS):
+        if written:
+            (staging / "new" / str(index)).write_bytes(_content_in_b(context, rel))
+            steps.append({"kind": "in", "path": rel, "staged": f"new/{index}"})
+    assert total == len(steps), f"the journal has {len(steps)} steps"
+    (staging / JOURNAL).write_text(json.dumps({"version": 2, "steps": steps}))
+    for step in steps[:done]:
+        where = context.sandbox / str(step["path"])
+        if step["kind"] == "out":
+            where.replace(staging / str(step["staged"]))
+        elif step["kind"] == "mkdir":
+            where.mkdir()
+        else:
+            (staging / str(step["staged"])).replace(where)
+
+
 # --- checks ----------------------------------------------------------------------------------
 
 
@@ -296,6 +329,7 @@ def step_one_staging(context: Context, what: str) -> None:
     expected: dict[str, tuple[set[str], set[str]]] = {  # present, absent
         "a journal and no commit marker": ({JOURNAL}, {COMMITTED}),
         "a journal and a commit marker": ({JOURNAL, COMMITTED}, set()),
+        "a journal and no staged marker": ({JOURNAL}, {STAGED, COMMITTED}),
         "half a journal only": ({f"{JOURNAL}.partial"}, {JOURNAL, COMMITTED}),
         "no journal": (set(), {JOURNAL, f"{JOURNAL}.partial", COMMITTED}),
     }
@@ -306,6 +340,16 @@ def step_one_staging(context: Context, what: str) -> None:
 @then('outside it the sandbox is exactly "{name}"')
 def step_outside_exactly(context: Context, name: str) -> None:
     assert_state(context, name)
+
+
+@then('apart from the files staged beside their paths, the sandbox is exactly "{name}"')
+def step_apart_from_staged(context: Context, name: str) -> None:
+    found = exact_tree(context.sandbox)
+    staged = [p for p in found if p.rpartition("/")[2].startswith(NEW_PREFIX)]
+    assert staged, "nothing was staged beside its path"
+    for path in staged:
+        del found[path]
+    assert found == context.state_trees[name], tree_difference(found, context.state_trees[name])
 
 
 @then("outside it the sandbox is neither A nor B: some steps were taken")

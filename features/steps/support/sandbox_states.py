@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from cleveragents.domain.models.core.checkpoint import ManifestEntry
+from cleveragents.infrastructure.workspace.file_swap import NEW_PREFIX
 from cleveragents.infrastructure.workspace.safe_paths import link_target, make_link
 
 OWN_PREFIX = ".cleveragents-"  # every staging folder a swap (or an older restore) makes
@@ -93,8 +94,11 @@ def build_state(root: Path, name: str, files: int) -> None:
             where.chmod(mode)
 
 
-def exact_tree(root: Path) -> Tree:
-    """Every path under ``root`` but the staging folders at its top, exactly as it is."""
+def exact_tree(root: Path, *, staged: bool = True) -> Tree:
+    """Every path under ``root`` but the staging folders at its top, exactly as it is.
+
+    ``staged=False`` also leaves out the files a swap staged beside their paths.
+    """
     tree: Tree = {}
     stack = [("", os.fspath(root))]
     while stack:
@@ -102,6 +106,8 @@ def exact_tree(root: Path) -> Tree:
         with os.scandir(folder) as entries:
             for item in entries:
                 if not prefix and item.name.startswith(OWN_PREFIX):
+                    continue
+                if not staged and item.name.startswith(NEW_PREFIX):
                     continue
                 relative = f"{prefix}{item.name}"
                 info = item.stat(follow_symlinks=False)

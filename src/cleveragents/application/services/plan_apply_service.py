@@ -37,8 +37,10 @@ from cleveragents.infrastructure.workspace.file_swap import (
     STEP_ORDER,
     Step,
     locked_staging,
+    place_beside,
     recover_interrupted,
     run_steps,
+    staging_token,
 )
 from cleveragents.infrastructure.workspace.safe_paths import (
     SafeRoot,
@@ -174,14 +176,26 @@ def _execute(plan: ApplyPlan, sandbox: Path, target: Path) -> None:
         steps["chmod"].append(Step("chmod", path, mode=new, old_mode=old))
     for index, path in enumerate(sorted(plan.there)):
         steps["out"].append(Step("out", path, staged=f"backup/{index}"))
-    steps["mkdir"] = [Step("mkdir", folder) for folder in _missing_folders(target, plan)]
+    missing = _missing_folders(target, plan)
+    steps["mkdir"] = [Step("mkdir", folder) for folder in missing]
+    writes = sorted(plan.writes.items())
+    steps["in"] = [
+        Step("in", path, staged=f"new/{index}") for index, (path, _) in enumerate(writes)
+    ]
+    beside = {step.staged for step in steps["in"] if step.path.rpartition("/")[0] not in missing}
     with locked_staging(target) as staging:
+        ordered, names = place_beside(
+            [step for kind in STEP_ORDER for step in steps[kind]], beside, staging_token(staging)
+        )
         sandbox_guard = SafeRoot(sandbox)
-        for index, (path, final) in enumerate(sorted(plan.writes.items())):
-            name = f"new/{index}"
-            _stage(sandbox_guard, path, final, f"{staging}/{name}")
-            steps["in"].append(Step("in", path, staged=name))
-        run_steps(target, staging, [step for kind in STEP_ORDER for step in steps[kind]])
+
+        def stage() -> None:
+            for index, (path, final) in enumerate(writes):
+                name = f"new/{index}"
+                place = f"{target}/{names[name]}" if name in names else f"{staging}/{name}"
+                _stage(sandbox_guard, path, final, place)
+
+        run_steps(target, staging, ordered, stage)
 
 
 def _missing_folders(target: Path, plan: ApplyPlan) -> list[str]:

@@ -1,29 +1,33 @@
 """Changing a tree all or nothing, even across a crash: a journal of undoable steps.
 
-Both ``apply`` and ``restore_workspace`` change a tree this way. New content is
-first staged in a staging folder inside the tree (``new/N``). Before the first
-path is touched, the whole list of steps is written to a journal there (fsynced
-under a temporary name, then renamed, so a journal is whole or absent). A step is
-one of:
+Both ``apply`` and ``restore_workspace`` change a tree this way. Before anything
+is written, the whole list of steps is written to a journal in a staging folder
+inside the tree (fsynced under a temporary name, then renamed, so a journal is
+whole or absent). A step is one of:
 
 - ``chmod``: a file's permission bits, old and new;
 - ``out``: a path (file, symlink or empty folder) renamed into the staging
   folder (``backup/N``);
 - ``rmdir``: a folder left empty by the steps before it, with its mode;
 - ``mkdir``: a new folder;
-- ``in``: a staged file or symlink renamed into place.
+- ``in``: a staged file or symlink renamed into place. It is staged beside its
+  destination under a temporary name (``.cleveragents-new-<token>-N``, see
+  :func:`beside_name`), or in the staging folder (``new/N``) when its folder is
+  made by the swap itself.
 
-Every step is a ``rename``, ``mkdir``, ``rmdir`` or ``chmod`` within one file
-system, so at any instant each path is in a state the journal can tell apart.
-Once every step is done a ``committed`` marker is written.
+Then the new content is staged, a ``staged`` marker written, and the steps run:
+each a ``rename``, ``mkdir``, ``rmdir`` or ``chmod`` within one file system, so at
+any instant each path is in a state the journal can tell apart. Once every step
+is done a ``committed`` marker is written.
 
 :func:`recover` turns any staging folder back into "as before": without the
+``staged`` marker it only removes what was staged; without the ``committed``
 marker it undoes the steps taken, newest first (each undo checks what is there,
 so a recovery that is itself killed can run again); with it, the change is
 complete and only the staging folder goes. A running swap holds an exclusive
 ``flock`` on its staging folder's lock file, so recovery never touches the swap
-of a live process. Snapshots never store a staging folder (the scanner skips
-their names at the top of a tree).
+of a live process. Snapshots never store a staging folder or a staged file (the
+scanner skips their names).
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +53,7 @@ OLD_RESTORE_PREFIX = ".cleveragents-restore-"
 # Every name a staging folder of ours has at the top of a tree: never workspace content.
 OWN_PREFIXES = (STAGING_PREFIX, NEW_PREFIX, OLD_RESTORE_PREFIX)
 JOURNAL = "journal.json"
+STAGED = "staged"  # every file is staged: from here on, steps may have run
 COMMITTED = "committed"
 LOCK = "lock"
 
@@ -64,9 +69,47 @@ class Step:
 
     kind: StepKind
     path: str
-    staged: str = ""  # "in": the staged file; "out": where the original goes
+    # "in": the staged file (under the staging folder, or with ``beside`` a temporary
+    # name in the tree next to ``path``); "out": where the original goes.
+    staged: str = ""
     mode: int = 0  # "chmod": the new bits; "rmdir": the folder's bits, to make it again
     old_mode: int = 0  # "chmod": the bits to put back
+    beside: bool = False
+
+
+def beside_name(path: str, token: str, index: int) -> str:
+    """The temporary name a file is staged under next to ``path``, in the same folder.
+
+    Staged beside its destination, a file is made where the file system keeps that
+    folder's files (far cheaper than in a new folder on some), and the swap's
+    rename stays within one folder. Scans never take such a name for content.
+    """
+    folder = path.rpartition("/")[0]
+    name = f"{NEW_PREFIX}{token}-{index}"
+    return f"{folder}/{name}" if folder else name
+
+
+def place_beside(
+    steps: Sequence[Step], beside: set[str], token: str
+) -> tuple[list[Step], dict[str, str]]:
+    """``steps`` with each "in" step whose staged name is in ``beside`` staged beside its path.
+
+    Returns the steps and, for each of them, the new staged name by the old one.
+    """
+    placed: list[Step] = []
+    names: dict[str, str] = {}
+    for index, step in enumerate(steps):
+        if step.kind == "in" and step.staged in beside:
+            name = beside_name(step.path, token, index)
+            names[step.staged] = name
+            step = Step("in", step.path, staged=name, beside=True)
+        placed.append(step)
+    return placed, names
+
+
+def staging_token(staging: Path) -> str:
+    """The unique part of a staging folder's name, shared by the files it stages beside."""
+    return staging.name.removeprefix(STAGING_PREFIX)
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -108,18 +151,31 @@ def locked_staging(target: Path) -> Iterator[Path]:
         os.close(lock)
 
 
-def run_steps(target: Path, staging: Path, steps: Sequence[Step]) -> None:
-    """Journal ``steps``, then run them in order; on any error, undo every step taken.
+def run_steps(
+    target: Path,
+    staging: Path,
+    steps: Sequence[Step],
+    stage: Callable[[], object] | None = None,
+) -> None:
+    """Journal ``steps``, stage their files (``stage``), then run them in order.
 
-    Paths must have been checked by the caller (no symlinked folder on the way);
-    staged files must lie under ``staging``. Raises what failed, after the undo.
+    On any error, every step taken is undone and every staged file removed. Paths
+    must have been checked by the caller (no symlinked folder on the way). The
+    journal is written first, so what ``stage`` writes beside the destinations is
+    known to a recovery; a ``staged`` marker then tells it that steps may have run.
     """
     (staging / "backup").mkdir(exist_ok=True)
-    journal = {"version": 2, "steps": [asdict(step) for step in steps]}
+    rows = [
+        [step.kind, step.path, step.staged, step.mode, step.old_mode, step.beside] for step in steps
+    ]
+    journal = {"version": 3, "steps": rows}
     _fsync_write(staging / JOURNAL, json.dumps(journal).encode())
     prefix = os.fspath(target)
     room = os.fspath(staging)
     try:
+        if stage is not None:
+            stage()
+        (staging / STAGED).touch()
         for step in steps:
             where = f"{prefix}/{step.path}"
             if step.kind == "chmod":
@@ -131,20 +187,30 @@ def run_steps(target: Path, staging: Path, steps: Sequence[Step]) -> None:
             elif step.kind == "mkdir":
                 os.mkdir(where)
             else:
-                os.replace(f"{room}/{step.staged}", where)
+                os.replace(_source(step, prefix, room), where)
     except BaseException:
         recover(staging, target)
         raise
     _fsync_write(staging / COMMITTED, b"")
 
 
+def _source(step: Step, target: str, room: str) -> str:
+    """Where an "in" step's staged file is."""
+    return f"{target}/{step.staged}" if step.beside else f"{room}/{step.staged}"
+
+
 def _undo(step: Step, target: str, room: str) -> bool:
     """Undo ``step`` if it was taken; True when something changed."""
     where = f"{target}/{step.path}"
     if step.kind == "in":
-        if os.path.lexists(f"{room}/{step.staged}") or not os.path.lexists(where):
+        source = _source(step, target, room)
+        if os.path.lexists(source):  # staged and never moved in
+            if step.beside:
+                os.unlink(source)
             return False
-        _remove_single(where)
+        if not os.path.lexists(where) or (os.path.isdir(where) and not os.path.islink(where)):
+            return False  # nothing there, or a folder: what an "in" step places is never one
+        os.unlink(where)
         return True
     if step.kind == "mkdir":
         if not os.path.isdir(where) or os.path.islink(where) or os.listdir(where):
@@ -190,7 +256,13 @@ def _remove_single(path: str) -> None:
 
 
 def _steps_of(journal: dict[str, Any]) -> list[Step]:
-    """The journal's steps; a journal from before version 2 listed swaps per path."""
+    """The journal's steps, from any version's journal.
+
+    Version 3 lists each step as a row; version 2 as an object (and staged every
+    file before its journal); a journal from before version 2 listed swaps per path.
+    """
+    if journal.get("version") == 3:
+        return [Step(*raw) for raw in journal["steps"]]
     if journal.get("version") == 2:
         return [Step(**raw) for raw in journal["steps"]]
     steps = [Step("mkdir", folder) for folder in journal["folders"]]
@@ -210,8 +282,16 @@ def recover(staging: Path, target: Path) -> bool:
     undone = False
     journal_path = staging / JOURNAL
     if journal_path.exists() and not (staging / COMMITTED).exists():
-        steps = _steps_of(json.loads(journal_path.read_text()))
+        journal = json.loads(journal_path.read_text())
+        steps = _steps_of(journal)
         prefix, room = os.fspath(target), os.fspath(staging)
+        # Before a version-3 journal's ``staged`` marker no step ran: only what was
+        # staged beside the destinations goes. (Earlier versions staged before their journal.)
+        if journal.get("version") == 3 and not (staging / STAGED).exists():
+            for step in steps:
+                if step.beside and os.path.lexists(_source(step, prefix, room)):
+                    os.unlink(_source(step, prefix, room))
+            steps = []
         for step in reversed(steps):
             undone = _undo(step, prefix, room) or undone
     shutil.rmtree(staging, ignore_errors=True)

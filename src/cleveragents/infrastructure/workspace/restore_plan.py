@@ -36,6 +36,8 @@ class RestorePlan:
     steps: list[Step] = field(default_factory=list)
     # staged name (``new/N``) -> the manifest entry whose content goes there
     staged: dict[str, ManifestEntry] = field(default_factory=dict)
+    # the staged names whose folder is there before the swap: staged beside their path
+    beside: set[str] = field(default_factory=set)
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -264,6 +266,8 @@ class _Planner:
         for index, (path, want) in enumerate(sorted(self.writes.items())):
             name = f"new/{index}"
             self.plan.staged[name] = want
+            if path.rpartition("/")[0] not in mkdirs:
+                self.plan.beside.add(name)
             steps["in"].append(Step("in", path, staged=name))
         self.plan.steps = [step for kind in STEP_ORDER for step in steps[kind]]
 

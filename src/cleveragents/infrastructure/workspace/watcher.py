@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from cleveragents._logging import get_logger
-from cleveragents.infrastructure.workspace.file_swap import OWN_PREFIXES
+from cleveragents.infrastructure.workspace.file_swap import NEW_PREFIX, OWN_PREFIXES
 
 _log = get_logger(__name__)
 
@@ -222,9 +222,10 @@ class TreeWatcher:
                     return
                 del folders[wd]  # deleted: its parent reports the path as deleted
                 continue
-            path = f"{prefix}{os.fsdecode(raw)}"
-            if not prefix and path.startswith(OWN_PREFIXES):
-                continue  # a staging folder of a restore or apply: never workspace content
+            name = os.fsdecode(raw)
+            if name.startswith(NEW_PREFIX) or (not prefix and name.startswith(OWN_PREFIXES)):
+                continue  # a staging folder or staged file of ours: never workspace content
+            path = f"{prefix}{name}"
             if mask & IN_ISDIR:
                 if mask & IN_MOVED_FROM:
                     self._give_up("a folder moved")
