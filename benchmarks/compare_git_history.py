@@ -251,6 +251,7 @@ def profile_in_place(context: Context, measured: Measurement, trips: int) -> str
     mine, links = context.folder / "ours-work", measured.links
     shutil.rmtree(mine, ignore_errors=True)
     materialize(context.history.state(b), mine)
+    context.ours.adopt(b, mine)
     profiler = cProfile.Profile()
     for _ in range(trips):
         for number in (a, b):

@@ -189,12 +189,20 @@ class CheckpointService:
         parent = self._repository.latest_for_plan(key)
         watcher: TreeWatcher | None = None
         try:
-            previous, watcher, changes = (
+            remembered, watcher, changes = (
                 self._memory.recall(key, root, parent) if reuse else (None, None, None)
             )
+            previous = remembered.baseline if remembered is not None else None
             found = None
-            if previous is not None and watcher is not None and changes is not None:
-                found = rescan(root, self._settings, previous.scan, changes, watcher)
+            if remembered is not None and watcher is not None and changes is not None:
+                found = rescan(
+                    root,
+                    self._settings,
+                    remembered.baseline.scan,
+                    changes,
+                    watcher,
+                    trusted=remembered.trusted,
+                )
             if found is None:
                 if watcher is not None:
                     watcher.close()
@@ -227,7 +235,7 @@ class CheckpointService:
         details: _Details,
     ) -> tuple[Checkpoint, int]:
         """Write the snapshot; returns the checkpoint and its stat-cache lag."""
-        diff, blobs, restated = snapshot_diff(previous.scan if previous else None, found)
+        diff, blobs, reused, restated = snapshot_diff(previous.scan if previous else None, found)
         # A full walk always writes the stat cache; a watcher's report only when the
         # cache has fallen CACHE_LAG_LIMIT files behind.
         lag = (previous.cache_lag if previous else 0) + restated
@@ -255,6 +263,7 @@ class CheckpointService:
             stat_cache=None if lag else found.cache_bytes(),
             scan_started_ns=found.started_ns,
             baseline_checkpoint_id=previous.checkpoint_id if previous else None,
+            reused=frozenset(reused),
         )
         try:
             created = self._repository.create(checkpoint, content)
@@ -398,15 +407,16 @@ class CheckpointService:
                 raise ValueError(
                     f"checkpoint {checkpoint.checkpoint_id} has no workspace snapshot to restore"
                 )
-            current = (
+            current, known = (
                 current_state(
                     self._repository, self._memory, self._settings, checkpoint.plan_id, target
                 )
                 if exists
-                else {}
+                else ({}, frozenset[str]())
             )
-            states = TreeStates({entry.path: entry for entry in manifest}, current)
-        return restore(
+            wanted = {entry.path: entry for entry in manifest}
+            states = TreeStates(wanted, current, known=known)
+        result, written = restore(
             self._repository,
             checkpoint,
             target,
@@ -415,6 +425,9 @@ class CheckpointService:
             dry_run=dry_run,
             keep_large=keep_large,
         )
+        if written:
+            self._memory.note_restore(checkpoint.plan_id, target, written)
+        return result
 
 
 # Kinds whose content is a stored blob (a large file's is not; an empty folder is a tree).

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cleveragents._logging import get_logger
 from cleveragents.domain.models.core.checkpoint import Checkpoint
-from cleveragents.infrastructure.workspace.scanner import Scan
+from cleveragents.infrastructure.workspace.scanner import Scan, ScannedFile
 from cleveragents.infrastructure.workspace.watcher import Changes, TreeWatcher, watchable
 
 _log = get_logger(__name__)
@@ -33,13 +33,30 @@ class Baseline:
     cache_lag: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Remembered:
-    """What is kept of a plan between snapshots: its folder, last scan and watcher."""
+    """What is kept of a plan between snapshots: its folder, last scan and watcher.
+
+    A restore into the folder drains the watcher (so that its own writes are told
+    apart from later ones) and notes what it wrote: ``drained`` keeps those
+    changes for the next snapshot, ``trusted`` the written files with the stat
+    data they had right after being written (None for what it removed).
+    """
 
     root: str
     baseline: Baseline
     watcher: TreeWatcher | None
+    drained: Changes = field(default_factory=Changes)
+    trusted: dict[str, ScannedFile | None] = field(default_factory=dict)
+    # Paths a restore brought from a checkpoint of the plan: the plan knows them.
+    restored: set[str] = field(default_factory=set)
+
+    def since_baseline(self, fresh: Changes) -> Changes:
+        """``fresh`` (from the watcher) with what was drained and written before."""
+        return Changes(
+            files=fresh.files | self.drained.files | self.trusted.keys(),
+            folders=fresh.folders | self.drained.folders,
+        )
 
     def watches(self, target: Path) -> bool:
         """True when ``target`` is this plan's sandbox and a watcher looks after it."""
@@ -61,13 +78,13 @@ class SandboxMemory:
 
     def recall(
         self, key: str, root: Path, parent: Checkpoint | None
-    ) -> tuple[Baseline | None, TreeWatcher | None, Changes | None]:
-        """The plan's remembered scan, its watcher, and what the watcher reported since.
+    ) -> tuple[Remembered | None, TreeWatcher | None, Changes | None]:
+        """The plan's memory, its watcher, and every change since its baseline.
 
-        Taken out of the memory (the snapshot puts back its own). The scan is None
-        unless it is still the plan's latest checkpoint (in this process or any
-        other), for the same sandbox folder; the changes are None when the watcher
-        cannot vouch for the tree.
+        Taken out of the memory (the snapshot puts back its own). The memory is None
+        unless its baseline is still the plan's latest checkpoint (in this process
+        or any other), for the same sandbox folder; the changes are None when the
+        watcher cannot vouch for the tree.
         """
         with self._lock:
             remembered = self._plans.pop(key, None)
@@ -80,8 +97,28 @@ class SandboxMemory:
             or remembered.baseline.checkpoint_id != parent.checkpoint_id
         ):
             return None, watcher, None
-        changes = watcher.drain() if watcher is not None else None
-        return remembered.baseline, watcher, changes
+        fresh = watcher.drain() if watcher is not None else None
+        return remembered, watcher, None if fresh is None else remembered.since_baseline(fresh)
+
+    def note_restore(self, key: str, target: Path, written: dict[str, ScannedFile | None]) -> None:
+        """A restore wrote ``written`` into the plan's watched sandbox ``target``.
+
+        The watcher is drained now, so the next look tells later changes from the
+        restore's own; the restore's files are trusted by their stat data.
+        """
+        remembered = self.get(key)
+        if remembered is None or remembered.watcher is None or not remembered.watches(target):
+            return
+        fresh = remembered.watcher.drain()
+        if fresh is None:  # it cannot vouch for the tree any more: forget the plan
+            self.release(key)
+            return
+        with self._lock:
+            remembered.drained = Changes(
+                remembered.drained.files | fresh.files, remembered.drained.folders | fresh.folders
+            )
+            remembered.trusted.update(written)
+            remembered.restored.update(path for path, file in written.items() if file is not None)
 
     def new_watcher(self, root: Path) -> TreeWatcher | None:
         """A watcher for ``root``, or None (watching off, a remote file system, no inotify)."""

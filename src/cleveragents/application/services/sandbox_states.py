@@ -98,7 +98,15 @@ def watched_states(
         return None
     if compared is None:
         return None
-    found = rescan(target, settings, baseline.scan, changes, remembered.watcher, keep_content=False)
+    found = rescan(
+        target,
+        settings,
+        baseline.scan,
+        remembered.since_baseline(changes),
+        remembered.watcher,
+        keep_content=False,
+        trusted=remembered.trusted,
+    )
     wanted, before = compared
     candidates = set(wanted) | set(before) | (found.touched or set())
     last = baseline.scan.files
@@ -110,6 +118,7 @@ def watched_states(
         },
         current={path: found.files[path].entry for path in candidates if path in found.files},
         partial=True,
+        known=frozenset(before) | remembered.restored,
     )
 
 
@@ -119,22 +128,25 @@ def current_state(
     settings: ScanSettings,
     key: str,
     target: Path,
-) -> dict[str, ManifestEntry]:
-    """What ``target`` holds now; the plan's last scan spares re-reading unchanged files.
+) -> tuple[dict[str, ManifestEntry], frozenset[str]]:
+    """What ``target`` holds now, and the paths the plan's latest snapshot holds.
 
     For the sandbox of the plan's latest snapshot, files whose stat data match
-    the stat cache (or this process's last scan) are not read again.
+    the stat cache (or this process's last scan of it) are not read again.
     """
-    remembered = memory.get(key)
     place = os.path.realpath(target)
+    latest = repository.latest_for_plan(key)
     previous: Scan | None = None
-    if remembered is not None and os.path.realpath(remembered.root) == place:
-        previous = remembered.baseline.scan
-    else:
-        latest = repository.latest_for_plan(key)
-        if latest is not None and os.path.realpath(latest.sandbox_ref) == place:
+    known: frozenset[str] = frozenset()
+    if latest is not None and os.path.realpath(latest.sandbox_ref) == place:
+        remembered = memory.get(key)
+        if remembered is not None and remembered.baseline.checkpoint_id == latest.checkpoint_id:
+            previous = remembered.baseline.scan
+        else:
             stored = stored_baseline(repository, key, latest)
             previous = stored.scan if stored is not None else None
+    if previous is not None:
+        known = frozenset(previous.files)
     found = scan(
         target,
         settings,
@@ -142,4 +154,4 @@ def current_state(
         previous.started_ns if previous is not None else 0,
         keep_content=False,
     )
-    return {path: each.entry for path, each in found.files.items()}
+    return {path: each.entry for path, each in found.files.items()}, known

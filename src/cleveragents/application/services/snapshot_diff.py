@@ -5,6 +5,9 @@ from __future__ import annotations
 from cleveragents.domain.models.core.checkpoint import DiffEntry, FileKind, ManifestEntry
 from cleveragents.infrastructure.workspace.scanner import Scan
 
+# The kinds whose content is a stored blob (a large file's is not; an empty folder is a tree).
+STORED_KINDS = frozenset({FileKind.FILE, FileKind.SYMLINK})
+
 
 def unchanged(old: ManifestEntry, new: ManifestEntry) -> bool:
     """The same path state in both snapshots: kind, content and permission bits."""
@@ -13,8 +16,10 @@ def unchanged(old: ManifestEntry, new: ManifestEntry) -> bool:
 
 def snapshot_diff(
     previous: Scan | None, found: Scan
-) -> tuple[list[DiffEntry], dict[str, bytes], int]:
-    """(the diff sorted by shown path, new content by hash, how many paths were looked at again).
+) -> tuple[list[DiffEntry], dict[str, bytes], set[str], int]:
+    """The diff sorted by shown path, new content by hash, the hashes of content not read
+    (a restore's files, trusted by their stat data: their content is stored already,
+    which the write must check), and how many paths were looked at again.
 
     A watcher's scan names the paths it looked at again; after a walk, every path
     of either scan is compared. A path whose scan kept the previous entry (the same
@@ -24,6 +29,7 @@ def snapshot_diff(
     files = found.files
     diff: list[DiffEntry] = []
     blobs: dict[str, bytes] = {}
+    reused: set[str] = set()
     restated = 0
     paths = found.touched if found.touched is not None else before.keys() | files.keys()
     for path in paths:
@@ -42,10 +48,12 @@ def snapshot_diff(
             diff.append(DiffEntry.of(now.entry))
         if now.content is not None:
             blobs[now.entry.sha256] = now.content
+        elif now.verified and now.entry.kind in STORED_KINDS:
+            reused.add(now.entry.sha256)
     if found.touched is None and blobs:
         # Content the baseline has is stored already (a watcher's few files are left
         # to the repository's own lookup).
         stored = {f.entry.sha256 for f in before.values()}
         blobs = {digest: data for digest, data in blobs.items() if digest not in stored}
     diff.sort(key=lambda entry: entry.shown_path)
-    return diff, blobs, restated
+    return diff, blobs, reused, restated

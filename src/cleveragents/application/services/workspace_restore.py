@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Mapping
+import stat
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +26,16 @@ from cleveragents.domain.models.core.checkpoint import (
     FileKind,
     ManifestEntry,
 )
-from cleveragents.infrastructure.workspace.file_swap import locked_staging, run_steps
+from cleveragents.infrastructure.workspace.file_swap import (
+    Step,
+    locked_staging,
+    place_beside,
+    run_steps,
+    staging_token,
+)
 from cleveragents.infrastructure.workspace.restore_plan import plan_restore
 from cleveragents.infrastructure.workspace.safe_paths import make_link, write_all
+from cleveragents.infrastructure.workspace.scanner import ScannedFile, stat_key_of
 
 _log = get_logger(__name__)
 
@@ -56,6 +64,9 @@ class TreeStates:
     wanted: Mapping[str, ManifestEntry]
     current: Mapping[str, ManifestEntry]
     partial: bool = False
+    # Paths a checkpoint of the plan is known to hold already (its last snapshot's):
+    # the plan's history is read only for the other paths the checkpoint lacks.
+    known: frozenset[str] = frozenset()
 
 
 def restore(
@@ -67,13 +78,14 @@ def restore(
     remove_untracked: bool,
     dry_run: bool,
     keep_large: bool = False,
-) -> RestoreResult:
+) -> tuple[RestoreResult, Written]:
     """Restore ``checkpoint``'s snapshot into ``target`` (see ``CheckpointService``).
 
-    What a killed restore or apply left in ``target`` must have been recovered
-    before ``states`` were read. ``keep_large`` keeps the files above the size
-    limit that the checkpoint lacks, even with ``remove_untracked``: no snapshot
-    could have stored them.
+    Returns the result and what was written (see :func:`_written`). What a killed
+    restore or apply left in ``target`` must have been recovered before ``states``
+    were read. ``keep_large`` keeps the files above the size limit that the
+    checkpoint lacks, even with ``remove_untracked``: no snapshot could have stored
+    them.
     """
     exists = target.exists()
     wanted, current = states.wanted, states.current
@@ -85,17 +97,31 @@ def restore(
         if keep_large:
             known = {path for path in known if current[path].kind is not FileKind.LARGE}
     else:
-        known = repository.known_paths(checkpoint.plan_id, among=unwanted)
+        known = {path for path in unwanted if path in states.known}
+        unknown = [path for path in unwanted if path not in states.known]
+        if unknown:
+            known |= repository.known_paths(checkpoint.plan_id, among=unknown)
     plan = plan_restore(target, wanted, current, known.__contains__, exists=exists)
     if dry_run:
-        return RestoreResult(plan.written, plan.removed, plan.skipped, dry_run=True)
+        return RestoreResult(plan.written, plan.removed, plan.skipped, dry_run=True), {}
     target.mkdir(parents=True, exist_ok=True)
     if not plan.steps:
-        return RestoreResult(plan.written, plan.removed, plan.skipped)
+        return RestoreResult(plan.written, plan.removed, plan.skipped), {}
+    stamps: dict[str, _Stamp] = {}
     try:
         with locked_staging(target) as staging:
-            _stage(repository, plan.staged, staging)
-            run_steps(target, staging, plan.steps)
+            steps, names = place_beside(plan.steps, plan.beside, staging_token(staging))
+            staged = {names.get(name, name): entry for name, entry in plan.staged.items()}
+            in_tree = set(names.values())
+            places = {
+                name: f"{target}/{name}" if name in in_tree else f"{staging}/{name}"
+                for name in staged
+            }
+
+            def stage() -> None:
+                stamps.update(_stage(repository, staged, places))
+
+            run_steps(target, staging, steps, stage)
     except BaseException:
         if not exists:  # the steps were undone: leave no new folder behind either
             shutil.rmtree(target, ignore_errors=True)
@@ -107,35 +133,94 @@ def restore(
         removed=len(plan.removed),
         partial=states.partial,
     )
-    return RestoreResult(plan.written, plan.removed, plan.skipped)
+    result = RestoreResult(plan.written, plan.removed, plan.skipped)
+    return result, _written(target, steps, staged, stamps, wanted)
 
 
-def _stage(repository: CheckpointStore, staged: Mapping[str, ManifestEntry], staging: Path) -> None:
-    """Write every staged entry's content under ``staging`` after checking its hash."""
+# What a restore wrote, by path: the written file or symlink with the stat data it had
+# right after, or None for a path it removed (or whose state it cannot vouch for).
+Written = dict[str, ScannedFile | None]
+_Stamp = tuple[int, int, int]  # inode, size, mtime_ns of a staged file
+
+
+def _written(
+    target: Path,
+    steps: Sequence[Step],
+    staged: Mapping[str, ManifestEntry],
+    stamps: Mapping[str, _Stamp],
+    wanted: Mapping[str, ManifestEntry],
+) -> Written:
+    """What the steps wrote, each file trusted only while it is still the one staged.
+
+    A rename keeps a file's inode, size and mtime: a file whose stamp changed
+    between staging and now was written by someone else meanwhile, and is left
+    for the next scan to read.
+    """
+    written: Written = {}
+    prefix = os.fspath(target)
+    for step in steps:
+        if step.kind in ("out", "rmdir"):
+            written[step.path] = None
+        elif step.kind in ("in", "chmod"):
+            try:
+                info = os.lstat(f"{prefix}/{step.path}")
+            except OSError:
+                written[step.path] = None
+                continue
+            if step.kind == "in":
+                entry = staged[step.staged]
+                trusted = (info.st_ino, info.st_size, info.st_mtime_ns) == stamps[step.staged]
+            else:
+                entry = wanted[step.path]
+                trusted = stat.S_IMODE(info.st_mode) == step.mode
+            written[step.path] = (
+                ScannedFile(entry, stat_key_of(info), verified=True) if trusted else None
+            )
+    return written
+
+
+def _stage(
+    repository: CheckpointStore, staged: Mapping[str, ManifestEntry], places: Mapping[str, str]
+) -> dict[str, _Stamp]:
+    """Write every staged entry's content at its place after checking its hash.
+
+    Returns each staged file's stamp (inode, size, mtime).
+    """
+    stamps: dict[str, _Stamp] = {}
     by_hash: dict[str, list[str]] = {}
     for name, entry in staged.items():
         by_hash.setdefault(entry.sha256, []).append(name)
-    room = os.fspath(staging)
     for digest, data in repository.read_blobs(by_hash):
         if hashlib.sha256(data).hexdigest() != digest:
             raise IntegrityCheckError(f"stored content {digest} does not match its hash")
         for name in by_hash.pop(digest):
             entry = staged[name]
-            place = f"{room}/{name}"
+            place = places[name]
             if entry.kind is FileKind.SYMLINK:
                 make_link(data, place)
+                info = os.lstat(place)
             else:
-                write_new(place, data, entry.mode)
+                info = write_new(place, data, entry.mode)
+            stamps[name] = (info.st_ino, info.st_size, info.st_mtime_ns)
     if by_hash:
         missing = sorted(staged[name].path for names in by_hash.values() for name in names)
         raise IntegrityCheckError(f"stored content for {missing[0]} is missing")
+    return stamps
 
 
-def write_new(place: str, data: bytes, mode: int) -> None:
-    """Create ``place`` holding ``data`` with exactly ``mode`` (whatever the umask)."""
-    fd = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+def write_new(place: str, data: bytes, mode: int) -> os.stat_result:
+    """Create ``place`` holding ``data`` with exactly ``mode`` (whatever the umask); its stat.
+
+    Created with ``mode`` less the umask, never more open than wanted; changed to
+    ``mode`` only when the umask took bits away (a metadata write saved otherwise).
+    """
+    fd = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
         write_all(fd, data)
-        os.fchmod(fd, mode)
+        info = os.fstat(fd)
+        if stat.S_IMODE(info.st_mode) != mode:
+            os.fchmod(fd, mode)
+            info = os.fstat(fd)
+        return info
     finally:
         os.close(fd)

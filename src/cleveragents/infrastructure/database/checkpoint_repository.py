@@ -35,7 +35,12 @@ from cleveragents.infrastructure.database.models import (
     CheckpointObjectModel,
     CheckpointStatCacheModel,
 )
-from cleveragents.infrastructure.database.object_codec import compress, decode_diff, encode_diff
+from cleveragents.infrastructure.database.object_codec import (
+    added_paths,
+    compress,
+    decode_diff,
+    encode_diff,
+)
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     checkpoint_exists,
@@ -151,6 +156,12 @@ class CheckpointRepository(Repository):
             marks = current_marks(session, checkpoint.plan_id)
             refuse_cancelled(session, [checkpoint.plan_id], "a checkpoint")
             baseline = content.baseline_checkpoint_id if content is not None else None
+            reused = sorted(content.reused) if content is not None else []
+            if reused and len(existing_objects(session, reused)) < len(reused):
+                raise BaselineGoneError(
+                    "content a restore wrote into the sandbox, which this snapshot reuses, was "
+                    "deleted while the snapshot was taken"
+                )
             if baseline is not None and not checkpoint_exists(session, baseline):
                 raise BaselineGoneError(
                     f"checkpoint {baseline}, whose content this snapshot reuses, was deleted "
@@ -178,6 +189,7 @@ class CheckpointRepository(Repository):
                         "file_count": file_count,
                         "total_size": total_size,
                         "diff_data": diff_data,
+                        "baseline_id": baseline,
                         "entry_mark": marks.entries,
                         "invocation_mark": marks.invocations,
                         "rollbacks_before": marks.rollbacks,
@@ -353,22 +365,38 @@ class CheckpointRepository(Repository):
                     yield digest, loaded[digest][1]
 
     def known_paths(self, plan_id: str, among: Iterable[str] | None = None) -> set[str]:
-        """Every path that any checkpoint of the plan has in its snapshot.
+        """Every path that any checkpoint of the plan has in its snapshot (only ``among`` them).
 
-        With ``among``, only those of its paths: just the trees on their way are read.
+        A snapshot holds its baseline's paths plus the ones its diff adds, so the
+        plan's paths are the diffs' added paths plus the whole trees of the
+        snapshots whose baseline is gone (the oldest, after a prune): a few trees,
+        not every version of every folder.
         """
         key = valid_id(plan_id, "plan_id")
         wanted = None if among is None else set(among)
 
         def work(session: Session) -> set[str]:
-            query = select(_CHECKPOINTS.c.root_tree).where(
-                _CHECKPOINTS.c.plan_id == key, _CHECKPOINTS.c.root_tree.is_not(None)
-            )
-            roots = set(session.execute(query).scalars())
+            rows = session.execute(
+                select(
+                    _CHECKPOINTS.c.checkpoint_id,
+                    _CHECKPOINTS.c.root_tree,
+                    _CHECKPOINTS.c.baseline_id,
+                    _CHECKPOINTS.c.diff_data,
+                ).where(_CHECKPOINTS.c.plan_id == key, _CHECKPOINTS.c.root_tree.is_not(None))
+            ).all()
+            present = {row.checkpoint_id for row in rows}
+            found: set[str] = set()
+            whole: set[str] = set()
+            for row in rows:
+                if row.baseline_id is None or row.baseline_id not in present:
+                    whole.add(row.root_tree)
+                    continue
+                added = added_paths(row.checkpoint_id, row.diff_data)
+                found.update(added if wanted is None else wanted.intersection(added))
             if wanted is not None:
-                return paths_among(session, roots, wanted)
-            trees = walk_trees(session, roots)
-            return {entry.path for root in roots for entry in flatten(root, trees)}
+                return found | paths_among(session, whole, wanted - found)
+            trees = walk_trees(session, whole)
+            return found | {entry.path for root in whole for entry in flatten(root, trees)}
 
         return self._read(f"read the paths of plan {key}", work)
 

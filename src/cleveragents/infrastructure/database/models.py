@@ -190,6 +190,8 @@ class CheckpointModel(Base):
     total_size: Mapped[int] = mapped_column(BigInteger)
     # zlib of the diff's canonical form (see diff_canonical_bytes); NULL: no change.
     diff_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The snapshot this one's diff is against (None: the first, or made before 0008).
+    baseline_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     # The highest entry and invocation seq when the checkpoint was made, and how many
     # rollbacks of its plan came before it: what was live then (see plan_rollbacks).
     entry_mark: Mapped[int] = mapped_column(BigInteger, server_default="0")

@@ -93,6 +93,20 @@ def encode_diff(diff: Sequence[DiffEntry]) -> bytes:
     return zlib.compress(diff_canonical_bytes(diff), COMPRESSION_LEVEL)
 
 
+def added_paths(checkpoint_id: str, data: bytes | None) -> list[str]:
+    """The paths a stored diff says are there now (without building its entries).
+
+    Folders' shown paths lose their trailing ``/``. ``IntegrityCheckError`` if damaged.
+    """
+    if data is None:
+        return []
+    try:
+        rows = json.loads(zlib.decompress(data))
+        return [str(row[0]).removesuffix("/") for row in rows if row[1] is not None]
+    except (zlib.error, ValueError, TypeError, IndexError) as exc:
+        raise IntegrityCheckError(f"the diff of checkpoint {checkpoint_id} is corrupt") from exc
+
+
 def decode_diff(checkpoint_id: str, data: bytes | None) -> list[DiffEntry]:
     """The diff :func:`encode_diff` stored; ``IntegrityCheckError`` if it is damaged."""
     if data is None:

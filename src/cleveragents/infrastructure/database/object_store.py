@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, cast
 
@@ -41,6 +43,8 @@ _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
 _STAT_CACHE = cast(Table, CheckpointStatCacheModel.__table__)
 BLOB: Final = "blob"
 _CHUNK: Final = 500
+# How many parsed trees the process keeps for restores (a few MB at most).
+PARSED_TREES: Final = 8192
 _OBJECTS_LOCK_KEY: Final = 0x63686B70  # PostgreSQL advisory lock over checkpoint_objects
 
 
@@ -140,7 +144,7 @@ def tree_diff_of(
     level = [("", first, second)]
     while level:
         needed = {digest for _, *pair in level for digest in pair} - trees.keys()
-        trees.update(walk_level(session, sorted(needed)))
+        trees.update(PARSED.level(session, sorted(needed)))
         whole: list[tuple[int, str, str]] = []  # (side, path, sub-tree) read whole
         deeper: list[tuple[str, str, str]] = []
         for prefix, one, two in level:
@@ -160,8 +164,12 @@ def tree_diff_of(
                         whole.append((side, path, row[2]))
                     else:
                         found[side][path] = entry_of(path, *row[1:])
-        if whole:
-            trees.update(walk_trees(session, {digest for _, _, digest in whole}))
+        wanted = {digest for _, _, digest in whole}
+        while wanted:  # the whole sub-trees, a level at a time
+            trees.update(PARSED.level(session, sorted(wanted - trees.keys())))
+            wanted = {
+                row[2] for digest in wanted for row in trees[digest] if row[1] == TREE
+            } - trees.keys()
         for side, path, digest in whole:
             if not trees[digest]:
                 found[side][path] = entry_of(path, TREE, digest, 0, False)
@@ -179,8 +187,7 @@ def paths_among(session: Session, roots: Iterable[str], wanted: set[str]) -> set
     trees: dict[str, list[list[Any]]] = {}
     while level:
         missing = sorted({digest for digest, _ in level} - trees.keys())
-        for digest, data in walk_level(session, missing).items():
-            trees[digest] = data
+        trees.update(PARSED.level(session, missing))
         next_level: set[tuple[str, str]] = set()
         for digest, prefix in level:
             for name, kind, sha256, _, _ in trees[digest]:
@@ -196,6 +203,43 @@ def paths_among(session: Session, roots: Iterable[str], wanted: set[str]) -> set
 def walk_level(session: Session, hashes: Sequence[str]) -> dict[str, list[list[Any]]]:
     """The parsed trees of ``hashes``, each checked against its hash."""
     return walk_level_with_bases(session, hashes, None)
+
+
+class ParsedTrees:
+    """A bounded, thread-safe memory of parsed trees by hash.
+
+    A tree is content-addressed and never changes, and each one here was checked
+    against its hash when it was read, so a hit is always what the store holds.
+    Only the restore's hot reads use it (tree comparison, known paths);
+    ``verify_checkpoint``, manifests and garbage collection always read the store.
+    """
+
+    def __init__(self, size: int = PARSED_TREES) -> None:
+        self._size = size
+        self._trees: OrderedDict[str, list[list[Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def level(self, session: Session, hashes: Sequence[str]) -> dict[str, list[list[Any]]]:
+        """:func:`walk_level`, answering from memory what it can."""
+        found: dict[str, list[list[Any]]] = {}
+        with self._lock:
+            for digest in hashes:
+                tree = self._trees.get(digest)
+                if tree is not None:
+                    self._trees.move_to_end(digest)
+                    found[digest] = tree
+        missing = [digest for digest in hashes if digest not in found]
+        if missing:
+            loaded = walk_level(session, missing)
+            found.update(loaded)
+            with self._lock:
+                self._trees.update(loaded)
+                while len(self._trees) > self._size:
+                    self._trees.popitem(last=False)
+        return found
+
+
+PARSED = ParsedTrees()
 
 
 def walk_level_with_bases(

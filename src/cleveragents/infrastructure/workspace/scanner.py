@@ -28,7 +28,7 @@ from cleveragents.domain.models.core.checkpoint import (
     ManifestEntry,
 )
 from cleveragents.infrastructure.database.trusted import from_trusted
-from cleveragents.infrastructure.workspace.file_swap import OWN_PREFIXES
+from cleveragents.infrastructure.workspace.file_swap import NEW_PREFIX, OWN_PREFIXES
 from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, link_target
 from cleveragents.infrastructure.workspace.watcher import Changes, TreeWatcher
 
@@ -43,6 +43,12 @@ _log = get_logger(__name__)
 
 StatKey = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, mode
 
+
+def stat_key_of(info: os.stat_result) -> StatKey:
+    """The stat data a scan compares: size, mtime and ctime (ns), inode and mode."""
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
+
+
 _KINDS: Final = {kind.value: kind for kind in FileKind}
 # Reading and hashing in threads pays off only for more than a few small files.
 _THREADS_FROM_FILES: Final = 16
@@ -55,12 +61,16 @@ class ScannedFile:
 
     ``row`` is the file's encoded stat-cache row, kept while the file is unchanged so
     that writing the cache does not encode every unchanged file again.
+    ``verified``: the stat data were taken right after this library wrote the file
+    (a restore), so they vouch for its content even within the racy window, as
+    git's index does for the files a checkout wrote.
     """
 
     entry: ManifestEntry
     stat_key: StatKey
     content: bytes | None = None
     row: str | None = None
+    verified: bool = False
 
     def cache_row(self) -> str:
         """``"path":[size,mtime_ns,ctime_ns,inode,mode,"sha256","kind"]`` (JSON)."""
@@ -177,6 +187,7 @@ def _walk(
                 relative = f"{prefix}{name}"
                 if (
                     name in ALWAYS_EXCLUDED
+                    or name.startswith(NEW_PREFIX)
                     or (not prefix and name.startswith(OWN_PREFIXES))
                     or (excludes and settings.excluded(relative))
                 ):
@@ -218,7 +229,7 @@ def _acceptable(relative: str, settings: ScanSettings, skipped: list[str]) -> bo
         skipped.append(shown)
         _log.warning("snapshot.skipped_name", path=shown, reason="not valid UTF-8")
         return False
-    if relative.startswith(OWN_PREFIXES):
+    if relative.startswith(OWN_PREFIXES) or relative.rpartition("/")[2].startswith(NEW_PREFIX):
         return False
     return not settings.excluded_path(relative)
 
@@ -253,13 +264,16 @@ def rescan(
     watcher: TreeWatcher,
     *,
     keep_content: bool = True,
+    trusted: Mapping[str, ScannedFile | None] | None = None,
 ) -> Scan:
     """The scan of ``root`` after ``changes``, reported by ``watcher`` since ``previous``.
 
     Only the changed files (and every file with more than one hard link, whose other
     names may lie outside the tree) are stat'ed again, only the new or deleted
     folders walked again, and only the folders around them checked for emptiness;
-    every other path keeps its entry from ``previous``.
+    every other path keeps its entry from ``previous``. ``trusted`` holds what this
+    library wrote since (a restore's files with their stat data, None for what it
+    removed): a changed path whose stat data still match is not read again.
     """
     started = time.time_ns()
     files = dict(previous.files)
@@ -299,7 +313,10 @@ def rescan(
     around = {path.rpartition("/")[0] for path in [*touched, *fresh]} - walked_paths
     walked.extend(_empty_folders(guard, sorted(around - {""}), settings, found))
     touched.update(around - {""})
-    _settle(found, walked, previous.files, previous.started_ns, settings, keep_content)
+    known: Mapping[str, ScannedFile] = previous.files
+    if trusted:
+        known = {**previous.files, **{p: f for p, f in trusted.items() if f is not None}}
+    _settle(found, walked, known, previous.started_ns, settings, keep_content)
     return found
 
 
@@ -357,7 +374,7 @@ def _settle(
     linked = found.linked
     to_read: list[tuple[str, str, os.stat_result]] = []
     for relative, path, info in walked:
-        key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
+        key = stat_key_of(info)
         old = known.get(relative)
         if stat.S_ISDIR(info.st_mode):  # an empty folder: nothing to read
             if old is not None and old.entry.kind is FileKind.DIR:
@@ -369,7 +386,11 @@ def _settle(
             continue
         if info.st_nlink > 1:
             linked.add(relative)
-        if old is not None and old.stat_key == key and max(key[1], key[2]) < racy_from:
+        if (
+            old is not None
+            and old.stat_key == key
+            and (old.verified or max(key[1], key[2]) < racy_from)
+        ):
             files[relative] = old  # the same object: callers skip it by identity
         else:
             to_read.append((relative, path, info))
@@ -379,7 +400,7 @@ def _settle(
         digest, content, kind = _read(path, info, settings.size_limit)
         if not keep_content:
             content = None
-        key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
+        key = stat_key_of(info)
         return ScannedFile(_entry(relative, info.st_size, info.st_mode, digest, kind), key, content)
 
     total = sum(item[2].st_size for item in to_read)

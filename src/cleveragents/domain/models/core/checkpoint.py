@@ -197,6 +197,9 @@ class SnapshotContent:
     scan_started_ns: int = 0
     # The checkpoint whose stored content the unchanged files of this snapshot reuse.
     baseline_checkpoint_id: str | None = None
+    # Content hashes the manifest names without giving them in ``blobs``, outside
+    # the baseline's content (files a restore wrote): the write checks they are stored.
+    reused: frozenset[str] = frozenset()
 
 
 def check_content(content: SnapshotContent) -> int:
@@ -228,6 +231,12 @@ def check_content(content: SnapshotContent) -> int:
     started = content.scan_started_ns
     if isinstance(started, bool) or not isinstance(started, int) or not 0 <= started <= INT64_MAX:
         raise ValueError("content.scan_started_ns must be an int between 0 and 2**63 - 1")
+    if not isinstance(content.reused, frozenset) or not all(
+        isinstance(digest, str) for digest in content.reused
+    ):
+        raise ValueError("content.reused must be a frozenset of sha256 hex digests")
+    for digest in content.reused:
+        check_sha256(digest)
     if content.baseline_checkpoint_id is not None:
         require_id(content.baseline_checkpoint_id, "content.baseline_checkpoint_id")
     total = sum(entry.size for entry in content.manifest)
