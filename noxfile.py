@@ -18,12 +18,11 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
 import nox
-from nox.command import CommandFailed
 
 ROOT = Path(__file__).resolve().parent
 PYPROJECT = ROOT / "pyproject.toml"
@@ -129,31 +128,76 @@ def _scratch_dir(prefix: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _behave(session: nox.Session, backend: str, env: Mapping[str, str] | None = None) -> None:
-    """One run of the Behave contract suite against ``backend``, under coverage."""
+def _behave_args(session: nox.Session, backend: str) -> list[str]:
+    """behave's arguments for one run of the contract suite against ``backend``."""
     junit = JUNIT_DIR / backend
     shutil.rmtree(junit, ignore_errors=True)
+    return [
+        "behave",
+        "--format",
+        "progress",
+        "--junit",
+        "--junit-directory",
+        str(junit),
+        *BEHAVE_BACKEND_ARGS.get(backend, ()),
+        *session.posargs,
+    ]
+
+
+def _behave_env(backend: str, scratch: Path) -> dict[str, str]:
+    return {
+        **_coverage_env(),
+        "CLEVERAGENTS_TEST_BACKEND": backend,
+        # Nothing a test forgets to redirect lands in the real ~/.local/share.
+        "XDG_DATA_HOME": str(scratch / "xdg-data"),
+    }
+
+
+def _behave(session: nox.Session, backend: str, env: Mapping[str, str] | None = None) -> None:
+    """One run of the Behave contract suite against ``backend``, under coverage."""
     with _scratch_dir(f"cleveragents-behave-{backend}-") as scratch:
         session.run(
             "coverage",
             "run",
             "-m",
-            "behave",
-            "--format",
-            "progress",
-            "--junit",
-            "--junit-directory",
-            str(junit),
-            *BEHAVE_BACKEND_ARGS.get(backend, ()),
-            *session.posargs,
-            env={
-                **_coverage_env(),
-                "CLEVERAGENTS_TEST_BACKEND": backend,
-                # Nothing a test forgets to redirect lands in the real ~/.local/share.
-                "XDG_DATA_HOME": str(scratch / "xdg-data"),
-                **(env or {}),
-            },
+            *_behave_args(session, backend),
+            env={**_behave_env(backend, scratch), **(env or {})},
         )
+
+
+def _behave_side_by_side(session: nox.Session, backends: Sequence[str]) -> list[str]:
+    """Run the suite against every backend at once; returns the backends that failed.
+
+    Much of a run waits on fsync and on the processes it forks and kills, so two
+    runs side by side take far less than one after the other. Each run's output
+    is kept in a log and printed whole when it ends, so the two never interleave.
+    """
+    assert session.bin is not None
+    base = {**os.environ, "PATH": os.pathsep.join((session.bin, os.environ.get("PATH", "")))}
+    base["VIRTUAL_ENV"] = str(Path(session.bin).parent)
+    failed: list[str] = []
+    with contextlib.ExitStack() as stack:
+        running: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+        for backend in backends:
+            scratch = stack.enter_context(_scratch_dir(f"cleveragents-behave-{backend}-"))
+            log = scratch / "behave.log"
+            command = ["coverage", "run", "-m", *_behave_args(session, backend)]
+            session.log(f"{' '.join(command)}  (backend {backend}, in the background)")
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    command,
+                    env={**base, **_behave_env(backend, scratch)},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            running.append((backend, process, log))
+        for backend, process, log in running:
+            code = process.wait()
+            print(f"--- behave on {backend} (exit {code}) ---", flush=True)
+            print(log.read_text(encoding="utf-8", errors="replace"), flush=True)
+            if code != 0:
+                failed.append(backend)
+    return failed
 
 
 @nox.session(python=False)
@@ -207,12 +251,7 @@ def typecheck(session: nox.Session) -> None:
 def unit_tests(session: nox.Session) -> None:
     """The Behave suite on SQLite in memory and on a file; extra args go to behave."""
     session.install("-e", ".[dev]")
-    failed: list[str] = []
-    for backend in SQLITE_BACKENDS:
-        try:
-            _behave(session, backend)
-        except CommandFailed:
-            failed.append(backend)  # still run the other backend
+    failed = _behave_side_by_side(session, SQLITE_BACKENDS)
     if failed:
         session.error(f"behave failed on: {', '.join(failed)}")
 

@@ -15,7 +15,9 @@ sandbox) record exactly the same state. The repository is then packed with
   generator; git's index refreshed, and rewritten a second later so that no entry
   is racily clean; ours snapshotted, untimed, so that the folder is the plan's
   sandbox with its stat data and watcher, as an agent's sandbox always is before a
-  restore). Restore A in that folder, then B again, several round trips.
+  restore). Restore A in that folder, then B again, several round trips; after
+  each round trip the two folders swap sides (each side adopts the other's, untimed),
+  so that neither side keeps a folder the file system made slower to write in.
   Ours: ``restore_workspace(checkpoint of A, folder)``. git: ``git checkout
   --quiet <commit A>`` (HEAD detached at B, clean). That is the honest
   equivalent: git refreshes its index (an ``lstat`` of every tracked path),
@@ -184,6 +186,11 @@ def measure_in_place(context: Context, a: int, b: int, trips: int) -> list[Measu
     When our restore raises and symlinks changed between A and B (it refuses to
     replace a symlink), the pair is timed with those symlinks removed from our
     folder before each of our restores (untimed), and its rows are starred.
+
+    The two folders swap sides after every round trip (each side adopts its new
+    folder, untimed): where the file system placed a folder changes what creating
+    a file in it costs several times over on some machines, and that must not be
+    charged to one side.
     """
     changed = context.history.state(a).changed_paths(context.history.state(b))
     where = f"in place {a} <-> {b}"
@@ -204,6 +211,10 @@ def measure_in_place(context: Context, a: int, b: int, trips: int) -> list[Measu
         return rows
     mine, theirs = context.folder / "ours-work", context.folder / "git-work"
     for trip in range(trips):
+        if trip and not links:  # both folders are at B: they swap sides
+            mine, theirs = theirs, mine
+            context.git.adopt(b, theirs, context.resolution_ns)
+            context.ours.adopt(b, mine)
         for step, number in enumerate((a, b)):
             rows[step].samples.append(
                 both(
