@@ -47,7 +47,6 @@ from typing import Any, Final
 # Run as a script, this folder is on sys.path but the repository root is not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cleveragents.application.services import checkpoint_service
 from cleveragents.application.services.checkpoint_service import CheckpointService
 from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
 from cleveragents.infrastructure.database.session import (
@@ -412,19 +411,19 @@ class OursSide:
         # report: counted by wrapping the scanner's two entry points.
         self.read: set[str] = set()
         self.watched = 0
-        real_read, real_rescan = scanner._read, checkpoint_service.rescan
+        real_read, real_rescan = scanner._read, scanner.rescan
         prefix = f"{work_tree}/"
 
         def counting_read(path: str, *args: Any) -> Any:
             self.read.add(path.removeprefix(prefix))
             return real_read(path, *args)
 
-        def counting_rescan(*args: Any) -> Any:
+        def counting_rescan(*args: Any, **options: Any) -> Any:
             self.watched += 1
-            return real_rescan(*args)
+            return real_rescan(*args, **options)
 
         scanner._read = counting_read
-        checkpoint_service.rescan = counting_rescan
+        scanner.rescan = counting_rescan  # the local workspace calls it by attribute
 
     def warm_up(self, folder: Path) -> None:
         """Compile the statements once on another plan, then delete it: no timed call pays."""

@@ -50,3 +50,8 @@ Feature: Pure logic, without a database: codecs, tree index, terms, marks, redac
 
   Scenario: Secrets are redacted anywhere in nested data, and other values are kept
     Then redacting random nested data never leaves a value under a secret key
+
+  Scenario: The application reaches the sandbox only through its workspace ports
+    Then no module of the application imports the file-system workspace
+    And a plan apply service handed a workspace recovers a folder through it
+    And a service handed no workspace gets the local one from the composition root

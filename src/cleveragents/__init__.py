@@ -17,7 +17,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from cleveragents._wiring import wire_defaults
+
 __version__ = "0.1.0"
+
+# The composition root registers the defaults the application's services ask for (the
+# local file-system workspace) before any of them can be imported. Nothing heavy is
+# loaded here: each default imports its infrastructure on first use.
+wire_defaults()
 
 _CORE = "cleveragents.domain.models.core"
 _SERVICES = "cleveragents.application.services"

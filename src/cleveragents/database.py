@@ -24,6 +24,7 @@ from cleveragents.application.services.plan_rollback_service import (
 from cleveragents.domain.models.core.change import ChangeEntry, ToolInvocation
 from cleveragents.domain.models.core.plan import PlanDeletion, PlanInfo
 from cleveragents.domain.redaction import DEFAULT_REDACTOR, SecretRedactor
+from cleveragents.domain.workspace import DEFAULT_SIZE_LIMIT
 from cleveragents.infrastructure.database.changeset_repository import (
     ChangeSetEntryRepository,
     SqliteChangeSetStore,
@@ -39,7 +40,6 @@ from cleveragents.infrastructure.database.session import (
     default_database_url,
 )
 from cleveragents.infrastructure.database.vacuum import vacuum
-from cleveragents.infrastructure.workspace.scanner import DEFAULT_SIZE_LIMIT
 
 
 class Database:

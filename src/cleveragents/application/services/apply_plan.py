@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cleveragents.domain.models.core.change import ChangeEntry, ChangeOperation, EntryKind
-from cleveragents.infrastructure.workspace.path_state import PathState, read_state
-from cleveragents.infrastructure.workspace.safe_paths import SafeRoot
+from cleveragents.domain.workspace import PathState
+from cleveragents.domain.workspace_ports import SafeFiles
 
 
 class ApplyError(Exception):
@@ -115,14 +115,16 @@ class ApplyPlan:
     there: dict[str, PathState] = field(default_factory=dict)
 
 
-def compare(simulation: Simulation, target: Path, sandbox_modes: SandboxModes) -> ApplyPlan:
+def compare(
+    simulation: Simulation, target: Path, sandbox_modes: SandboxModes, files: SafeFiles
+) -> ApplyPlan:
     """Compare each changed path's original and final state with the target."""
     plan = ApplyPlan()
-    guard = SafeRoot(target)
+    guard = files.guard(target)
     for path, change in simulation.changes.items():
         final = change.final
         net_change = change.original != final.sha256 or _mode_changed(change, sandbox_modes)
-        found = read_state(guard, path)
+        found = files.read_state(guard, path)
         if change.original is None:
             original_there = found is None
         else:
@@ -156,13 +158,14 @@ def compare(simulation: Simulation, target: Path, sandbox_modes: SandboxModes) -
 class SandboxModes:
     """The permission bits of the sandbox's files, read when an entry did not record them."""
 
-    def __init__(self, sandbox: Path) -> None:
-        self._guard = SafeRoot(sandbox)
+    def __init__(self, sandbox: Path, files: SafeFiles) -> None:
+        self._files = files
+        self._guard = files.guard(sandbox)
         self._modes: dict[str, int | None] = {}
 
     def mode(self, path: str) -> int | None:
         if path not in self._modes:
-            state = read_state(self._guard, path)
+            state = self._files.read_state(self._guard, path)
             self._modes[path] = None if state is None else state.mode
         return self._modes[path]
 

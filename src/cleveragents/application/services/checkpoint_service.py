@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cleveragents._logging import get_logger
+from cleveragents.application.ports import default_workspace
 from cleveragents.application.services.checkpoint_diff import CheckpointDiff, diff_checkpoints
 from cleveragents.application.services.sandbox_memory import Baseline, Remembered, SandboxMemory
 from cleveragents.application.services.sandbox_states import (
@@ -46,16 +47,8 @@ from cleveragents.domain.models.core.checkpoint import (
     diff_canonical_bytes,
     diff_hash,
 )
-from cleveragents.infrastructure.workspace.file_swap import recover_interrupted
-from cleveragents.infrastructure.workspace.safe_paths import existing_directory
-from cleveragents.infrastructure.workspace.scanner import (
-    DEFAULT_SIZE_LIMIT,
-    Scan,
-    ScanSettings,
-    rescan,
-    scan,
-)
-from cleveragents.infrastructure.workspace.watcher import TreeWatcher
+from cleveragents.domain.workspace import DEFAULT_SIZE_LIMIT, Scan, ScanSettings
+from cleveragents.domain.workspace_ports import Watcher, Workspace
 
 _log = get_logger(__name__)
 
@@ -90,7 +83,9 @@ class CheckpointService:
         excludes: Sequence[str] = (),
         size_limit: int = DEFAULT_SIZE_LIMIT,
         watch: bool = True,
+        workspace: Workspace | None = None,
     ) -> None:
+        """``workspace``: the sandbox ports (default: the local file system's)."""
         if repository is None:
             # The one place the application layer builds infrastructure: the real
             # repository on an in-memory SQLite database, for the life of the process.
@@ -108,12 +103,18 @@ class CheckpointService:
             raise ValueError(f"watch must be True or False, got {watch!r}")
         self._repository = repository
         self._settings = ScanSettings(excludes=tuple(excludes), size_limit=size_limit)
-        self._memory = SandboxMemory(watch=watch)
+        self._workspace = workspace if workspace is not None else default_workspace()
+        self._memory = SandboxMemory(watch=watch, watching=self._workspace.watching)
 
     @property
     def repository(self) -> CheckpointStore:
         """The store this service keeps its checkpoints in."""
         return self._repository
+
+    @property
+    def workspace(self) -> Workspace:
+        """The sandbox ports this service reads and writes folders through."""
+        return self._workspace
 
     def close(self) -> None:
         """Stop watching sandboxes; the next snapshot of each plan walks its folder whole."""
@@ -174,10 +175,10 @@ class CheckpointService:
         """
         key = valid_id(plan_id, "plan_id")
         valid_id(decision_id, "decision_id")
-        root = existing_directory(sandbox_ref, "sandbox_ref")
+        root = self._workspace.files.existing_directory(sandbox_ref, "sandbox_ref")
         # Validated like any checkpoint's, before anything is read.
         Checkpoint(plan_id=key, sandbox_ref=str(root), checkpoint_type=checkpoint_type)
-        recover_interrupted(root)
+        self._workspace.swap.recover_interrupted(root)
         details = _Details(decision_id, description, checkpoint_type)
         try:
             return self._snapshot(key, root, details, reuse=True)
@@ -187,7 +188,8 @@ class CheckpointService:
 
     def _snapshot(self, key: str, root: Path, details: _Details, *, reuse: bool) -> Checkpoint:
         parent = self._repository.latest_for_plan(key)
-        watcher: TreeWatcher | None = None
+        scanner = self._workspace.scanner
+        watcher: Watcher | None = None
         try:
             remembered, watcher, changes = (
                 self._memory.recall(key, root, parent) if reuse else (None, None, None)
@@ -195,7 +197,7 @@ class CheckpointService:
             previous = remembered.baseline if remembered is not None else None
             found = None
             if remembered is not None and watcher is not None and changes is not None:
-                found = rescan(
+                found = scanner.rescan(
                     root,
                     self._settings,
                     remembered.baseline.scan,
@@ -207,9 +209,9 @@ class CheckpointService:
                 if watcher is not None:
                     watcher.close()
                 if reuse and previous is None:
-                    previous = stored_baseline(self._repository, key, parent)
+                    previous = stored_baseline(self._repository, scanner, key, parent)
                 watcher = self._memory.new_watcher(root)
-                found = scan(
+                found = scanner.scan(
                     root,
                     self._settings,
                     previous.scan.files if previous else None,
@@ -381,7 +383,7 @@ class CheckpointService:
         them could not be undone. Ignored paths are never removed.
         """
         checkpoint = self._require(checkpoint_id)
-        target = existing_directory(target_dir, "target_dir")
+        target = self._workspace.files.existing_directory(target_dir, "target_dir")
         return self._restore(checkpoint, target, True, dry_run, keep_large=True)
 
     def _restore(
@@ -395,9 +397,13 @@ class CheckpointService:
     ) -> RestoreResult:
         exists = target.exists()
         if exists and not dry_run:
-            recover_interrupted(target)  # what a killed restore or apply left: undone first
+            # What a killed restore or apply left: undone first.
+            self._workspace.swap.recover_interrupted(target)
+        scanner = self._workspace.scanner
         states = (
-            watched_states(self._repository, self._memory, self._settings, checkpoint, target)
+            watched_states(
+                self._repository, scanner, self._memory, self._settings, checkpoint, target
+            )
             if exists
             else None
         )
@@ -409,7 +415,12 @@ class CheckpointService:
                 )
             current, known = (
                 current_state(
-                    self._repository, self._memory, self._settings, checkpoint.plan_id, target
+                    self._repository,
+                    scanner,
+                    self._memory,
+                    self._settings,
+                    checkpoint.plan_id,
+                    target,
                 )
                 if exists
                 else ({}, frozenset[str]())
@@ -421,6 +432,7 @@ class CheckpointService:
             checkpoint,
             target,
             states,
+            self._workspace,
             remove_untracked=remove_untracked,
             dry_run=dry_run,
             keep_large=keep_large,

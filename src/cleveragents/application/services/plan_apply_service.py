@@ -4,7 +4,7 @@
 after states, sandbox content) runs before the target is touched, a path whose
 target already holds its final state counts as applied (so a second ``apply``
 of an applied plan writes nothing and succeeds), new content is staged next to
-the target, and the changes run under a journal (:mod:`..workspace.file_swap`):
+the target, and the changes run under a journal (the workspace's file swap):
 a failure rolls back every step taken, and so does the next ``apply`` (or
 :meth:`PlanApplyService.recover`) after a process was killed mid-way.
 Rolled-back entries are left out.
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cleveragents._logging import get_logger
+from cleveragents.application.ports import default_workspace
 from cleveragents.application.services.apply_plan import (
     ApplyError,
     ApplyPlan,
@@ -28,26 +29,17 @@ from cleveragents.application.services.apply_plan import (
     compare,
     simulate,
 )
-from cleveragents.application.services.workspace_restore import write_new
 from cleveragents.domain.errors import RecordNotFoundError
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.change import ChangeSetStore, EntryKind
-from cleveragents.infrastructure.workspace.file_swap import (
+from cleveragents.domain.workspace import (
     STAGING_PREFIX,
     STEP_ORDER,
     Step,
-    locked_staging,
     place_beside,
-    recover_interrupted,
-    run_steps,
     staging_token,
 )
-from cleveragents.infrastructure.workspace.safe_paths import (
-    SafeRoot,
-    existing_directory,
-    link_target,
-    make_link,
-)
+from cleveragents.domain.workspace_ports import PathGuard, SafeFiles, Workspace
 
 _log = get_logger(__name__)
 
@@ -72,10 +64,14 @@ class ApplyResult:
 class PlanApplyService:
     """Promotes a plan's recorded changes and cleans up its changeset artifacts."""
 
-    def __init__(self, changeset_store: ChangeSetStore) -> None:
+    def __init__(
+        self, changeset_store: ChangeSetStore, *, workspace: Workspace | None = None
+    ) -> None:
+        """``workspace``: the sandbox ports (default: the local file system's)."""
         if changeset_store is None:
             raise ValueError("changeset_store is required (got None)")
         self._store = changeset_store
+        self._workspace = workspace if workspace is not None else default_workspace()
 
     def cleanup_changeset(self, plan_id: str) -> int:
         """Delete every changeset artifact of the plan; returns the records deleted."""
@@ -106,10 +102,11 @@ class PlanApplyService:
         left done. Returns the staging folders that were undone. ``apply``,
         restores and snapshots do this first for their own folder.
         """
-        return self._recover(existing_directory(target_dir, "target_dir").resolve())
+        target = self._workspace.files.existing_directory(target_dir, "target_dir")
+        return self._recover(target.resolve())
 
     def _recover(self, target: Path) -> list[str]:
-        undone = recover_interrupted(target)
+        undone = self._workspace.swap.recover_interrupted(target)
         if undone:
             _log.warning("plan.apply_recovered", target=str(target), undone=undone)
         return undone
@@ -123,8 +120,9 @@ class PlanApplyService:
         cleaned up and :class:`ApplyError` is raised naming every conflicting path.
         """
         key = valid_id(plan_id, "plan_id")
-        sandbox = existing_directory(sandbox_dir, "sandbox_dir").resolve()
-        target = existing_directory(target_dir, "target_dir").resolve()
+        files = self._workspace.files
+        sandbox = files.existing_directory(sandbox_dir, "sandbox_dir").resolve()
+        target = files.existing_directory(target_dir, "target_dir").resolve()
         self._recover(target)
         changesets = self._store.get_for_plan(key)
         if not any(cs.entries for cs in changesets):
@@ -132,10 +130,10 @@ class PlanApplyService:
         entries = [e for cs in changesets for e in cs.entries if e.rolled_back_by is None]
         try:
             simulation = simulate(entries)
-            plan = compare(simulation, target, SandboxModes(sandbox))
+            plan = compare(simulation, target, SandboxModes(sandbox, files), files)
             if plan.conflicts:
                 raise ApplyError(_conflict_message(plan), conflicts=plan.conflicts)
-            _execute(plan, sandbox, target)
+            _execute(plan, sandbox, target, self._workspace)
         except (ApplyError, OSError, ValueError) as exc:
             deleted = self.cleanup_changeset(key)
             _log.warning("plan.apply_failed", plan_id=key, reason=str(exc), cleaned_up=deleted)
@@ -167,7 +165,7 @@ def _conflict_message(plan: ApplyPlan) -> str:
     )
 
 
-def _execute(plan: ApplyPlan, sandbox: Path, target: Path) -> None:
+def _execute(plan: ApplyPlan, sandbox: Path, target: Path, workspace: Workspace) -> None:
     """Stage the new content and run the steps under a journal (nothing when nothing to do)."""
     if not (plan.writes or plan.deletes or plan.modes):
         return
@@ -176,31 +174,32 @@ def _execute(plan: ApplyPlan, sandbox: Path, target: Path) -> None:
         steps["chmod"].append(Step("chmod", path, mode=new, old_mode=old))
     for index, path in enumerate(sorted(plan.there)):
         steps["out"].append(Step("out", path, staged=f"backup/{index}"))
-    missing = _missing_folders(target, plan)
+    files = workspace.files
+    missing = _missing_folders(files.guard(target), plan)
     steps["mkdir"] = [Step("mkdir", folder) for folder in missing]
     writes = sorted(plan.writes.items())
     steps["in"] = [
         Step("in", path, staged=f"new/{index}") for index, (path, _) in enumerate(writes)
     ]
     beside = {step.staged for step in steps["in"] if step.path.rpartition("/")[0] not in missing}
-    with locked_staging(target) as staging:
+    swap = workspace.swap
+    with swap.locked_staging(target) as staging:
         ordered, names = place_beside(
             [step for kind in STEP_ORDER for step in steps[kind]], beside, staging_token(staging)
         )
-        sandbox_guard = SafeRoot(sandbox)
+        sandbox_guard = files.guard(sandbox)
 
         def stage() -> None:
             for index, (path, final) in enumerate(writes):
                 name = f"new/{index}"
                 place = f"{target}/{names[name]}" if name in names else f"{staging}/{name}"
-                _stage(sandbox_guard, path, final, place)
+                _stage(files, sandbox_guard, path, final, place)
 
-        run_steps(target, staging, ordered, stage)
+        swap.run_steps(target, staging, ordered, stage)
 
 
-def _missing_folders(target: Path, plan: ApplyPlan) -> list[str]:
+def _missing_folders(guard: PathGuard, plan: ApplyPlan) -> list[str]:
     """The folders above the written paths that are not there yet, outermost first."""
-    guard = SafeRoot(target)
     missing: set[str] = set()
     for path in plan.writes:
         folder = path.rpartition("/")[0]
@@ -215,7 +214,7 @@ def _missing_folders(target: Path, plan: ApplyPlan) -> list[str]:
     return sorted(missing, key=lambda f: (f.count("/"), f))
 
 
-def _stage(guard: SafeRoot, path: str, final: Final, place: str) -> None:
+def _stage(files: SafeFiles, guard: PathGuard, path: str, final: Final, place: str) -> None:
     """Copy the sandbox's ``path`` to ``place`` after checking it is the final state."""
     source, there = guard.locate(path)
     if not there:
@@ -224,8 +223,8 @@ def _stage(guard: SafeRoot, path: str, final: Final, place: str) -> None:
     if final.kind is EntryKind.SYMLINK:
         if not stat.S_ISLNK(info.st_mode):
             raise ApplyError(f"{path} in the sandbox is not a symlink")
-        data = link_target(source)
-        make_link(data, place)
+        data = files.link_target(source)
+        files.make_link(data, place)
     else:
         if not stat.S_ISREG(info.st_mode):
             raise ApplyError(f"{path} in the sandbox is not a regular file")
@@ -233,7 +232,7 @@ def _stage(guard: SafeRoot, path: str, final: Final, place: str) -> None:
         with os.fdopen(fd, "rb") as handle:
             data = handle.read()
         mode = final.mode if final.mode is not None else stat.S_IMODE(info.st_mode)
-        write_new(place, data, mode)
+        files.write_new(place, data, mode)
     found = hashlib.sha256(data).hexdigest()
     if found != final.sha256:
         raise ApplyError(

@@ -24,7 +24,6 @@ from cleveragents.domain.errors import RecordNotFoundError
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.change import ChangeSetStore
 from cleveragents.infrastructure.database.session import SessionFactory, same_database
-from cleveragents.infrastructure.workspace.safe_paths import existing_directory
 
 _log = get_logger(__name__)
 
@@ -83,7 +82,8 @@ class PlanRollbackService:
         """
         key = valid_id(plan_id, "plan_id")
         target_id = valid_id(checkpoint_id, "checkpoint_id")
-        sandbox = existing_directory(sandbox_dir, "sandbox_dir")
+        files = self._checkpoints.workspace.files  # the sandbox is the checkpoints'
+        sandbox = files.existing_directory(sandbox_dir, "sandbox_dir")
         checkpoint = self._checkpoints.get_checkpoint(target_id)
         if checkpoint is None:
             raise RecordNotFoundError(f"checkpoint {target_id} does not exist")

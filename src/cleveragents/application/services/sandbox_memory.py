@@ -1,8 +1,8 @@
 """What a checkpoint service keeps of each recent plan between calls: its last scan and watcher.
 
 The next snapshot of the plan compares against the scan instead of reading the
-stat cache back, and the watcher says which paths to look at again (see
-``infrastructure.workspace.watcher``). The memory is used only while its
+stat cache back, and the watcher says which paths to look at again (a
+:class:`~cleveragents.domain.workspace_ports.Watcher`). The memory is used only while its
 snapshot is still the plan's latest checkpoint, for the same sandbox folder.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from cleveragents._logging import get_logger
 from cleveragents.domain.models.core.checkpoint import Checkpoint
-from cleveragents.infrastructure.workspace.scanner import Scan, ScannedFile
-from cleveragents.infrastructure.workspace.watcher import Changes, TreeWatcher, watchable
+from cleveragents.domain.workspace import Changes, Scan, ScannedFile
+from cleveragents.domain.workspace_ports import SandboxWatching, Watcher
 
 _log = get_logger(__name__)
 
@@ -45,7 +45,7 @@ class Remembered:
 
     root: str
     baseline: Baseline
-    watcher: TreeWatcher | None
+    watcher: Watcher | None
     drained: Changes = field(default_factory=Changes)
     trusted: dict[str, ScannedFile | None] = field(default_factory=dict)
     # Paths a restore brought from a checkpoint of the plan: the plan knows them.
@@ -66,8 +66,9 @@ class Remembered:
 class SandboxMemory:
     """The last scan and watcher of each recent plan (oldest first, at most 16); thread-safe."""
 
-    def __init__(self, *, watch: bool) -> None:
+    def __init__(self, *, watch: bool, watching: SandboxWatching) -> None:
         self._watch = watch
+        self._watching = watching
         self._plans: dict[str, Remembered] = {}
         self._lock = threading.Lock()
 
@@ -78,7 +79,7 @@ class SandboxMemory:
 
     def recall(
         self, key: str, root: Path, parent: Checkpoint | None
-    ) -> tuple[Remembered | None, TreeWatcher | None, Changes | None]:
+    ) -> tuple[Remembered | None, Watcher | None, Changes | None]:
         """The plan's memory, its watcher, and every change since its baseline.
 
         Taken out of the memory (the snapshot puts back its own). The memory is None
@@ -120,12 +121,12 @@ class SandboxMemory:
             remembered.trusted.update(written)
             remembered.restored.update(path for path, file in written.items() if file is not None)
 
-    def new_watcher(self, root: Path) -> TreeWatcher | None:
+    def new_watcher(self, root: Path) -> Watcher | None:
         """A watcher for ``root``, or None (watching off, a remote file system, no inotify)."""
-        if not self._watch or not watchable(str(root)):
+        if not self._watch or not self._watching.watchable(str(root)):
             return None
         try:
-            return TreeWatcher(str(root))
+            return self._watching.start(str(root))
         except OSError as exc:  # out of inotify instances: walk every time
             _log.warning("snapshot.watch_unavailable", root=str(root), reason=str(exc))
             return None

@@ -15,19 +15,12 @@ from cleveragents.application.services.sandbox_memory import Baseline, SandboxMe
 from cleveragents.application.services.workspace_restore import TreeStates
 from cleveragents.domain.errors import RecordNotFoundError
 from cleveragents.domain.models.core.checkpoint import Checkpoint, CheckpointStore, ManifestEntry
-from cleveragents.infrastructure.workspace.restore_plan import same_state
-from cleveragents.infrastructure.workspace.scanner import (
-    Scan,
-    ScannedFile,
-    ScanSettings,
-    load_cache,
-    rescan,
-    scan,
-)
+from cleveragents.domain.workspace import Scan, ScannedFile, ScanSettings, same_state
+from cleveragents.domain.workspace_ports import SandboxScanner
 
 
 def stored_baseline(
-    repository: CheckpointStore, key: str, parent: Checkpoint | None
+    repository: CheckpointStore, scanner: SandboxScanner, key: str, parent: Checkpoint | None
 ) -> Baseline | None:
     """The plan's last snapshot, with the stat data its stat cache has for its files.
 
@@ -39,7 +32,7 @@ def stored_baseline(
     if cached is None or parent is None:
         return None
     checkpoint_id, started_ns, data = cached
-    files = load_cache(data) or {}
+    files = scanner.load_cache(data) or {}
     if parent.checkpoint_id != checkpoint_id or not files:
         last = _last_snapshot(repository, parent)
         if last is None:  # no snapshot is left in the plan's line: read everything
@@ -72,6 +65,7 @@ def _last_snapshot(
 
 def watched_states(
     repository: CheckpointStore,
+    scanner: SandboxScanner,
     memory: SandboxMemory,
     settings: ScanSettings,
     checkpoint: Checkpoint,
@@ -98,7 +92,7 @@ def watched_states(
         return None
     if compared is None:
         return None
-    found = rescan(
+    found = scanner.rescan(
         target,
         settings,
         baseline.scan,
@@ -124,6 +118,7 @@ def watched_states(
 
 def current_state(
     repository: CheckpointStore,
+    scanner: SandboxScanner,
     memory: SandboxMemory,
     settings: ScanSettings,
     key: str,
@@ -143,11 +138,11 @@ def current_state(
         if remembered is not None and remembered.baseline.checkpoint_id == latest.checkpoint_id:
             previous = remembered.baseline.scan
         else:
-            stored = stored_baseline(repository, key, latest)
+            stored = stored_baseline(repository, scanner, key, latest)
             previous = stored.scan if stored is not None else None
     if previous is not None:
         known = frozenset(previous.files)
-    found = scan(
+    found = scanner.scan(
         target,
         settings,
         previous.files if previous is not None else None,

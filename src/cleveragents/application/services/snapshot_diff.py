@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cleveragents.domain.models.core.checkpoint import DiffEntry, FileKind, ManifestEntry
-from cleveragents.infrastructure.workspace.scanner import Scan
+from cleveragents.domain.workspace import Scan
 
 # The kinds whose content is a stored blob (a large file's is not; an empty folder is a tree).
 STORED_KINDS = frozenset({FileKind.FILE, FileKind.SYMLINK})

@@ -1,9 +1,9 @@
 """Bringing a folder back to a checkpoint's snapshot, exactly, under a journal.
 
-The steps are worked out first (:func:`plan_restore`: every refusal happens
+The steps are worked out first (the workspace's ``plan_restore``: every refusal happens
 there, before anything is written), then every needed object is read from the
 store, checked against its hash and staged, and only then are the steps run
-under the journal of :mod:`..workspace.file_swap`: a restore killed at any
+under the journal of the workspace's file swap: a restore killed at any
 instant is undone (or, once it committed, completed) by the next restore,
 apply, rollback or snapshot of the folder.
 """
@@ -26,16 +26,14 @@ from cleveragents.domain.models.core.checkpoint import (
     FileKind,
     ManifestEntry,
 )
-from cleveragents.infrastructure.workspace.file_swap import (
+from cleveragents.domain.workspace import (
+    ScannedFile,
     Step,
-    locked_staging,
     place_beside,
-    run_steps,
     staging_token,
+    stat_key_of,
 )
-from cleveragents.infrastructure.workspace.restore_plan import plan_restore
-from cleveragents.infrastructure.workspace.safe_paths import make_link, write_all
-from cleveragents.infrastructure.workspace.scanner import ScannedFile, stat_key_of
+from cleveragents.domain.workspace_ports import SafeFiles, Workspace
 
 _log = get_logger(__name__)
 
@@ -74,6 +72,7 @@ def restore(
     checkpoint: Checkpoint,
     target: Path,
     states: TreeStates,
+    workspace: Workspace,
     *,
     remove_untracked: bool,
     dry_run: bool,
@@ -101,7 +100,9 @@ def restore(
         unknown = [path for path in unwanted if path not in states.known]
         if unknown:
             known |= repository.known_paths(checkpoint.plan_id, among=unknown)
-    plan = plan_restore(target, wanted, current, known.__contains__, exists=exists)
+    plan = workspace.planner.plan_restore(
+        target, wanted, current, known.__contains__, exists=exists
+    )
     if dry_run:
         return RestoreResult(plan.written, plan.removed, plan.skipped, dry_run=True), {}
     target.mkdir(parents=True, exist_ok=True)
@@ -109,7 +110,8 @@ def restore(
         return RestoreResult(plan.written, plan.removed, plan.skipped), {}
     stamps: dict[str, _Stamp] = {}
     try:
-        with locked_staging(target) as staging:
+        swap = workspace.swap
+        with swap.locked_staging(target) as staging:
             steps, names = place_beside(plan.steps, plan.beside, staging_token(staging))
             staged = {names.get(name, name): entry for name, entry in plan.staged.items()}
             in_tree = set(names.values())
@@ -119,9 +121,9 @@ def restore(
             }
 
             def stage() -> None:
-                stamps.update(_stage(repository, staged, places))
+                stamps.update(_stage(repository, workspace.files, staged, places))
 
-            run_steps(target, staging, steps, stage)
+            swap.run_steps(target, staging, steps, stage)
     except BaseException:
         if not exists:  # the steps were undone: leave no new folder behind either
             shutil.rmtree(target, ignore_errors=True)
@@ -180,7 +182,10 @@ def _written(
 
 
 def _stage(
-    repository: CheckpointStore, staged: Mapping[str, ManifestEntry], places: Mapping[str, str]
+    repository: CheckpointStore,
+    files: SafeFiles,
+    staged: Mapping[str, ManifestEntry],
+    places: Mapping[str, str],
 ) -> dict[str, _Stamp]:
     """Write every staged entry's content at its place after checking its hash.
 
@@ -197,30 +202,12 @@ def _stage(
             entry = staged[name]
             place = places[name]
             if entry.kind is FileKind.SYMLINK:
-                make_link(data, place)
+                files.make_link(data, place)
                 info = os.lstat(place)
             else:
-                info = write_new(place, data, entry.mode)
+                info = files.write_new(place, data, entry.mode)
             stamps[name] = (info.st_ino, info.st_size, info.st_mtime_ns)
     if by_hash:
         missing = sorted(staged[name].path for names in by_hash.values() for name in names)
         raise IntegrityCheckError(f"stored content for {missing[0]} is missing")
     return stamps
-
-
-def write_new(place: str, data: bytes, mode: int) -> os.stat_result:
-    """Create ``place`` holding ``data`` with exactly ``mode`` (whatever the umask); its stat.
-
-    Created with ``mode`` less the umask, never more open than wanted; changed to
-    ``mode`` only when the umask took bits away (a metadata write saved otherwise).
-    """
-    fd = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        write_all(fd, data)
-        info = os.fstat(fd)
-        if stat.S_IMODE(info.st_mode) != mode:
-            os.fchmod(fd, mode)
-            info = os.fstat(fd)
-        return info
-    finally:
-        os.close(fd)

@@ -12,7 +12,7 @@ whole or absent). A step is one of:
 - ``mkdir``: a new folder;
 - ``in``: a staged file or symlink renamed into place. It is staged beside its
   destination under a temporary name (``.cleveragents-new-<token>-N``, see
-  :func:`beside_name`), or in the staging folder (``new/N``) when its folder is
+  ``domain.workspace.beside_name``), or in the staging folder (``new/N``) when its folder is
   made by the swap itself.
 
 Then the new content is staged, a ``staged`` marker written, and the steps run:
@@ -40,76 +40,50 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from cleveragents.domain.workspace import (
+    NEW_PREFIX,
+    OLD_RESTORE_PREFIX,
+    OWN_PREFIXES,
+    STAGING_PREFIX,
+    STEP_ORDER,
+    Step,
+    StepKind,
+    beside_name,
+    place_beside,
+    staging_token,
+)
 from cleveragents.infrastructure.workspace.safe_paths import write_all
 
-STAGING_PREFIX = ".cleveragents-apply-"
-NEW_PREFIX = ".cleveragents-new-"  # a staging folder being made: nothing was swapped yet
-# Staging folders of restores made before restores were journaled: no steps to undo.
-OLD_RESTORE_PREFIX = ".cleveragents-restore-"
-# Every name a staging folder of ours has at the top of a tree: never workspace content.
-OWN_PREFIXES = (STAGING_PREFIX, NEW_PREFIX, OLD_RESTORE_PREFIX)
+# The step and staging names live in the domain (the application builds steps); they
+# are still importable from here.
+__all__ = [
+    "COMMITTED",
+    "JOURNAL",
+    "LOCK",
+    "NEW_PREFIX",
+    "OLD_RESTORE_PREFIX",
+    "OWN_PREFIXES",
+    "STAGED",
+    "STAGING_PREFIX",
+    "STEP_ORDER",
+    "Step",
+    "StepKind",
+    "beside_name",
+    "locked_staging",
+    "place_beside",
+    "recover",
+    "recover_interrupted",
+    "run_steps",
+    "staging_token",
+]
+
 JOURNAL = "journal.json"
 STAGED = "staged"  # every file is staged: from here on, steps may have run
 COMMITTED = "committed"
 LOCK = "lock"
-
-StepKind = Literal["chmod", "out", "rmdir", "mkdir", "in"]
-# The order in which a swap runs its steps: modes, removals, emptied folders (deepest
-# first), new folders (outermost first), then new content.
-STEP_ORDER: tuple[StepKind, ...] = ("chmod", "out", "rmdir", "mkdir", "in")
-
-
-@dataclass(frozen=True)
-class Step:
-    """One undoable change of one path (see the module docstring)."""
-
-    kind: StepKind
-    path: str
-    # "in": the staged file (under the staging folder, or with ``beside`` a temporary
-    # name in the tree next to ``path``); "out": where the original goes.
-    staged: str = ""
-    mode: int = 0  # "chmod": the new bits; "rmdir": the folder's bits, to make it again
-    old_mode: int = 0  # "chmod": the bits to put back
-    beside: bool = False
-
-
-def beside_name(path: str, token: str, index: int) -> str:
-    """The temporary name a file is staged under next to ``path``, in the same folder.
-
-    Staged beside its destination, a file is made where the file system keeps that
-    folder's files (far cheaper than in a new folder on some), and the swap's
-    rename stays within one folder. Scans never take such a name for content.
-    """
-    folder = path.rpartition("/")[0]
-    name = f"{NEW_PREFIX}{token}-{index}"
-    return f"{folder}/{name}" if folder else name
-
-
-def place_beside(
-    steps: Sequence[Step], beside: set[str], token: str
-) -> tuple[list[Step], dict[str, str]]:
-    """``steps`` with each "in" step whose staged name is in ``beside`` staged beside its path.
-
-    Returns the steps and, for each of them, the new staged name by the old one.
-    """
-    placed: list[Step] = []
-    names: dict[str, str] = {}
-    for index, step in enumerate(steps):
-        if step.kind == "in" and step.staged in beside:
-            name = beside_name(step.path, token, index)
-            names[step.staged] = name
-            step = Step("in", step.path, staged=name, beside=True)
-        placed.append(step)
-    return placed, names
-
-
-def staging_token(staging: Path) -> str:
-    """The unique part of a staging folder's name, shared by the files it stages beside."""
-    return staging.name.removeprefix(STAGING_PREFIX)
 
 
 def _fsync_write(path: Path, data: bytes) -> None:

@@ -5,28 +5,17 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from cleveragents.domain.models.core.change import EntryKind
-from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, link_target, sha256_file
+from cleveragents.domain.workspace import PathState
+from cleveragents.domain.workspace_ports import PathGuard
+from cleveragents.infrastructure.workspace.safe_paths import link_target, sha256_file
+
+__all__ = ["PathState", "read_state"]
 
 
-@dataclass(frozen=True)
-class PathState:
-    """A path's kind (None: a folder or something else that is no file or symlink),
-    content hash (a symlink's: of its target bytes) and permission bits."""
-
-    kind: EntryKind | None
-    sha256: str | None
-    mode: int | None
-
-    def shown(self) -> str:
-        """The hash, or what is there instead, for messages."""
-        return self.sha256 or "a folder"
-
-
-def read_state(guard: SafeRoot, path: str) -> PathState | None:
+def read_state(guard: PathGuard, path: str) -> PathState | None:
     """The state of ``path`` under ``guard``'s root, or None when nothing is there.
 
     ``UnsafePathError`` when a folder on the way is a symlink; ``OSError`` when it

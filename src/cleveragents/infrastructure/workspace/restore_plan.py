@@ -19,37 +19,19 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from cleveragents.domain.models.core.checkpoint import FileKind, ManifestEntry
-from cleveragents.infrastructure.workspace.file_swap import STEP_ORDER, Step
+from cleveragents.domain.workspace import (
+    CONTENT_KINDS,
+    STEP_ORDER,
+    RestorePlan,
+    Step,
+    same_state,
+)
 from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, UnsafePathError
 
-_CONTENT_KINDS = frozenset({FileKind.FILE, FileKind.LARGE})
-
-
-@dataclass
-class RestorePlan:
-    """The steps of a restore and what it reports (shown paths: folders end with ``/``)."""
-
-    steps: list[Step] = field(default_factory=list)
-    # staged name (``new/N``) -> the manifest entry whose content goes there
-    staged: dict[str, ManifestEntry] = field(default_factory=dict)
-    # the staged names whose folder is there before the swap: staged beside their path
-    beside: set[str] = field(default_factory=set)
-    written: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-
-def same_state(have: ManifestEntry | None, want: ManifestEntry) -> bool:
-    """True when ``have`` is ``want`` already: same kind, content and permission bits."""
-    if have is None or have.sha256 != want.sha256:
-        return False
-    if want.kind in _CONTENT_KINDS:
-        return have.kind in _CONTENT_KINDS and have.mode == want.mode
-    return have.kind is want.kind
+__all__ = ["RestorePlan", "plan_restore", "same_state"]
 
 
 def _ancestors(path: str) -> Iterable[str]:
@@ -117,7 +99,7 @@ class _Planner:
         if (
             have is not None
             and want.kind is FileKind.FILE
-            and have.kind in _CONTENT_KINDS
+            and have.kind in CONTENT_KINDS
             and have.sha256 == want.sha256
         ):
             self.chmods[path] = (have.mode, want.mode)

@@ -96,6 +96,24 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def write_new(place: str, data: bytes, mode: int) -> os.stat_result:
+    """Create ``place`` holding ``data`` with exactly ``mode`` (whatever the umask); its stat.
+
+    Created with ``mode`` less the umask, never more open than wanted; changed to
+    ``mode`` only when the umask took bits away (a metadata write saved otherwise).
+    """
+    fd = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        write_all(fd, data)
+        info = os.fstat(fd)
+        if stat.S_IMODE(info.st_mode) != mode:
+            os.fchmod(fd, mode)
+            info = os.fstat(fd)
+        return info
+    finally:
+        os.close(fd)
+
+
 def sha256_file(path: Path) -> str:
     """The sha256 hex digest of a regular file's content (never follows a symlink)."""
     digest = hashlib.sha256()

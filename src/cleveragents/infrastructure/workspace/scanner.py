@@ -15,8 +15,6 @@ import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Final
 
@@ -27,13 +25,37 @@ from cleveragents.domain.models.core.checkpoint import (
     FileKind,
     ManifestEntry,
 )
+from cleveragents.domain.workspace import (
+    ALWAYS_EXCLUDED,
+    DEFAULT_SIZE_LIMIT,
+    NEW_PREFIX,
+    OWN_PREFIXES,
+    Changes,
+    Scan,
+    ScannedFile,
+    ScanSettings,
+    StatKey,
+    stat_key_of,
+)
+from cleveragents.domain.workspace_ports import Watcher
 from cleveragents.infrastructure.database.trusted import from_trusted
-from cleveragents.infrastructure.workspace.file_swap import NEW_PREFIX, OWN_PREFIXES
 from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, link_target
-from cleveragents.infrastructure.workspace.watcher import Changes, TreeWatcher
 
-DEFAULT_SIZE_LIMIT: Final = 100 * 1024 * 1024
-ALWAYS_EXCLUDED: Final = (".git",)
+# The scan's data types live in the domain (the application keeps scans); they are
+# still importable from here.
+__all__ = [
+    "ALWAYS_EXCLUDED",
+    "DEFAULT_SIZE_LIMIT",
+    "RACY_WINDOW_NS",
+    "Scan",
+    "ScanSettings",
+    "ScannedFile",
+    "StatKey",
+    "load_cache",
+    "rescan",
+    "scan",
+    "stat_key_of",
+]
 
 # Timestamps come from a coarse kernel clock that may lag the fine one by a tick.
 RACY_WINDOW_NS: Final = 50_000_000
@@ -41,86 +63,10 @@ _READ_CHUNK: Final = 1 << 20
 
 _log = get_logger(__name__)
 
-StatKey = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, mode
-
-
-def stat_key_of(info: os.stat_result) -> StatKey:
-    """The stat data a scan compares: size, mtime and ctime (ns), inode and mode."""
-    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
-
-
 _KINDS: Final = {kind.value: kind for kind in FileKind}
 # Reading and hashing in threads pays off only for more than a few small files.
 _THREADS_FROM_FILES: Final = 16
 _THREADS_FROM_BYTES: Final = 8 * 1024 * 1024
-
-
-@dataclass(slots=True)
-class ScannedFile:
-    """A file found by a scan; ``content`` is set only when it was read.
-
-    ``row`` is the file's encoded stat-cache row, kept while the file is unchanged so
-    that writing the cache does not encode every unchanged file again.
-    ``verified``: the stat data were taken right after this library wrote the file
-    (a restore), so they vouch for its content even within the racy window, as
-    git's index does for the files a checkout wrote.
-    """
-
-    entry: ManifestEntry
-    stat_key: StatKey
-    content: bytes | None = None
-    row: str | None = None
-    verified: bool = False
-
-    def cache_row(self) -> str:
-        """``"path":[size,mtime_ns,ctime_ns,inode,mode,"sha256","kind"]`` (JSON)."""
-        if self.row is None:
-            entry = self.entry
-            size, mtime, ctime, inode, mode = self.stat_key
-            name = json.dumps(entry.path, ensure_ascii=False)
-            self.row = (
-                f"{name}:[{size},{mtime},{ctime},{inode},{mode},"
-                f'"{entry.sha256}","{entry.kind.value}"]'
-            )
-        return self.row
-
-
-@dataclass
-class Scan:
-    """The result of one scan of a tree."""
-
-    files: dict[str, ScannedFile]
-    started_ns: int
-    skipped: list[str] = field(default_factory=list)
-    # Files with more than one hard link: a write through another name is not reported.
-    linked: set[str] = field(default_factory=set)
-    # The paths a watcher's scan looked at again (see ``rescan``); None after a walk.
-    touched: set[str] | None = None
-
-    def cache_bytes(self) -> bytes:
-        """The stat cache to hand to the next scan of the same tree: a JSON object by path."""
-        rows = ",".join(found.cache_row() for found in self.files.values())
-        return f"{{{rows}}}".encode()
-
-
-@dataclass(frozen=True)
-class ScanSettings:
-    """What a scan skips: excluded globs and the size above which content is not kept."""
-
-    excludes: tuple[str, ...] = ()
-    size_limit: int = DEFAULT_SIZE_LIMIT
-
-    def excluded_path(self, relative: str) -> bool:
-        """True when the file or any folder above it is excluded."""
-        parts = relative.split("/")
-        return any(self.excluded("/".join(parts[: i + 1])) for i in range(len(parts)))
-
-    def excluded(self, relative: str) -> bool:
-        """True when this path itself (a file or a folder) matches an exclude."""
-        name = relative.rpartition("/")[2]
-        if name in ALWAYS_EXCLUDED:
-            return True
-        return any(fnmatchcase(relative, p) or fnmatchcase(name, p) for p in self.excludes)
 
 
 def load_cache(data: bytes | None) -> dict[str, ScannedFile] | None:
@@ -150,7 +96,7 @@ def _walk(
     start: tuple[str, str],
     settings: ScanSettings,
     skipped: list[str],
-    watcher: TreeWatcher | None = None,
+    watcher: Watcher | None = None,
 ) -> Iterator[tuple[str, str, os.stat_result]]:
     """(relative POSIX path, absolute path, lstat) of every file, symlink and empty folder.
 
@@ -240,7 +186,7 @@ def scan(
     previous: Mapping[str, ScannedFile] | None = None,
     previous_started_ns: int = 0,
     *,
-    watcher: TreeWatcher | None = None,
+    watcher: Watcher | None = None,
     keep_content: bool = True,
 ) -> Scan:
     """Scan ``root``; files whose stat data match ``previous`` (and are not racy) are not read.
@@ -261,7 +207,7 @@ def rescan(
     settings: ScanSettings,
     previous: Scan,
     changes: Changes,
-    watcher: TreeWatcher,
+    watcher: Watcher,
     *,
     keep_content: bool = True,
     trusted: Mapping[str, ScannedFile | None] | None = None,

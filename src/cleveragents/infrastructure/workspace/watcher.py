@@ -29,11 +29,12 @@ import errno
 import os
 import struct
 import sys
-from dataclasses import dataclass, field
 from typing import Final
 
 from cleveragents._logging import get_logger
-from cleveragents.infrastructure.workspace.file_swap import NEW_PREFIX, OWN_PREFIXES
+from cleveragents.domain.workspace import NEW_PREFIX, OWN_PREFIXES, Changes
+
+__all__ = ["Changes", "TreeWatcher", "watchable"]
 
 _log = get_logger(__name__)
 
@@ -76,14 +77,6 @@ _READ_SIZE: Final = 1 << 16
 _REMOTE_FILE_SYSTEMS: Final = frozenset(
     {0x6969, 0xFF534D42, 0xFE534D42, 0x517B, 0x65735546, 0x01021997, 0x00C36400, 0x5346414F}
 )
-
-
-@dataclass
-class Changes:
-    """What a drain found: files to stat again, and folders to walk again whole."""
-
-    files: set[str] = field(default_factory=set)
-    folders: set[str] = field(default_factory=set)
 
 
 class _Inotify:

@@ -1,0 +1,218 @@
+"""A sandbox tree as the application sees it: scans, changes, swap steps and reserved names.
+
+Plain data and pure rules, no I/O. They cross the boundary between the
+application and the file-system side (``infrastructure.workspace``), which
+walks, watches and swaps trees through the ports of :mod:`.workspace_ports`.
+The infrastructure modules re-export these names where they were first defined.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Final, Literal
+
+from cleveragents.domain.models.core.change import EntryKind
+from cleveragents.domain.models.core.checkpoint import FileKind, ManifestEntry
+
+# --- names the library keeps for itself at the top of a tree -------------------------------
+
+STAGING_PREFIX: Final = ".cleveragents-apply-"
+NEW_PREFIX: Final = ".cleveragents-new-"  # a staging folder being made, or a file staged beside
+# Staging folders of restores made before restores were journaled: no steps to undo.
+OLD_RESTORE_PREFIX: Final = ".cleveragents-restore-"
+# Every name a staging folder of ours has at the top of a tree: never workspace content.
+OWN_PREFIXES: Final = (STAGING_PREFIX, NEW_PREFIX, OLD_RESTORE_PREFIX)
+
+# --- the steps of a swap (see ``infrastructure.workspace.file_swap``) ----------------------
+
+StepKind = Literal["chmod", "out", "rmdir", "mkdir", "in"]
+# The order in which a swap runs its steps: modes, removals, emptied folders (deepest
+# first), new folders (outermost first), then new content.
+STEP_ORDER: tuple[StepKind, ...] = ("chmod", "out", "rmdir", "mkdir", "in")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One undoable change of one path (see ``infrastructure.workspace.file_swap``)."""
+
+    kind: StepKind
+    path: str
+    # "in": the staged file (under the staging folder, or with ``beside`` a temporary
+    # name in the tree next to ``path``); "out": where the original goes.
+    staged: str = ""
+    mode: int = 0  # "chmod": the new bits; "rmdir": the folder's bits, to make it again
+    old_mode: int = 0  # "chmod": the bits to put back
+    beside: bool = False
+
+
+def beside_name(path: str, token: str, index: int) -> str:
+    """The temporary name a file is staged under next to ``path``, in the same folder.
+
+    Staged beside its destination, a file is made where the file system keeps that
+    folder's files (far cheaper than in a new folder on some), and the swap's
+    rename stays within one folder. Scans never take such a name for content.
+    """
+    folder = path.rpartition("/")[0]
+    name = f"{NEW_PREFIX}{token}-{index}"
+    return f"{folder}/{name}" if folder else name
+
+
+def place_beside(
+    steps: Sequence[Step], beside: set[str], token: str
+) -> tuple[list[Step], dict[str, str]]:
+    """``steps`` with each "in" step whose staged name is in ``beside`` staged beside its path.
+
+    Returns the steps and, for each of them, the new staged name by the old one.
+    """
+    placed: list[Step] = []
+    names: dict[str, str] = {}
+    for index, step in enumerate(steps):
+        if step.kind == "in" and step.staged in beside:
+            name = beside_name(step.path, token, index)
+            names[step.staged] = name
+            step = Step("in", step.path, staged=name, beside=True)
+        placed.append(step)
+    return placed, names
+
+
+def staging_token(staging: Path) -> str:
+    """The unique part of a staging folder's name, shared by the files it stages beside."""
+    return staging.name.removeprefix(STAGING_PREFIX)
+
+
+# --- scans -------------------------------------------------------------------------------
+
+DEFAULT_SIZE_LIMIT: Final = 100 * 1024 * 1024
+ALWAYS_EXCLUDED: Final = (".git",)
+
+StatKey = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, mode
+
+
+def stat_key_of(info: os.stat_result) -> StatKey:
+    """The stat data a scan compares: size, mtime and ctime (ns), inode and mode."""
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
+
+
+@dataclass(slots=True)
+class ScannedFile:
+    """A file found by a scan; ``content`` is set only when it was read.
+
+    ``row`` is the file's encoded stat-cache row, kept while the file is unchanged so
+    that writing the cache does not encode every unchanged file again.
+    ``verified``: the stat data were taken right after this library wrote the file
+    (a restore), so they vouch for its content even within the racy window, as
+    git's index does for the files a checkout wrote.
+    """
+
+    entry: ManifestEntry
+    stat_key: StatKey
+    content: bytes | None = None
+    row: str | None = None
+    verified: bool = False
+
+    def cache_row(self) -> str:
+        """``"path":[size,mtime_ns,ctime_ns,inode,mode,"sha256","kind"]`` (JSON)."""
+        if self.row is None:
+            entry = self.entry
+            size, mtime, ctime, inode, mode = self.stat_key
+            name = json.dumps(entry.path, ensure_ascii=False)
+            self.row = (
+                f"{name}:[{size},{mtime},{ctime},{inode},{mode},"
+                f'"{entry.sha256}","{entry.kind.value}"]'
+            )
+        return self.row
+
+
+@dataclass
+class Scan:
+    """The result of one scan of a tree."""
+
+    files: dict[str, ScannedFile]
+    started_ns: int
+    skipped: list[str] = field(default_factory=list)
+    # Files with more than one hard link: a write through another name is not reported.
+    linked: set[str] = field(default_factory=set)
+    # The paths a watcher's scan looked at again (see ``rescan``); None after a walk.
+    touched: set[str] | None = None
+
+    def cache_bytes(self) -> bytes:
+        """The stat cache to hand to the next scan of the same tree: a JSON object by path."""
+        rows = ",".join(found.cache_row() for found in self.files.values())
+        return f"{{{rows}}}".encode()
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """What a scan skips: excluded globs and the size above which content is not kept."""
+
+    excludes: tuple[str, ...] = ()
+    size_limit: int = DEFAULT_SIZE_LIMIT
+
+    def excluded_path(self, relative: str) -> bool:
+        """True when the file or any folder above it is excluded."""
+        parts = relative.split("/")
+        return any(self.excluded("/".join(parts[: i + 1])) for i in range(len(parts)))
+
+    def excluded(self, relative: str) -> bool:
+        """True when this path itself (a file or a folder) matches an exclude."""
+        name = relative.rpartition("/")[2]
+        if name in ALWAYS_EXCLUDED:
+            return True
+        return any(fnmatchcase(relative, p) or fnmatchcase(name, p) for p in self.excludes)
+
+
+@dataclass
+class Changes:
+    """What a watcher's drain found: files to stat again, and folders to walk again whole."""
+
+    files: set[str] = field(default_factory=set)
+    folders: set[str] = field(default_factory=set)
+
+
+# --- the state of one path, and of a restore -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathState:
+    """A path's kind (None: a folder or something else that is no file or symlink),
+    content hash (a symlink's: of its target bytes) and permission bits."""
+
+    kind: EntryKind | None
+    sha256: str | None
+    mode: int | None
+
+    def shown(self) -> str:
+        """The hash, or what is there instead, for messages."""
+        return self.sha256 or "a folder"
+
+
+# Kinds whose entries hold a file's content (a large one's is hashed, not stored).
+CONTENT_KINDS: Final = frozenset({FileKind.FILE, FileKind.LARGE})
+
+
+def same_state(have: ManifestEntry | None, want: ManifestEntry) -> bool:
+    """True when ``have`` is ``want`` already: same kind, content and permission bits."""
+    if have is None or have.sha256 != want.sha256:
+        return False
+    if want.kind in CONTENT_KINDS:
+        return have.kind in CONTENT_KINDS and have.mode == want.mode
+    return have.kind is want.kind
+
+
+@dataclass
+class RestorePlan:
+    """The steps of a restore and what it reports (shown paths: folders end with ``/``)."""
+
+    steps: list[Step] = field(default_factory=list)
+    # staged name (``new/N``) -> the manifest entry whose content goes there
+    staged: dict[str, ManifestEntry] = field(default_factory=dict)
+    # the staged names whose folder is there before the swap: staged beside their path
+    beside: set[str] = field(default_factory=set)
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
