@@ -95,10 +95,11 @@ Feature: What a restore that died mid-way leaves is undone or completed by the n
 
   Scenario Outline: A restore that died while staging its 3rd file changed nothing; the next <operation> removes what it staged
     The journal is written before anything is staged, so the files staged beside
-    their paths are known to the recovery, which removes them.
+    their paths, and the new folders made first to stage files in, are known to the
+    recovery, which removes them.
     Given a restore of checkpoint "B" into the sandbox dies while staging its 3rd file
     Then the sandbox holds one staging folder, with a journal and no staged marker
-    And apart from the files staged beside their paths, the sandbox is exactly "A"
+    And apart from the files staged beside their paths and the new folders made for them, the sandbox is exactly "A"
     When the next <operation> runs on the sandbox
     Then it found the sandbox exactly at "A", and neither listed nor stored a staging path
     And the sandbox is exactly "<after>" with no staging folder left

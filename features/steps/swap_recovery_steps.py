@@ -342,13 +342,23 @@ def step_outside_exactly(context: Context, name: str) -> None:
     assert_state(context, name)
 
 
-@then('apart from the files staged beside their paths, the sandbox is exactly "{name}"')
+@then(
+    "apart from the files staged beside their paths and the new folders made for them, "
+    'the sandbox is exactly "{name}"'
+)
 def step_apart_from_staged(context: Context, name: str) -> None:
     found = exact_tree(context.sandbox)
     staged = [p for p in found if p.rpartition("/")[2].startswith(NEW_PREFIX)]
     assert staged, "nothing was staged beside its path"
     for path in staged:
         del found[path]
+    # The journal's early folders: "mkdir" rows made before staging (see file_swap).
+    (staging,) = [p for p in context.sandbox.iterdir() if p.name.startswith(STAGING_PREFIX)]
+    rows = json.loads((staging / JOURNAL).read_text())["steps"]
+    early = {row[1] for row in rows if row[0] == "mkdir" and row[5]}
+    assert early, "the journal lists no folder made before staging"
+    for path in early:
+        assert found.pop(path)[0] == "dir", path
     assert found == context.state_trees[name], tree_difference(found, context.state_trees[name])
 
 

@@ -47,6 +47,8 @@ class Step:
     staged: str = ""
     mode: int = 0  # "chmod": the new bits; "rmdir": the folder's bits, to make it again
     old_mode: int = 0  # "chmod": the bits to put back
+    # "in": staged beside ``path``; "mkdir": made before anything is staged (nothing
+    # is at ``path`` until then), so that the files going into it are staged beside.
     beside: bool = False
 
 

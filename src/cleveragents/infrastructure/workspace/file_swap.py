@@ -9,19 +9,22 @@ whole or absent). A step is one of:
 - ``out``: a path (file, symlink or empty folder) renamed into the staging
   folder (``backup/N``);
 - ``rmdir``: a folder left empty by the steps before it, with its mode;
-- ``mkdir``: a new folder;
+- ``mkdir``: a new folder. One where nothing stands yet (``beside``) is made
+  first, before anything is staged, so that the files going into it can be
+  staged beside their destinations;
 - ``in``: a staged file or symlink renamed into place. It is staged beside its
   destination under a temporary name (``.cleveragents-new-<token>-N``, see
-  ``domain.workspace.beside_name``), or in the staging folder (``new/N``) when its folder is
-  made by the swap itself.
+  ``domain.workspace.beside_name``), or in the staging folder (``new/N``) when its
+  folder only comes with the swap's own steps (it replaces a file, say).
 
-Then the new content is staged, a ``staged`` marker written, and the steps run:
+Then the early folders are made, the new content is staged, a ``staged`` marker
+written, and the other steps run:
 each a ``rename``, ``mkdir``, ``rmdir`` or ``chmod`` within one file system, so at
 any instant each path is in a state the journal can tell apart. Once every step
 is done a ``committed`` marker is written.
 
 :func:`recover` turns any staging folder back into "as before": without the
-``staged`` marker it only removes what was staged; without the ``committed``
+``staged`` marker it only removes what was staged and the early folders; without the ``committed``
 marker it undoes the steps taken, newest first (each undo checks what is there,
 so a recovery that is itself killed can run again); with it, the change is
 complete and only the staging folder goes. A running swap holds an exclusive
@@ -147,11 +150,16 @@ def run_steps(
     prefix = os.fspath(target)
     room = os.fspath(staging)
     try:
+        for step in steps:
+            if step.kind == "mkdir" and step.beside:
+                os.mkdir(f"{prefix}/{step.path}")
         if stage is not None:
             stage()
         (staging / STAGED).touch()
         for step in steps:
             where = f"{prefix}/{step.path}"
+            if step.kind == "mkdir" and step.beside:
+                continue  # made before staging
             if step.kind == "chmod":
                 os.chmod(where, step.mode)
             elif step.kind == "out":
@@ -259,13 +267,15 @@ def recover(staging: Path, target: Path) -> bool:
         journal = json.loads(journal_path.read_text())
         steps = _steps_of(journal)
         prefix, room = os.fspath(target), os.fspath(staging)
-        # Before a version-3 journal's ``staged`` marker no step ran: only what was
-        # staged beside the destinations goes. (Earlier versions staged before their journal.)
+        # Before a version-3 journal's ``staged`` marker no step ran but the folders
+        # made for staging: what was staged beside the destinations goes, then those
+        # folders. (Earlier versions staged before their journal.)
         if journal.get("version") == 3 and not (staging / STAGED).exists():
             for step in steps:
-                if step.beside and os.path.lexists(_source(step, prefix, room)):
-                    os.unlink(_source(step, prefix, room))
-            steps = []
+                source = _source(step, prefix, room)
+                if step.kind == "in" and step.beside and os.path.lexists(source):
+                    os.unlink(source)
+            steps = [step for step in steps if step.kind == "mkdir" and step.beside]
         for step in reversed(steps):
             undone = _undo(step, prefix, room) or undone
     shutil.rmtree(staging, ignore_errors=True)

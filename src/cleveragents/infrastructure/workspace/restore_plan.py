@@ -243,12 +243,22 @@ class _Planner:
         for folder in sorted(rmdirs, key=lambda f: (-f.count("/"), f)):
             mode = stat.S_IMODE(os.lstat(f"{prefix}/{folder}").st_mode)
             steps["rmdir"].append(Step("rmdir", folder, mode=mode))
+        # A new folder where nothing stands now, below folders that stay or are new
+        # the same way, is made before staging: its files are then staged beside.
+        early: set[str] = set()
         for folder in sorted(mkdirs, key=lambda f: (f.count("/"), f)):
-            steps["mkdir"].append(Step("mkdir", folder))
+            parent = folder.rpartition("/")[0]
+            made_early = folder not in self.outs and (
+                parent in early or (parent not in mkdirs and parent not in rmdirs)
+            )
+            if made_early:
+                early.add(folder)
+            steps["mkdir"].append(Step("mkdir", folder, beside=made_early))
         for index, (path, want) in enumerate(sorted(self.writes.items())):
             name = f"new/{index}"
             self.plan.staged[name] = want
-            if path.rpartition("/")[0] not in mkdirs:
+            parent = path.rpartition("/")[0]
+            if parent not in mkdirs or parent in early:
                 self.plan.beside.add(name)
             steps["in"].append(Step("in", path, staged=name))
         self.plan.steps = [step for kind in STEP_ORDER for step in steps[kind]]
