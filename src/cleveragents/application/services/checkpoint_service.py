@@ -47,6 +47,7 @@ from cleveragents.domain.models.core.checkpoint import (
     diff_hash,
 )
 from cleveragents.infrastructure.workspace.file_swap import recover_interrupted
+from cleveragents.infrastructure.workspace.ignore_rules import validate_excludes
 from cleveragents.infrastructure.workspace.safe_paths import existing_directory
 from cleveragents.infrastructure.workspace.scanner import (
     DEFAULT_SIZE_LIMIT,
@@ -81,7 +82,12 @@ class _Details:
 
 
 class CheckpointService:
-    """Snapshots a plan's sandbox before each decision, and brings it back."""
+    """Snapshots a plan's sandbox before each decision, and brings it back.
+
+    A snapshot leaves out what git would ignore (with ``gitignore``: every
+    ``.gitignore`` in the sandbox and ``.git/info/exclude``) and what the
+    ``excludes`` patterns (gitignore syntax) match; ``.git`` always.
+    """
 
     def __init__(
         self,
@@ -90,6 +96,7 @@ class CheckpointService:
         excludes: Sequence[str] = (),
         size_limit: int = DEFAULT_SIZE_LIMIT,
         watch: bool = True,
+        gitignore: bool = True,
     ) -> None:
         if repository is None:
             # The one place the application layer builds infrastructure: the real
@@ -102,12 +109,13 @@ class CheckpointService:
             repository = CheckpointRepository(create_session_factory("sqlite://"))
         if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit < 0:
             raise ValueError(f"size_limit must be an integer >= 0, got {size_limit!r}")
-        if isinstance(excludes, str) or not all(isinstance(p, str) and p for p in excludes):
-            raise ValueError("excludes must be a sequence of non-empty glob strings")
+        patterns = validate_excludes(excludes)
         if not isinstance(watch, bool):
             raise ValueError(f"watch must be True or False, got {watch!r}")
+        if not isinstance(gitignore, bool):
+            raise ValueError(f"gitignore must be True or False, got {gitignore!r}")
         self._repository = repository
-        self._settings = ScanSettings(excludes=tuple(excludes), size_limit=size_limit)
+        self._settings = ScanSettings(excludes=patterns, size_limit=size_limit, gitignore=gitignore)
         self._memory = SandboxMemory(watch=watch)
 
     @property
