@@ -61,6 +61,7 @@ class Database:
         excludes: Sequence[str] = (),
         size_limit: int = DEFAULT_SIZE_LIMIT,
         watch: bool = True,
+        gitignore: bool = True,
         redactor: SecretRedactor = DEFAULT_REDACTOR,
     ) -> None:
         target = default_database_url() if url is None else url
@@ -74,7 +75,11 @@ class Database:
         event.listen(engine, "do_connect", self._refuse_when_closed)
         self.changesets = SqliteChangeSetStore(factory, redactor=redactor)
         self.checkpoints = CheckpointService(
-            CheckpointRepository(factory), excludes=excludes, size_limit=size_limit, watch=watch
+            CheckpointRepository(factory),
+            excludes=excludes,
+            size_limit=size_limit,
+            watch=watch,
+            gitignore=gitignore,
         )
         self.errors = ErrorPatternRepository(factory)
         self._entries = ChangeSetEntryRepository(factory)
@@ -177,7 +182,7 @@ def open(url: str | None = None, **options: Any) -> Database:
 
     Options: ``migrate`` (default True), ``create`` (default True; False refuses a
     SQLite file that does not exist instead of creating it), ``excludes``,
-    ``size_limit`` and ``watch`` (for the checkpoint service), ``redactor`` (for tool
+    ``size_limit``, ``watch`` and ``gitignore`` (for the checkpoint service), ``redactor`` (for tool
     invocations).
     """
     return Database(url, **options)

@@ -12,7 +12,6 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Final, Literal
 
@@ -150,22 +149,16 @@ class Scan:
 
 @dataclass(frozen=True)
 class ScanSettings:
-    """What a scan skips: excluded globs and the size above which content is not kept."""
+    """What a scan skips and the size above which content is not kept.
+
+    ``excludes`` are gitignore pattern lines; with ``gitignore``, the tree's own
+    ``.gitignore`` files and ``.git/info/exclude`` apply too
+    (``infrastructure.workspace.ignore_rules`` judges them).
+    """
 
     excludes: tuple[str, ...] = ()
     size_limit: int = DEFAULT_SIZE_LIMIT
-
-    def excluded_path(self, relative: str) -> bool:
-        """True when the file or any folder above it is excluded."""
-        parts = relative.split("/")
-        return any(self.excluded("/".join(parts[: i + 1])) for i in range(len(parts)))
-
-    def excluded(self, relative: str) -> bool:
-        """True when this path itself (a file or a folder) matches an exclude."""
-        name = relative.rpartition("/")[2]
-        if name in ALWAYS_EXCLUDED:
-            return True
-        return any(fnmatchcase(relative, p) or fnmatchcase(name, p) for p in self.excludes)
+    gitignore: bool = True
 
 
 @dataclass

@@ -79,8 +79,15 @@ class SandboxScanner(Protocol):
         *,
         keep_content: bool = True,
         trusted: Mapping[str, ScannedFile | None] | None = None,
-    ) -> Scan:
-        """``previous`` brought up to date by looking again only at ``changes``."""
+    ) -> Scan | None:
+        """``previous`` brought up to date by looking again only at ``changes``.
+
+        None when the changes make every path's ignore rule uncertain (the top
+        ``.gitignore`` or ``.git/info/exclude`` changed): walk the tree again.
+        """
+
+    def validate_excludes(self, excludes: Sequence[str]) -> tuple[str, ...]:
+        """``excludes`` as a tuple of gitignore pattern lines; ``ValueError`` if one is not."""
 
     def load_cache(self, data: bytes | None) -> dict[str, ScannedFile] | None:
         """The files of a stat cache written by :meth:`Scan.cache_bytes`, or None."""

@@ -74,7 +74,12 @@ class _Details:
 
 
 class CheckpointService:
-    """Snapshots a plan's sandbox before each decision, and brings it back."""
+    """Snapshots a plan's sandbox before each decision, and brings it back.
+
+    A snapshot leaves out what git would ignore (with ``gitignore``: every
+    ``.gitignore`` in the sandbox and ``.git/info/exclude``) and what the
+    ``excludes`` patterns (gitignore syntax) match; ``.git`` always.
+    """
 
     def __init__(
         self,
@@ -83,6 +88,7 @@ class CheckpointService:
         excludes: Sequence[str] = (),
         size_limit: int = DEFAULT_SIZE_LIMIT,
         watch: bool = True,
+        gitignore: bool = True,
         workspace: Workspace | None = None,
     ) -> None:
         """``workspace``: the sandbox ports (default: the local file system's)."""
@@ -97,13 +103,15 @@ class CheckpointService:
             repository = CheckpointRepository(create_session_factory("sqlite://"))
         if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit < 0:
             raise ValueError(f"size_limit must be an integer >= 0, got {size_limit!r}")
-        if isinstance(excludes, str) or not all(isinstance(p, str) and p for p in excludes):
-            raise ValueError("excludes must be a sequence of non-empty glob strings")
+        workspace = workspace if workspace is not None else default_workspace()
+        patterns = workspace.scanner.validate_excludes(excludes)
         if not isinstance(watch, bool):
             raise ValueError(f"watch must be True or False, got {watch!r}")
+        if not isinstance(gitignore, bool):
+            raise ValueError(f"gitignore must be True or False, got {gitignore!r}")
         self._repository = repository
-        self._settings = ScanSettings(excludes=tuple(excludes), size_limit=size_limit)
-        self._workspace = workspace if workspace is not None else default_workspace()
+        self._settings = ScanSettings(excludes=patterns, size_limit=size_limit, gitignore=gitignore)
+        self._workspace = workspace
         self._memory = SandboxMemory(watch=watch, watching=self._workspace.watching)
 
     @property

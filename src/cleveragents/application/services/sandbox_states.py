@@ -101,6 +101,8 @@ def watched_states(
         keep_content=False,
         trusted=remembered.trusted,
     )
+    if found is None:  # the ignore rules of the whole tree changed: walk it
+        return None
     wanted, before = compared
     candidates = set(wanted) | set(before) | (found.touched or set())
     last = baseline.scan.files

@@ -26,6 +26,7 @@ from cleveragents.domain.workspace import (
 from cleveragents.domain.workspace_ports import PathGuard, Watcher, Workspace
 from cleveragents.infrastructure.workspace import (
     file_swap,
+    ignore_rules,
     path_state,
     restore_plan,
     safe_paths,
@@ -66,10 +67,13 @@ class LocalScanner:
         *,
         keep_content: bool = True,
         trusted: Mapping[str, ScannedFile | None] | None = None,
-    ) -> Scan:
+    ) -> Scan | None:
         return scanner.rescan(
             root, settings, previous, changes, watcher, keep_content=keep_content, trusted=trusted
         )
+
+    def validate_excludes(self, excludes: Sequence[str]) -> tuple[str, ...]:
+        return ignore_rules.validate_excludes(excludes)
 
     def load_cache(self, data: bytes | None) -> dict[str, ScannedFile] | None:
         return scanner.load_cache(data)

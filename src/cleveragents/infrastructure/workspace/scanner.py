@@ -39,6 +39,15 @@ from cleveragents.domain.workspace import (
 )
 from cleveragents.domain.workspace_ports import Watcher
 from cleveragents.infrastructure.database.trusted import from_trusted
+from cleveragents.infrastructure.workspace.ignore_rules import (
+    INFO_FOLDERS,
+    RULES_FILE,
+    IgnoreRules,
+    Layers,
+    RuleChanges,
+    git_internal,
+    rules_changed,
+)
 from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, link_target
 
 # The scan's data types live in the domain (the application keeps scans); they are
@@ -94,7 +103,7 @@ def load_cache(data: bytes | None) -> dict[str, ScannedFile] | None:
 
 def _walk(
     start: tuple[str, str],
-    settings: ScanSettings,
+    rules: IgnoreRules,
     skipped: list[str],
     watcher: Watcher | None = None,
 ) -> Iterator[tuple[str, str, os.stat_result]]:
@@ -103,19 +112,25 @@ def _walk(
     ``start`` is (relative prefix, absolute path) of the folder to walk. Symlinks are
     never followed; ``DirEntry`` gives the kind of most entries without a system
     call, so each file costs one ``lstat``. A folder that holds nothing at all (not
-    even an excluded file) is yielded itself. A ``watcher`` watches each folder
-    before it is listed, so no change after the listing goes unreported.
+    even an ignored file) is yielded itself. A ``watcher`` watches each folder
+    before it is listed, so no change after the listing goes unreported. Each
+    folder's ``.gitignore`` is read when the folder is entered; an ignored folder
+    is not entered (see :mod:`.ignore_rules`).
     """
-    excludes = settings.excludes
-    stack = [start]
+    prefix, folder = start
+    stack: list[tuple[str, str, Layers | None]] = [(prefix, folder, None)]
     while stack:
-        prefix, folder = stack.pop()
+        prefix, folder, inherited = stack.pop()
         if watcher is not None:
             watcher.watch(prefix, folder)
-        listed = 0
-        with os.scandir(folder) as entries:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+            if inherited is None:
+                layers = rules.layers_in(prefix)
+            else:
+                has_rules = rules.gitignore and any(item.name == RULES_FILE for item in entries)
+                layers = rules.enter(prefix, inherited, listed=has_rules)
             for item in entries:
-                listed += 1
                 name = item.name
                 if not name.isascii():
                     try:
@@ -131,18 +146,16 @@ def _walk(
                     _log.warning("snapshot.skipped_name", path=item.path, reason="backslash")
                     continue
                 relative = f"{prefix}{name}"
-                if (
-                    name in ALWAYS_EXCLUDED
-                    or name.startswith(NEW_PREFIX)
-                    or (not prefix and name.startswith(OWN_PREFIXES))
-                    or (excludes and settings.excluded(relative))
-                ):
+                if name.startswith(NEW_PREFIX) or (not prefix and name.startswith(OWN_PREFIXES)):
                     continue
-                if item.is_dir(follow_symlinks=False):
-                    stack.append((f"{relative}/", item.path))
+                is_dir = item.is_dir(follow_symlinks=False)
+                if (layers or name in ALWAYS_EXCLUDED) and rules.ignored(relative, is_dir, layers):
+                    continue
+                if is_dir:
+                    stack.append((f"{relative}/", item.path, layers))
                 elif item.is_file(follow_symlinks=False) or item.is_symlink():
                     yield relative, item.path, item.stat(follow_symlinks=False)
-        if not listed and prefix:
+        if not entries and prefix:
             yield prefix[:-1], folder, os.lstat(folder)
 
 
@@ -162,7 +175,7 @@ def _read(path: str, info: os.stat_result, limit: int) -> tuple[str, bytes | Non
     return hashlib.sha256(content).hexdigest(), content, FileKind.FILE
 
 
-def _acceptable(relative: str, settings: ScanSettings, skipped: list[str]) -> bool:
+def _acceptable(relative: str, rules: IgnoreRules, skipped: list[str], *, is_dir: bool) -> bool:
     """The checks :func:`_walk` makes of a name, for one path reported by a watcher."""
     if "\\" in relative:
         skipped.append(relative)
@@ -177,7 +190,7 @@ def _acceptable(relative: str, settings: ScanSettings, skipped: list[str]) -> bo
         return False
     if relative.startswith(OWN_PREFIXES) or relative.rpartition("/")[2].startswith(NEW_PREFIX):
         return False
-    return not settings.excluded_path(relative)
+    return not rules.ignored_path(relative, is_dir)
 
 
 def scan(
@@ -197,7 +210,11 @@ def scan(
     """
     started = time.time_ns()
     found = Scan(files={}, started_ns=started)
-    walked = _walk(("", os.fspath(root)), settings, found.skipped, watcher)
+    top = os.fspath(root)
+    if watcher is not None and settings.gitignore:
+        _watch_git_folders(watcher, top)
+    rules = IgnoreRules(top, settings.excludes, gitignore=settings.gitignore)
+    walked = _walk(("", top), rules, found.skipped, watcher)
     _settle(found, walked, previous or {}, previous_started_ns, settings, keep_content)
     return found
 
@@ -211,7 +228,7 @@ def rescan(
     *,
     keep_content: bool = True,
     trusted: Mapping[str, ScannedFile | None] | None = None,
-) -> Scan:
+) -> Scan | None:
     """The scan of ``root`` after ``changes``, reported by ``watcher`` since ``previous``.
 
     Only the changed files (and every file with more than one hard link, whose other
@@ -220,14 +237,26 @@ def rescan(
     every other path keeps its entry from ``previous``. ``trusted`` holds what this
     library wrote since (a restore's files with their stat data, None for what it
     removed): a changed path whose stat data still match is not read again.
+
+    A folder whose ``.gitignore`` changed is walked again whole; None when the
+    rules of the whole tree may have changed (the top ``.gitignore`` or
+    ``.git/info/exclude``): the caller walks the tree.
     """
     started = time.time_ns()
+    prefix = os.fspath(root)
+    ruled = RuleChanges()
+    if settings.gitignore:
+        ruled = rules_changed(changes.files | changes.folders)
+        if ruled.git_folders:
+            _watch_git_folders(watcher, prefix)
+    rules = IgnoreRules(prefix, settings.excludes, gitignore=settings.gitignore)
+    if ruled.whole or (ruled.git_folders and rules.git_excludes):
+        return None
     files = dict(previous.files)
     touched: set[str] = set()
     found = Scan(files=files, started_ns=started, linked=set(previous.linked), touched=touched)
-    prefix = os.fspath(root)
     walked: list[tuple[str, str, os.stat_result]] = []
-    folders = sorted(changes.folders)
+    folders = sorted(f for f in changes.folders | ruled.folders if not git_internal(f))
     fresh = [f for i, f in enumerate(folders) if not _below_any(f, folders[:i])]
     for folder in fresh:
         below = f"{folder}/"
@@ -235,14 +264,18 @@ def rescan(
             del files[path]
             touched.add(path)
         absolute = f"{prefix}/{folder}"
-        if not _acceptable(folder, settings, found.skipped) or not _is_folder(root, folder):
+        if not _acceptable(folder, rules, found.skipped, is_dir=True) or not _is_folder(
+            root, folder
+        ):
             continue
-        walked.extend(_walk((below, absolute), settings, found.skipped, watcher))
+        walked.extend(_walk((below, absolute), rules, found.skipped, watcher))
     guard = SafeRoot(root)
     for path in sorted(changes.files | previous.linked):
+        if git_internal(path):
+            continue  # watched for .git/info/exclude only: never content
         files.pop(path, None)
         touched.add(path)
-        if _below_any(path, fresh) or not _acceptable(path, settings, found.skipped):
+        if _below_any(path, fresh) or not _acceptable(path, rules, found.skipped, is_dir=False):
             continue
         try:
             absolute, there = guard.locate(path)
@@ -257,7 +290,7 @@ def rescan(
     touched.update(path for path, _, _ in walked)
     walked_paths = {path for path, _, _ in walked}
     around = {path.rpartition("/")[0] for path in [*touched, *fresh]} - walked_paths
-    walked.extend(_empty_folders(guard, sorted(around - {""}), settings, found))
+    walked.extend(_empty_folders(guard, sorted(around - {""}), rules, found))
     touched.update(around - {""})
     known: Mapping[str, ScannedFile] = previous.files
     if trusted:
@@ -266,15 +299,21 @@ def rescan(
     return found
 
 
+def _watch_git_folders(watcher: Watcher, root: str) -> None:
+    """Watch the folders of ``.git/info/exclude``, before it is read (a walk never enters them)."""
+    for folder in INFO_FOLDERS:
+        watcher.watch(folder, f"{root}/{folder}")
+
+
 def _empty_folders(
-    guard: SafeRoot, candidates: Sequence[str], settings: ScanSettings, found: Scan
+    guard: SafeRoot, candidates: Sequence[str], rules: IgnoreRules, found: Scan
 ) -> Iterator[tuple[str, str, os.stat_result]]:
     """The candidates that are empty folders now; the others lose an empty-folder entry."""
     for folder in candidates:
         old = found.files.get(folder)
         if old is not None and old.entry.kind is FileKind.DIR:
             del found.files[folder]  # back below if it is still empty
-        if not _acceptable(folder, settings, []):
+        if not _acceptable(folder, rules, [], is_dir=True):
             continue
         try:
             absolute, there = guard.locate(folder)
