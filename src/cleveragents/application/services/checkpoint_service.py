@@ -8,7 +8,6 @@ afterwards. ``diff_hash`` is the sha256 of :func:`diff_canonical_bytes`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from cleveragents._logging import get_logger
 from cleveragents.application.ports import default_workspace
 from cleveragents.application.services.checkpoint_diff import CheckpointDiff, diff_checkpoints
+from cleveragents.application.services.checkpoint_verify import verify
 from cleveragents.application.services.sandbox_memory import Baseline, Remembered, SandboxMemory
 from cleveragents.application.services.sandbox_states import (
     current_state,
@@ -31,7 +31,6 @@ from cleveragents.application.services.workspace_restore import (
 )
 from cleveragents.domain.errors import (
     BaselineGoneError,
-    IntegrityCheckError,
     RecordNotFoundError,
 )
 from cleveragents.domain.models.core._types import require_id as valid_id
@@ -42,7 +41,6 @@ from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointStore,
-    FileKind,
     SnapshotContent,
     diff_canonical_bytes,
     diff_hash,
@@ -323,36 +321,7 @@ class CheckpointService:
 
     def verify_checkpoint(self, checkpoint_id: str) -> bool:
         """Re-read and re-hash every object the checkpoint needs, and recompute its diff hash."""
-        checkpoint = self._require(checkpoint_id)
-        try:
-            manifest = self._repository.manifest(checkpoint.checkpoint_id) or []
-            wanted = {e.sha256 for e in manifest if e.kind in _STORED_KINDS}
-            seen: set[str] = set()
-            for digest, data in self._repository.read_blobs(wanted):
-                if hashlib.sha256(data).hexdigest() != digest:
-                    _log.warning(
-                        "checkpoint.corrupt_blob", checkpoint_id=checkpoint_id, blob=digest
-                    )
-                    return False
-                seen.add(digest)
-            if seen != wanted:
-                _log.warning("checkpoint.missing_blobs", checkpoint_id=checkpoint_id)
-                return False
-        except IntegrityCheckError as exc:
-            _log.warning("checkpoint.corrupt", checkpoint_id=checkpoint_id, reason=str(exc))
-            return False
-        extra = checkpoint.metadata.extra
-        if DIFF_HASH in extra:
-            try:
-                diff = self._repository.diff(checkpoint.checkpoint_id)
-            except IntegrityCheckError as exc:
-                _log.warning("checkpoint.corrupt", checkpoint_id=checkpoint_id, reason=str(exc))
-                return False
-            if extra[DIFF_HASH] != diff_hash(diff):
-                return False
-            if extra.get(DIFF_PATHS) != [entry.shown_path for entry in diff]:
-                return False
-        return True
+        return verify(self._repository, self._require(checkpoint_id))
 
     # --- restoring ------------------------------------------------------------------------
 
@@ -448,7 +417,3 @@ class CheckpointService:
         if written:
             self._memory.note_restore(checkpoint.plan_id, target, written)
         return result
-
-
-# Kinds whose content is a stored blob (a large file's is not; an empty folder is a tree).
-_STORED_KINDS = frozenset({FileKind.FILE, FileKind.SYMLINK})

@@ -1,0 +1,52 @@
+"""Verifying a stored checkpoint against its hashes, trusting no stored summary."""
+
+from __future__ import annotations
+
+import hashlib
+
+from cleveragents._logging import get_logger
+from cleveragents.application.services.snapshot_diff import STORED_KINDS
+from cleveragents.domain.errors import IntegrityCheckError
+from cleveragents.domain.models.core.checkpoint import (
+    DIFF_HASH,
+    DIFF_PATHS,
+    Checkpoint,
+    CheckpointStore,
+    diff_hash,
+)
+
+_log = get_logger(__name__)
+
+
+def verify(repository: CheckpointStore, checkpoint: Checkpoint) -> bool:
+    """Re-read and re-hash every object ``checkpoint`` needs, and recompute its diff hash.
+
+    False on any mismatch, missing object or undecodable data (the reason is logged).
+    """
+    checkpoint_id = checkpoint.checkpoint_id
+    try:
+        manifest = repository.manifest(checkpoint_id) or []
+        wanted = {e.sha256 for e in manifest if e.kind in STORED_KINDS}
+        seen: set[str] = set()
+        for digest, data in repository.read_blobs(wanted):
+            if hashlib.sha256(data).hexdigest() != digest:
+                _log.warning("checkpoint.corrupt_blob", checkpoint_id=checkpoint_id, blob=digest)
+                return False
+            seen.add(digest)
+        if seen != wanted:
+            _log.warning("checkpoint.missing_blobs", checkpoint_id=checkpoint_id)
+            return False
+    except IntegrityCheckError as exc:
+        _log.warning("checkpoint.corrupt", checkpoint_id=checkpoint_id, reason=str(exc))
+        return False
+    extra = checkpoint.metadata.extra
+    if DIFF_HASH not in extra:
+        return True
+    try:
+        diff = repository.diff(checkpoint_id)
+    except IntegrityCheckError as exc:
+        _log.warning("checkpoint.corrupt", checkpoint_id=checkpoint_id, reason=str(exc))
+        return False
+    return extra[DIFF_HASH] == diff_hash(diff) and extra.get(DIFF_PATHS) == [
+        entry.shown_path for entry in diff
+    ]
