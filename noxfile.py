@@ -19,6 +19,7 @@ import sys
 import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -46,6 +47,7 @@ BEHAVE_BACKEND_ARGS = {
     "postgres": ("--tags=not @unit",),
 }
 POSTGRES_URL_ENV = "CLEVERAGENTS_TEST_POSTGRES_URL"
+ROBOT_SHARDS = 2  # robot processes side by side (see tools/robot_shard.py)
 
 # Python 3.11 is the supported floor and what CI runs; CLEVERAGENTS_NOX_PYTHON
 # picks another interpreter (a version such as "3.12" or a path).
@@ -128,19 +130,18 @@ def _scratch_dir(prefix: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _behave_args(session: nox.Session, backend: str) -> list[str]:
-    """behave's arguments for one run of the contract suite against ``backend``."""
-    junit = JUNIT_DIR / backend
-    shutil.rmtree(junit, ignore_errors=True)
+def _behave_args(session: nox.Session, backend: str, features: Sequence[str] = ()) -> list[str]:
+    """behave's arguments for one run of the contract suite (or of ``features``)."""
     return [
         "behave",
         "--format",
         "progress",
         "--junit",
         "--junit-directory",
-        str(junit),
+        str(JUNIT_DIR / backend),
         *BEHAVE_BACKEND_ARGS.get(backend, ()),
         *session.posargs,
+        *features,
     ]
 
 
@@ -153,24 +154,29 @@ def _behave_env(backend: str, scratch: Path) -> dict[str, str]:
     }
 
 
-def _behave(session: nox.Session, backend: str, env: Mapping[str, str] | None = None) -> None:
-    """One run of the Behave contract suite against ``backend``, under coverage."""
-    with _scratch_dir(f"cleveragents-behave-{backend}-") as scratch:
-        session.run(
-            "coverage",
-            "run",
-            "-m",
-            *_behave_args(session, backend),
-            env={**_behave_env(backend, scratch), **(env or {})},
-        )
+def _halves(items: Sequence[str]) -> list[list[str]]:
+    """``items`` dealt alternately into two lists (sorted first: the same split every run)."""
+    ordered = sorted(items)
+    return [ordered[0::2], ordered[1::2]]
 
 
-def _behave_side_by_side(session: nox.Session, backends: Sequence[str]) -> list[str]:
-    """Run the suite against every backend at once; returns the backends that failed.
+@dataclass(frozen=True)
+class _Run:
+    """One command of :func:`_side_by_side`: its label, arguments, extra environment, folder."""
 
-    Much of a run waits on fsync and on the processes it forks and kills, so two
-    runs side by side take far less than one after the other. Each run's output
-    is kept in a log and printed whole when it ends, so the two never interleave.
+    label: str
+    command: list[str]
+    env: dict[str, str]
+    cwd: Path | None = None
+
+
+def _side_by_side(session: nox.Session, runs: Sequence[_Run]) -> list[str]:
+    """Run ``runs`` at once in the session's virtualenv; returns the labels that failed.
+
+    Much of a test run waits on fsync, on the processes it forks and kills, and
+    on the command-line processes it starts, so two runs side by side take far
+    less than one after the other. Each run's output is kept in a log and printed
+    whole when it ends, so the runs never interleave.
     """
     assert session.bin is not None
     base = {**os.environ, "PATH": os.pathsep.join((session.bin, os.environ.get("PATH", "")))}
@@ -178,26 +184,39 @@ def _behave_side_by_side(session: nox.Session, backends: Sequence[str]) -> list[
     failed: list[str] = []
     with contextlib.ExitStack() as stack:
         running: list[tuple[str, subprocess.Popen[bytes], Path]] = []
-        for backend in backends:
-            scratch = stack.enter_context(_scratch_dir(f"cleveragents-behave-{backend}-"))
-            log = scratch / "behave.log"
-            command = ["coverage", "run", "-m", *_behave_args(session, backend)]
-            session.log(f"{' '.join(command)}  (backend {backend}, in the background)")
+        for run in runs:
+            log = stack.enter_context(_scratch_dir("cleveragents-log-")) / "output.log"
+            session.log(f"{' '.join(run.command)}  ({run.label}, in the background)")
             with log.open("wb") as out:
                 process = subprocess.Popen(
-                    command,
-                    env={**base, **_behave_env(backend, scratch)},
+                    run.command,
+                    env={**base, **run.env},
+                    cwd=run.cwd,
                     stdout=out,
                     stderr=subprocess.STDOUT,
                 )
-            running.append((backend, process, log))
-        for backend, process, log in running:
+            running.append((run.label, process, log))
+        for label, process, log in running:
             code = process.wait()
-            print(f"--- behave on {backend} (exit {code}) ---", flush=True)
+            print(f"--- {label} (exit {code}) ---", flush=True)
             print(log.read_text(encoding="utf-8", errors="replace"), flush=True)
             if code != 0:
-                failed.append(backend)
+                failed.append(label)
     return failed
+
+
+def _behave_runs(
+    session: nox.Session,
+    stack: contextlib.ExitStack,
+    backend: str,
+    features: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> _Run:
+    """A run of the suite against ``backend`` under coverage, with its own scratch folder."""
+    scratch = stack.enter_context(_scratch_dir(f"cleveragents-behave-{backend}-"))
+    command = ["coverage", "run", "-m", *_behave_args(session, backend, features)]
+    label = f"behave on {backend}" + (f" ({len(features)} features)" if features else "")
+    return _Run(label, command, {**_behave_env(backend, scratch), **(env or {})})
 
 
 @nox.session(python=False)
@@ -251,7 +270,12 @@ def typecheck(session: nox.Session) -> None:
 def unit_tests(session: nox.Session) -> None:
     """The Behave suite on SQLite in memory and on a file; extra args go to behave."""
     session.install("-e", ".[dev]")
-    failed = _behave_side_by_side(session, SQLITE_BACKENDS)
+    for backend in SQLITE_BACKENDS:
+        shutil.rmtree(JUNIT_DIR / backend, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        failed = _side_by_side(
+            session, [_behave_runs(session, stack, backend) for backend in SQLITE_BACKENDS]
+        )
     if failed:
         session.error(f"behave failed on: {', '.join(failed)}")
 
@@ -260,8 +284,18 @@ def unit_tests(session: nox.Session) -> None:
 def postgres_tests(session: nox.Session) -> None:
     """The same Behave suite on PostgreSQL ($CLEVERAGENTS_TEST_POSTGRES_URL or throwaway)."""
     session.install("-e", ".[dev]")
-    with _postgres_url(session) as url:
-        _behave(session, "postgres", {POSTGRES_URL_ENV: url})
+    shutil.rmtree(JUNIT_DIR / "postgres", ignore_errors=True)
+    # Two runs side by side, each on half of the feature files (every scenario makes
+    # its own database on the server, so they never meet).
+    features = [str(path.relative_to(ROOT)) for path in (ROOT / "features").glob("*.feature")]
+    with _postgres_url(session) as url, contextlib.ExitStack() as stack:
+        runs = [
+            _behave_runs(session, stack, "postgres", half, {POSTGRES_URL_ENV: url})
+            for half in _halves(features)
+        ]
+        failed = _side_by_side(session, runs)
+    if failed:
+        session.error(f"failed: {', '.join(failed)}")
 
 
 @nox.session(python=PYTHON)
@@ -280,25 +314,51 @@ def integration_tests(session: nox.Session) -> None:
         _dev_requirement("robotframework"),
         _dev_requirement("coverage"),
     )
-    with (
-        _postgres_url(session) as url,
-        _scratch_dir("cleveragents-robot-") as workdir,
-        session.chdir(workdir),
-    ):
+    # Two robot processes side by side, each running every other test (every test
+    # has a database of its own), then one report of both.
+    with _postgres_url(session) as url, contextlib.ExitStack() as stack:
+        runs: list[_Run] = []
+        outputs: list[str] = []
+        for shard in range(ROBOT_SHARDS):
+            workdir = stack.enter_context(_scratch_dir("cleveragents-robot-"))
+            outputs.append(str(workdir / "output.xml"))
+            command = [
+                "robot",
+                "--pythonpath",
+                str(ROOT / "tools"),
+                "--prerunmodifier",
+                f"robot_shard.Shard:{shard}:{ROBOT_SHARDS}",
+                "--output",
+                outputs[-1],
+                "--log",
+                "NONE",
+                "--report",
+                "NONE",
+                *session.posargs,
+                str(ROOT / "robot"),
+            ]
+            env = {
+                **_coverage_env(),
+                POSTGRES_URL_ENV: url,
+                "XDG_DATA_HOME": str(workdir / "xdg-data"),
+            }
+            runs.append(_Run(f"robot, shard {shard + 1} of {ROBOT_SHARDS}", command, env, workdir))
+        failed = _side_by_side(session, runs)
+        ROBOT_DIR.mkdir(parents=True, exist_ok=True)
         session.run(
-            "robot",
+            "rebot",
+            "--merge",
+            "--name",
+            "Robot",
             "--outputdir",
             str(ROBOT_DIR),
             "--xunit",
             "xunit.xml",
-            *session.posargs,
-            str(ROOT / "robot"),
-            env={
-                **_coverage_env(),
-                POSTGRES_URL_ENV: url,
-                "XDG_DATA_HOME": str(workdir / "xdg-data"),
-            },
+            *outputs,
+            success_codes=range(256),  # the shards' outcome is judged below
         )
+    if failed:
+        session.error(f"failed: {', '.join(failed)}")
 
 
 @nox.session(python=PYTHON)
