@@ -104,7 +104,7 @@ def compile_rules(lines: Iterable[str], *, strict: bool = False) -> tuple[_Rule,
     for line in lines:
         try:
             rule = _rule(line)
-        except GitIgnorePatternError as exc:
+        except (GitIgnorePatternError, re.error) as exc:  # re.error: a range such as [z-a]
             if strict:
                 raise ValueError(f"not a gitignore pattern: {line!r}") from exc
             continue

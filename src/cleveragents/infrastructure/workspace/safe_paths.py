@@ -16,18 +16,12 @@ class UnsafePathError(ValueError):
     """A path that would leave its root, or be reached through a symlinked folder."""
 
 
-def resolve_under(root: Path, relative: str) -> Path:
-    """``root / relative`` after checking that no folder on the way is a symlink.
+class SafeRoot:
+    """Paths under one root, each checked to pass through no symlinked folder (each once).
 
     ``relative`` must be a workspace path (no absolute path, ``..``, empty segment).
     Its last component may be anything, a symlink included: it is what a caller
     reads, replaces or removes, never something it writes through.
-    """
-    return SafeRoot(root).resolve(relative)
-
-
-class SafeRoot:
-    """:func:`resolve_under` for many paths under one root, each folder checked once.
 
     A folder's verdict (missing, or there and not a symlink) is remembered for the
     life of the object, so make a new one after changing the tree's folders. The
@@ -39,12 +33,11 @@ class SafeRoot:
         self._prefix = os.fspath(root)
         self._folders: dict[str, bool] = {"": True}  # folder -> it exists
 
-    def resolve(self, relative: str) -> Path:
-        """``root / relative``; ``UnsafePathError`` for a bad path or one through a symlink."""
-        return Path(self.locate(relative)[0])
-
     def locate(self, relative: str) -> tuple[str, bool]:
-        """:meth:`resolve` as a string, and whether anything (file, folder, link) is there now."""
+        """``root / relative``, and whether anything (file, folder, link) is there now.
+
+        ``UnsafePathError`` for a bad path or one through a symlinked folder.
+        """
         try:
             check_workspace_path(relative)
         except ValueError as exc:
@@ -122,17 +115,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def regular_file_hash(path: Path) -> str | None:
-    """The hash of a regular file, None when nothing is there; ``OSError`` for anything else."""
-    try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(mode):
-        raise IsADirectoryError(f"{path} is not a regular file")
-    return sha256_file(path)
 
 
 def existing_directory(value: object, name: str) -> Path:

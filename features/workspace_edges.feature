@@ -1,0 +1,49 @@
+Feature: Edges of the sandbox: odd ignore files, refused excludes, files above the size limit
+  A snapshot reads .gitignore files as git does, even odd ones; a service refuses
+  an exclude it could not apply; a restore leaves a file above the size limit alone.
+
+  Scenario: Rules files with a byte order mark, CRLF lines and lines git cannot parse are read as git reads them
+    Given a sandbox holding
+      | path           | content |
+      | app.py         | app     |
+      | a.log          | log     |
+      | keep.txt       | keep    |
+      | #hash.txt      | hash    |
+      | sub/x.tmp      | tmp     |
+      | sub/y.py       | y       |
+      | odd/.gitignore/inside.txt | a folder named like a rules file |
+      | odd/z.log      | z       |
+    And the sandbox is a git work tree
+    And the sandbox's ".gitignore" holds the bytes "\xef\xbb\xbfkeep.txt\r\n[z-a]\r\n*.log\r\n\\#hash.txt\r\ntrailing\\"
+    And the sandbox's "sub/.gitignore" holds the bytes "*.tmp\n!\n"
+    And a checkpoint service
+    When I snapshot the sandbox for plan "plan-1" before decision "d1"
+    Then the snapshot holds exactly what git lists
+    And the snapshot holds exactly ".gitignore, app.py, odd/.gitignore/inside.txt, sub/.gitignore, sub/y.py"
+
+  Scenario Outline: An exclude a service could not apply is refused: <pattern>
+    When I try to make a checkpoint service excluding <pattern>
+    Then it is refused with a ValueError naming "<message>"
+
+    Examples:
+      | pattern           | message                     |
+      | "[z-a]"           | not a gitignore pattern     |
+      | "!"               | not a gitignore pattern     |
+      | "a\\"             | not a gitignore pattern     |
+      | "two\nlines"      | one gitignore pattern line  |
+      | ""                | non-empty gitignore pattern |
+
+  Scenario: A file above the size limit is left alone by a restore and listed as skipped
+    Given a sandbox holding
+      | path      | content                                                       |
+      | small.txt | v1                                                            |
+      | big.bin   | a file well above the sixty-four byte size limit that this checkpoint service has, v1 |
+    And a checkpoint service excluding "*.tmp" with a size limit of 64 bytes
+    And I snapshot the sandbox for plan "plan-1" before decision "d1"
+    And I change "small.txt" to "v2"
+    And I change "big.bin" to "a file well above the sixty-four byte size limit that this checkpoint service has, v2"
+    When I restore checkpoint 1 into the sandbox
+    Then the restore wrote "small.txt" and removed ""
+    And the restore skipped "big.bin"
+    And "big.bin" still holds "a file well above the sixty-four byte size limit that this checkpoint service has, v2"
+    And "small.txt" still holds "v1"
