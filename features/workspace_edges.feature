@@ -47,3 +47,15 @@ Feature: Edges of the sandbox: odd ignore files, refused excludes, files above t
     And the restore skipped "big.bin"
     And "big.bin" still holds "a file well above the sixty-four byte size limit that this checkpoint service has, v2"
     And "small.txt" still holds "v1"
+
+  Scenario: Recovery leaves alone the staging folder of a live swap, and a file that only has a staging name
+    Given a sandbox holding
+      | path  | content |
+      | a.txt | a       |
+    And a live swap holds a staging folder in the sandbox
+    And the sandbox holds a file named ".cleveragents-apply-not-a-folder"
+    When the sandbox is recovered
+    Then the recovery undid nothing
+    And the live swap's staging folder and the file are still there
+    When the live swap ends
+    Then the sandbox holds no staging folder, only the file with a staging name
