@@ -255,3 +255,28 @@ Feature: The command line entry point
     When I run the command line with "checkpoint diff 01NOSUCHCHECKPOINT {first_checkpoint}" on the scenario database
     Then the exit code is 3
     And stderr is exactly one line starting with "error: checkpoint 01NOSUCHCHECKPOINT not found"
+
+  Scenario Outline: A progress bar shows on a terminal only, never on a pipe or for a document
+    Given a database file holding a checkpoint of a sandbox of 300 files
+    And progress bars may appear at once
+    When I run "<command>" with stderr on <stderr>
+    Then the command succeeded
+    And stderr <shows> a progress bar
+
+    Examples:
+      | command                                                             | stderr     | shows         |
+      | checkpoint restore {checkpoint} --to {fresh}                        | a pipe     | does not show |
+      | checkpoint restore {checkpoint} --to {fresh} --format json          | a pipe     | does not show |
+      | checkpoint restore {checkpoint} --to {fresh} --format json          | a terminal | does not show |
+      | checkpoint restore {checkpoint} --to {fresh} --format yaml          | a terminal | does not show |
+      | checkpoint restore {checkpoint} --to {fresh}                        | a terminal | shows         |
+      | checkpoint verify {checkpoint}                                      | a pipe     | does not show |
+      | checkpoint verify {checkpoint}                                      | a terminal | shows         |
+      | plan rollback {plan} {checkpoint} --sandbox {sandbox} --format json | a terminal | does not show |
+      | plan rollback {plan} {checkpoint} --sandbox {sandbox}               | a terminal | shows         |
+
+  Scenario: A command that ends within a second shows no progress bar, even on a terminal
+    Given a database file holding a checkpoint of a sandbox of 20 files
+    When I run "checkpoint restore {checkpoint} --to {fresh}" with stderr on a terminal
+    Then the command succeeded
+    And stderr does not show a progress bar

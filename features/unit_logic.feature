@@ -55,3 +55,9 @@ Feature: Pure logic, without a database: codecs, tree index, terms, marks, redac
     Then no module of the application imports the file-system workspace
     And a plan apply service handed a workspace recovers a folder through it
     And a service handed no workspace gets the local one from the composition root
+
+  Scenario: A progress stage reports its first call, at most one per 50 ms, and its last
+    Then a stage of 10000 items done 1 ms apart reports 201 times, 50 ms apart, the last with done 10000
+    And a walk's stage gives its count as the total of its last report
+    And a stage with nothing to do, or without a callback, reports nothing
+    And a progress that is neither callable nor None is refused with ValueError

@@ -23,6 +23,7 @@ from cleveragents.application.services.plan_rollback_service import (
 )
 from cleveragents.domain.models.core.change import ChangeEntry, ToolInvocation
 from cleveragents.domain.models.core.plan import PlanDeletion, PlanInfo
+from cleveragents.domain.progress import Progress
 from cleveragents.domain.redaction import DEFAULT_REDACTOR, SecretRedactor
 from cleveragents.domain.workspace import DEFAULT_SIZE_LIMIT
 from cleveragents.infrastructure.database.changeset_repository import (
@@ -110,10 +111,16 @@ class Database:
         sandbox_dir: str | Path,
         *,
         dry_run: bool = False,
+        progress: Progress | None = None,
     ) -> RollbackResult:
-        """Reset the sandbox to the checkpoint and roll back what was recorded after it."""
+        """Reset the sandbox to the checkpoint and roll back what was recorded after it.
+
+        ``progress`` hears its stages (see :mod:`cleveragents.domain.progress`).
+        """
         self._open()
-        return self._rolling_back.rollback(plan_id, checkpoint_id, sandbox_dir, dry_run=dry_run)
+        return self._rolling_back.rollback(
+            plan_id, checkpoint_id, sandbox_dir, dry_run=dry_run, progress=progress
+        )
 
     def cancel_plan(self, plan_id: str) -> int:
         """Delete the plan's changeset records and tombstone it; its checkpoints stay."""

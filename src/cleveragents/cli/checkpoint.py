@@ -111,16 +111,26 @@ def restore_command(
     ] = False,
     fmt: FormatOption = None,
 ) -> None:
-    """Bring DIR back to the state of the checkpoint; print what was written and removed."""
+    """Bring DIR back to the state of the checkpoint; print what was written and removed.
+
+    On a terminal, a restore that runs longer than a second shows a progress bar on
+    stderr (never with --format json or yaml).
+    """
     from cleveragents.cli.checkpoint_views import RestoreReport, load_checkpoint, render_restore
+    from cleveragents.cli.progress_bar import progress_bar
 
     output = resolve_format(fmt)
     service = state_of(ctx).database().checkpoints
     checkpoint = load_checkpoint(service, checkpoint_id)
     try:
-        result = service.restore_workspace(
-            checkpoint.checkpoint_id, target, remove_untracked=remove_untracked, dry_run=dry_run
-        )
+        with progress_bar(output) as progress:
+            result = service.restore_workspace(
+                checkpoint.checkpoint_id,
+                target,
+                remove_untracked=remove_untracked,
+                dry_run=dry_run,
+                progress=progress,
+            )
     except ValueError as exc:
         # The arguments were checked while parsing: what is refused now is the folder's
         # content (a symlink or a folder in the way), an operational failure.
@@ -130,12 +140,19 @@ def restore_command(
 
 @checkpoint_app.command("verify")
 def verify_command(ctx: typer.Context, checkpoint_id: CheckpointIdArgument) -> None:
-    """Re-hash every stored object the checkpoint needs and its diff; print ``ok``."""
+    """Re-hash every stored object the checkpoint needs and its diff; print ``ok``.
+
+    On a terminal, a verification that runs longer than a second shows a progress
+    bar on stderr.
+    """
     from cleveragents.cli.checkpoint_views import load_checkpoint
+    from cleveragents.cli.progress_bar import progress_bar
 
     service = state_of(ctx).database().checkpoints
     checkpoint = load_checkpoint(service, checkpoint_id)
-    if not service.verify_checkpoint(checkpoint.checkpoint_id):
+    with progress_bar(None) as progress:
+        verified = service.verify_checkpoint(checkpoint.checkpoint_id, progress=progress)
+    if not verified:
         raise CliError(f"checkpoint {checkpoint_id} failed verification", EXIT_OPERATIONAL)
     write_text("ok")
 

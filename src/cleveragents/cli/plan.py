@@ -155,9 +155,11 @@ def rollback_command(
     """Reset the sandbox to a checkpoint of the plan and roll back what was recorded after it.
 
     A pre_rollback checkpoint of the sandbox is taken first: rolling back to it
-    undoes the rollback.
+    undoes the rollback. On a terminal, a rollback that runs longer than a second
+    shows a progress bar on stderr (never with --format json or yaml).
     """
     from cleveragents.cli.checkpoint_views import load_checkpoint
+    from cleveragents.cli.progress_bar import progress_bar
     from cleveragents.cli.rollback_views import RollbackReport, render_rollback
 
     output = resolve_format(fmt)
@@ -169,7 +171,10 @@ def rollback_command(
             EXIT_USAGE,
         )
     try:
-        result = database.rollback(plan_id, checkpoint_id, sandbox, dry_run=dry_run)
+        with progress_bar(output) as progress:
+            result = database.rollback(
+                plan_id, checkpoint_id, sandbox, dry_run=dry_run, progress=progress
+            )
     except ValueError as exc:
         # The arguments were checked already: what is refused now is the sandbox's
         # content (a symlink or a folder in the way), an operational failure.

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cleveragents.domain.models.core.checkpoint import ManifestEntry
+from cleveragents.domain.progress import Progress
 from cleveragents.domain.workspace import (
     Changes,
     PathState,
@@ -66,8 +67,12 @@ class SandboxScanner(Protocol):
         *,
         watcher: Watcher | None = None,
         keep_content: bool = True,
+        progress: Progress | None = None,
     ) -> Scan:
-        """Walk ``root``; a file whose stat data match ``previous`` keeps that object."""
+        """Walk ``root``; a file whose stat data match ``previous`` keeps that object.
+
+        ``progress`` hears the ``scan`` and ``read`` stages (:mod:`.progress`).
+        """
 
     def rescan(
         self,
@@ -79,6 +84,7 @@ class SandboxScanner(Protocol):
         *,
         keep_content: bool = True,
         trusted: Mapping[str, ScannedFile | None] | None = None,
+        progress: Progress | None = None,
     ) -> Scan | None:
         """``previous`` brought up to date by looking again only at ``changes``.
 

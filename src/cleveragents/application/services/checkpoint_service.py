@@ -2,18 +2,18 @@
 
 ``create_workspace_snapshot`` computes everything (manifest, new content, the diff
 metadata ``diff_paths``, ``diff_based``, ``diff_hash``) *before* the one
-``repository.create`` call that persists it, and never touches the checkpoint
-afterwards. ``diff_hash`` is the sha256 of :func:`diff_canonical_bytes`.
+``repository.create`` call that persists it (:mod:`.snapshot_write`), and never
+touches the checkpoint afterwards. ``diff_hash`` is the sha256 of
+:func:`diff_canonical_bytes`. Snapshots, restores and verifications report their
+progress to an optional callback (:mod:`cleveragents.domain.progress`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from cleveragents._logging import get_logger
 from cleveragents.application.ports import default_workspace
 from cleveragents.application.services.checkpoint_diff import CheckpointDiff, diff_checkpoints
 from cleveragents.application.services.checkpoint_verify import verify
@@ -23,7 +23,7 @@ from cleveragents.application.services.sandbox_states import (
     stored_baseline,
     watched_states,
 )
-from cleveragents.application.services.snapshot_diff import snapshot_diff
+from cleveragents.application.services.snapshot_write import SnapshotDetails, persist
 from cleveragents.application.services.workspace_restore import (
     RestoreResult,
     TreeStates,
@@ -35,20 +35,15 @@ from cleveragents.domain.errors import (
 )
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
-    DIFF_BASED,
-    DIFF_HASH,
-    DIFF_PATHS,
     Checkpoint,
     CheckpointMetadata,
     CheckpointStore,
-    SnapshotContent,
     diff_canonical_bytes,
     diff_hash,
 )
-from cleveragents.domain.workspace import DEFAULT_SIZE_LIMIT, Scan, ScanSettings
+from cleveragents.domain.progress import Progress, checked_progress
+from cleveragents.domain.workspace import DEFAULT_SIZE_LIMIT, ScanSettings
 from cleveragents.domain.workspace_ports import Watcher, Workspace
-
-_log = get_logger(__name__)
 
 __all__ = [
     "CheckpointService",
@@ -56,19 +51,6 @@ __all__ = [
     "diff_canonical_bytes",
     "diff_hash",
 ]
-
-# A snapshot made from a watcher's report rewrites the stat cache only when this many
-# files changed since it was written: a new process re-reads just those files.
-CACHE_LAG_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class _Details:
-    """What a snapshot records besides the files."""
-
-    decision_id: str
-    description: str | None
-    checkpoint_type: str
 
 
 class CheckpointService:
@@ -173,26 +155,32 @@ class CheckpointService:
         *,
         description: str | None = None,
         checkpoint_type: str = "pre_decision",
+        progress: Progress | None = None,
     ) -> Checkpoint:
         """Snapshot the sandbox before a decision: ONE ``create`` call, diff metadata included.
 
         What a restore or apply killed in the sandbox left is undone (or completed)
-        first, so the snapshot never stores it.
+        first, so the snapshot never stores it. ``progress`` hears the ``scan``,
+        ``read`` and ``store`` stages (:mod:`cleveragents.domain.progress`).
         """
         key = valid_id(plan_id, "plan_id")
         valid_id(decision_id, "decision_id")
+        progress = checked_progress(progress)
         root = self._workspace.files.existing_directory(sandbox_ref, "sandbox_ref")
         # Validated like any checkpoint's, before anything is read.
         Checkpoint(plan_id=key, sandbox_ref=str(root), checkpoint_type=checkpoint_type)
         self._workspace.swap.recover_interrupted(root)
-        details = _Details(decision_id, description, checkpoint_type)
+        details = SnapshotDetails(key, root, decision_id, description, checkpoint_type)
         try:
-            return self._snapshot(key, root, details, reuse=True)
+            return self._snapshot(details, progress, reuse=True)
         except BaselineGoneError:
             # A concurrent prune removed what this snapshot reused: read everything again.
-            return self._snapshot(key, root, details, reuse=False)
+            return self._snapshot(details, progress, reuse=False)
 
-    def _snapshot(self, key: str, root: Path, details: _Details, *, reuse: bool) -> Checkpoint:
+    def _snapshot(
+        self, details: SnapshotDetails, progress: Progress | None, *, reuse: bool
+    ) -> Checkpoint:
+        key, root = details.plan_id, details.root
         parent = self._repository.latest_for_plan(key)
         scanner = self._workspace.scanner
         watcher: Watcher | None = None
@@ -210,6 +198,7 @@ class CheckpointService:
                     changes,
                     watcher,
                     trusted=remembered.trusted,
+                    progress=progress,
                 )
             if found is None:
                 if watcher is not None:
@@ -223,8 +212,11 @@ class CheckpointService:
                     previous.scan.files if previous else None,
                     previous.scan.started_ns if previous else 0,
                     watcher=watcher,
+                    progress=progress,
                 )
-            created, lag = self._persist(key, root, parent, previous, found, details)
+            created, lag = persist(
+                self._repository, details, parent, previous, found, progress=progress
+            )
         except BaseException:
             if watcher is not None:  # what it reported is in no checkpoint: start over
                 watcher.close()
@@ -232,61 +224,6 @@ class CheckpointService:
         baseline = Baseline(created.checkpoint_id, found, lag)
         self._memory.remember(key, Remembered(str(root), baseline, watcher))
         return created
-
-    def _persist(
-        self,
-        key: str,
-        root: Path,
-        parent: Checkpoint | None,
-        previous: Baseline | None,
-        found: Scan,
-        details: _Details,
-    ) -> tuple[Checkpoint, int]:
-        """Write the snapshot; returns the checkpoint and its stat-cache lag."""
-        diff, blobs, reused, restated = snapshot_diff(previous.scan if previous else None, found)
-        # A full walk always writes the stat cache; a watcher's report only when the
-        # cache has fallen CACHE_LAG_LIMIT files behind.
-        lag = (previous.cache_lag if previous else 0) + restated
-        if found.touched is None or lag > CACHE_LAG_LIMIT:
-            lag = 0
-        checkpoint = Checkpoint(
-            plan_id=key,
-            sandbox_ref=str(root),
-            checkpoint_type=details.checkpoint_type,
-            parent_id=parent.checkpoint_id if parent else None,
-            metadata=CheckpointMetadata(
-                decision_id=details.decision_id,
-                description=details.description,
-                extra={
-                    DIFF_PATHS: [entry.shown_path for entry in diff],
-                    DIFF_BASED: True,
-                    DIFF_HASH: diff_hash(diff),
-                },
-            ),
-        )
-        content = SnapshotContent(
-            manifest=[f.entry for f in found.files.values()],
-            diff=diff,
-            blobs=blobs,
-            stat_cache=None if lag else found.cache_bytes(),
-            scan_started_ns=found.started_ns,
-            baseline_checkpoint_id=previous.checkpoint_id if previous else None,
-            reused=frozenset(reused),
-        )
-        try:
-            created = self._repository.create(checkpoint, content)
-        finally:
-            for now in found.files.values():
-                now.content = None  # stored now (or not at all): never kept in memory
-        _log.info(
-            "checkpoint.snapshot",
-            plan_id=key,
-            checkpoint_id=created.checkpoint_id,
-            files=len(found.files),
-            changed=len(diff),
-            new_blobs=len(blobs),
-        )
-        return created, lag
 
     # --- reading --------------------------------------------------------------------------
 
@@ -319,9 +256,13 @@ class CheckpointService:
             raise RecordNotFoundError(f"checkpoint {checkpoint_id} does not exist")
         return checkpoint
 
-    def verify_checkpoint(self, checkpoint_id: str) -> bool:
-        """Re-read and re-hash every object the checkpoint needs, and recompute its diff hash."""
-        return verify(self._repository, self._require(checkpoint_id))
+    def verify_checkpoint(self, checkpoint_id: str, *, progress: Progress | None = None) -> bool:
+        """Re-read and re-hash every object the checkpoint needs, and recompute its diff hash.
+
+        ``progress`` hears the ``verify`` stage (:mod:`cleveragents.domain.progress`).
+        """
+        progress = checked_progress(progress)
+        return verify(self._repository, self._require(checkpoint_id), progress=progress)
 
     # --- restoring ------------------------------------------------------------------------
 
@@ -332,6 +273,7 @@ class CheckpointService:
         *,
         remove_untracked: bool = False,
         dry_run: bool = False,
+        progress: Progress | None = None,
     ) -> RestoreResult:
         """Bring every path the plan's checkpoints know back to its state at the checkpoint.
 
@@ -340,18 +282,27 @@ class CheckpointService:
         ``remove_untracked``; ignored paths are never removed. Every refusal and
         every stored object's hash check happen before the first write; the writes
         run under a journal, so a restore killed at any instant is undone or
-        completed by the next restore, apply or snapshot of the folder.
+        completed by the next restore, apply or snapshot of the folder. ``progress``
+        hears the ``scan``, ``read`` (in place), ``stage`` and ``swap`` stages.
         """
+        progress = checked_progress(progress)
         checkpoint = self._require(checkpoint_id)
         if not isinstance(target_dir, str | os.PathLike):
             raise ValueError(f"target_dir must be a path, got {type(target_dir).__name__}")
         target = Path(target_dir)
         if target.exists() and not target.is_dir():
             raise ValueError(f"target_dir is not a directory: {target}")
-        return self._restore(checkpoint, target, remove_untracked, dry_run, keep_large=False)
+        return self._restore(
+            checkpoint, target, remove_untracked, dry_run, keep_large=False, progress=progress
+        )
 
     def reset_workspace(
-        self, checkpoint_id: str, target_dir: str | Path, *, dry_run: bool = False
+        self,
+        checkpoint_id: str,
+        target_dir: str | Path,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
     ) -> RestoreResult:
         """Restore the checkpoint and remove every path it lacks (what a rollback does).
 
@@ -359,9 +310,10 @@ class CheckpointService:
         above the size limit stay: no snapshot stored their content, so removing
         them could not be undone. Ignored paths are never removed.
         """
+        progress = checked_progress(progress)
         checkpoint = self._require(checkpoint_id)
         target = self._workspace.files.existing_directory(target_dir, "target_dir")
-        return self._restore(checkpoint, target, True, dry_run, keep_large=True)
+        return self._restore(checkpoint, target, True, dry_run, keep_large=True, progress=progress)
 
     def _restore(
         self,
@@ -371,6 +323,7 @@ class CheckpointService:
         dry_run: bool,
         *,
         keep_large: bool,
+        progress: Progress | None,
     ) -> RestoreResult:
         exists = target.exists()
         if exists and not dry_run:
@@ -379,7 +332,13 @@ class CheckpointService:
         scanner = self._workspace.scanner
         states = (
             watched_states(
-                self._repository, scanner, self._memory, self._settings, checkpoint, target
+                self._repository,
+                scanner,
+                self._memory,
+                self._settings,
+                checkpoint,
+                target,
+                progress=progress,
             )
             if exists
             else None
@@ -398,6 +357,7 @@ class CheckpointService:
                     self._settings,
                     checkpoint.plan_id,
                     target,
+                    progress=progress,
                 )
                 if exists
                 else ({}, frozenset[str]())
@@ -413,6 +373,7 @@ class CheckpointService:
             remove_untracked=remove_untracked,
             dry_run=dry_run,
             keep_large=keep_large,
+            progress=progress,
         )
         if written:
             self._memory.note_restore(checkpoint.plan_id, target, written)

@@ -14,28 +14,36 @@ from cleveragents.domain.models.core.checkpoint import (
     CheckpointStore,
     diff_hash,
 )
+from cleveragents.domain.progress import Progress, Stage
 
 _log = get_logger(__name__)
 
 
-def verify(repository: CheckpointStore, checkpoint: Checkpoint) -> bool:
+def verify(
+    repository: CheckpointStore, checkpoint: Checkpoint, *, progress: Progress | None = None
+) -> bool:
     """Re-read and re-hash every object ``checkpoint`` needs, and recompute its diff hash.
 
     False on any mismatch, missing object or undecodable data (the reason is logged).
+    ``progress`` hears the ``verify`` stage (the objects re-hashed); a damaged
+    checkpoint ends it early.
     """
     checkpoint_id = checkpoint.checkpoint_id
     try:
         manifest = repository.manifest(checkpoint_id) or []
         wanted = {e.sha256 for e in manifest if e.kind in STORED_KINDS}
         seen: set[str] = set()
+        checked = Stage(progress, "verify", len(wanted))
         for digest, data in repository.read_blobs(wanted):
             if hashlib.sha256(data).hexdigest() != digest:
                 _log.warning("checkpoint.corrupt_blob", checkpoint_id=checkpoint_id, blob=digest)
                 return False
             seen.add(digest)
+            checked.advance()
         if seen != wanted:
             _log.warning("checkpoint.missing_blobs", checkpoint_id=checkpoint_id)
             return False
+        checked.finish()
     except IntegrityCheckError as exc:
         _log.warning("checkpoint.corrupt", checkpoint_id=checkpoint_id, reason=str(exc))
         return False

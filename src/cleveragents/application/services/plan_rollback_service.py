@@ -10,6 +10,12 @@ audit trail; ``summarize``, ``plan diff`` and ``apply`` leave them out.
 
 Which records are "after" the checkpoint is decided by the database's own
 numbering, not by clocks (see ``infrastructure.database.rollback_marks``).
+
+A ``progress`` callback hears the ``scan`` and ``read`` stages of the check of
+the sandbox, the safety snapshot's stages, the reset's, then ``records`` (see
+:mod:`cleveragents.domain.progress`). Once the reset has changed the sandbox the
+records must follow: what the callback raises from then on is raised once they
+are marked.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from cleveragents.application.services.checkpoint_service import CheckpointServi
 from cleveragents.domain.errors import RecordNotFoundError
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.change import ChangeSetStore
+from cleveragents.domain.progress import Progress, Stage, checked_progress
 from cleveragents.infrastructure.database.session import SessionFactory, same_database
 
 _log = get_logger(__name__)
@@ -41,6 +48,38 @@ class RollbackResult:
     rolled_back_entries: int = 0
     rolled_back_invocations: int = 0
     dry_run: bool = False
+
+
+class _Reports:
+    """The rollback's callback: from the reset's last step on, it holds what the user's raises.
+
+    The reset's last report (``swap`` done) comes once the sandbox is changed; from
+    then on, an exception waits until :meth:`release`, after the records are marked.
+    """
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._holding = False
+        self._held: BaseException | None = None
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        self._holding = self._holding or (stage == "swap" and done == total)
+        if not self._holding:
+            self._progress(stage, done, total)
+            return
+        try:
+            self._progress(stage, done, total)
+        except BaseException as exc:  # raised by release(), once the records are marked
+            self._held = self._held or exc
+
+    def hold(self) -> None:
+        """The sandbox is reset (or was already at the checkpoint): hold from now on."""
+        self._holding = True
+
+    def release(self) -> None:
+        """Raise what the callback raised while held."""
+        if self._held is not None:
+            raise self._held
 
 
 def _factory_of(component: object, name: str) -> SessionFactory:
@@ -74,6 +113,7 @@ class PlanRollbackService:
         sandbox_dir: str | Path,
         *,
         dry_run: bool = False,
+        progress: Progress | None = None,
     ) -> RollbackResult:
         """Reset ``sandbox_dir`` to the checkpoint and roll back what was recorded after it.
 
@@ -82,6 +122,8 @@ class PlanRollbackService:
         """
         key = valid_id(plan_id, "plan_id")
         target_id = valid_id(checkpoint_id, "checkpoint_id")
+        checked = checked_progress(progress)
+        reports = _Reports(checked) if checked is not None else None
         files = self._checkpoints.workspace.files  # the sandbox is the checkpoints'
         sandbox = files.existing_directory(sandbox_dir, "sandbox_dir")
         checkpoint = self._checkpoints.get_checkpoint(target_id)
@@ -93,7 +135,9 @@ class PlanRollbackService:
             )
         # Every refusal of the reset (no snapshot, a symlink or a folder in the way)
         # comes before the safety checkpoint is made: a refused rollback leaves nothing.
-        preview = self._checkpoints.reset_workspace(target_id, sandbox, dry_run=True)
+        preview = self._checkpoints.reset_workspace(
+            target_id, sandbox, dry_run=True, progress=reports
+        )
         if dry_run:
             entries, invocations = self._store.roll_back(key, target_id, None, dry_run=True)
             return RollbackResult(
@@ -105,9 +149,14 @@ class PlanRollbackService:
             target_id,
             description=f"before rolling back to checkpoint {target_id}",
             checkpoint_type=ROLLBACK_CHECKPOINT_TYPE,
+            progress=reports,
         )
-        restored = self._checkpoints.reset_workspace(target_id, sandbox)
+        restored = self._checkpoints.reset_workspace(target_id, sandbox, progress=reports)
+        if reports is not None:
+            reports.hold()
+        records = Stage(reports, "records", 1)  # one transaction
         entries, invocations = self._store.roll_back(key, target_id, safety.checkpoint_id)
+        records.finish()
         _log.info(
             "plan.rolled_back",
             plan_id=key,
@@ -118,6 +167,8 @@ class PlanRollbackService:
             entries=entries,
             invocations=invocations,
         )
+        if reports is not None:
+            reports.release()
         return RollbackResult(
             target_id,
             safety.checkpoint_id,

@@ -15,6 +15,7 @@ from cleveragents.application.services.sandbox_memory import Baseline, SandboxMe
 from cleveragents.application.services.workspace_restore import TreeStates
 from cleveragents.domain.errors import RecordNotFoundError
 from cleveragents.domain.models.core.checkpoint import Checkpoint, CheckpointStore, ManifestEntry
+from cleveragents.domain.progress import Progress
 from cleveragents.domain.workspace import Scan, ScannedFile, ScanSettings, same_state
 from cleveragents.domain.workspace_ports import SandboxScanner
 
@@ -70,6 +71,8 @@ def watched_states(
     settings: ScanSettings,
     checkpoint: Checkpoint,
     target: Path,
+    *,
+    progress: Progress | None = None,
 ) -> TreeStates | None:
     """The paths where the plan's watched sandbox may differ from the checkpoint, or None.
 
@@ -100,6 +103,7 @@ def watched_states(
         remembered.watcher,
         keep_content=False,
         trusted=remembered.trusted,
+        progress=progress,
     )
     if found is None:  # the ignore rules of the whole tree changed: walk it
         return None
@@ -125,6 +129,8 @@ def current_state(
     settings: ScanSettings,
     key: str,
     target: Path,
+    *,
+    progress: Progress | None = None,
 ) -> tuple[dict[str, ManifestEntry], frozenset[str]]:
     """What ``target`` holds now, and the paths the plan's latest snapshot holds.
 
@@ -150,5 +156,6 @@ def current_state(
         previous.files if previous is not None else None,
         previous.started_ns if previous is not None else 0,
         keep_content=False,
+        progress=progress,
     )
     return {path: each.entry for path, each in found.files.items()}, known

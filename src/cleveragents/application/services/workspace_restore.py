@@ -26,6 +26,7 @@ from cleveragents.domain.models.core.checkpoint import (
     FileKind,
     ManifestEntry,
 )
+from cleveragents.domain.progress import Progress, Stage
 from cleveragents.domain.workspace import (
     ScannedFile,
     Step,
@@ -77,6 +78,7 @@ def restore(
     remove_untracked: bool,
     dry_run: bool,
     keep_large: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[RestoreResult, Written]:
     """Restore ``checkpoint``'s snapshot into ``target`` (see ``CheckpointService``).
 
@@ -84,7 +86,9 @@ def restore(
     restore or apply left in ``target`` must have been recovered before ``states``
     were read. ``keep_large`` keeps the files above the size limit that the
     checkpoint lacks, even with ``remove_untracked``: no snapshot could have stored
-    them.
+    them. ``progress`` hears the ``stage`` and ``swap`` stages: each report comes
+    before the first step or after the last, so a report that raises leaves the
+    folder as it was before the restore (undone with the steps) or as restored.
     """
     exists = target.exists()
     wanted, current = states.wanted, states.current
@@ -109,6 +113,7 @@ def restore(
     if not plan.steps:
         return RestoreResult(plan.written, plan.removed, plan.skipped), {}
     stamps: dict[str, _Stamp] = {}
+    swapping: list[Stage] = []
     try:
         swap = workspace.swap
         with swap.locked_staging(target) as staging:
@@ -121,13 +126,19 @@ def restore(
             }
 
             def stage() -> None:
-                stamps.update(_stage(repository, workspace.files, staged, places))
+                written = Stage(progress, "stage", len(staged))
+                stamps.update(_stage(repository, workspace.files, staged, places, written))
+                written.finish()
+                # Still before the steps: a report that raises here is undone with them.
+                swapping.append(Stage(progress, "swap", len(steps)))
 
             swap.run_steps(target, staging, steps, stage)
     except BaseException:
         if not exists:  # the steps were undone: leave no new folder behind either
             shutil.rmtree(target, ignore_errors=True)
         raise
+    for done in swapping:  # committed, and the staging folder is gone
+        done.finish()
     _log.info(
         "checkpoint.restored",
         checkpoint_id=checkpoint.checkpoint_id,
@@ -186,10 +197,11 @@ def _stage(
     files: SafeFiles,
     staged: Mapping[str, ManifestEntry],
     places: Mapping[str, str],
+    written: Stage,
 ) -> dict[str, _Stamp]:
     """Write every staged entry's content at its place after checking its hash.
 
-    Returns each staged file's stamp (inode, size, mtime).
+    Returns each staged file's stamp (inode, size, mtime); ``written`` counts them.
     """
     stamps: dict[str, _Stamp] = {}
     by_hash: dict[str, list[str]] = {}
@@ -207,6 +219,7 @@ def _stage(
             else:
                 info = files.write_new(place, data, entry.mode)
             stamps[name] = (info.st_ino, info.st_size, info.st_mtime_ns)
+            written.advance()
     if by_hash:
         missing = sorted(staged[name].path for names in by_hash.values() for name in names)
         raise IntegrityCheckError(f"stored content for {missing[0]} is missing")

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from cleveragents.domain.models.core.checkpoint import ManifestEntry
+from cleveragents.domain.progress import Progress
 from cleveragents.domain.workspace import (
     Changes,
     PathState,
@@ -47,6 +48,7 @@ class LocalScanner:
         *,
         watcher: Watcher | None = None,
         keep_content: bool = True,
+        progress: Progress | None = None,
     ) -> Scan:
         return scanner.scan(
             root,
@@ -55,6 +57,7 @@ class LocalScanner:
             previous_started_ns,
             watcher=watcher,
             keep_content=keep_content,
+            progress=progress,
         )
 
     def rescan(
@@ -67,9 +70,17 @@ class LocalScanner:
         *,
         keep_content: bool = True,
         trusted: Mapping[str, ScannedFile | None] | None = None,
+        progress: Progress | None = None,
     ) -> Scan | None:
         return scanner.rescan(
-            root, settings, previous, changes, watcher, keep_content=keep_content, trusted=trusted
+            root,
+            settings,
+            previous,
+            changes,
+            watcher,
+            keep_content=keep_content,
+            trusted=trusted,
+            progress=progress,
         )
 
     def validate_excludes(self, excludes: Sequence[str]) -> tuple[str, ...]:

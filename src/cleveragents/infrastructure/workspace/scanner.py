@@ -9,7 +9,6 @@ timestamps. Those are always re-hashed.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import time
@@ -21,10 +20,9 @@ from typing import Final
 from cleveragents._logging import get_logger
 from cleveragents.domain.models.core.checkpoint import (
     EMPTY_TREE_SHA256,
-    MODE_KINDS,
     FileKind,
-    ManifestEntry,
 )
+from cleveragents.domain.progress import Progress, Stage
 from cleveragents.domain.workspace import (
     ALWAYS_EXCLUDED,
     DEFAULT_SIZE_LIMIT,
@@ -38,7 +36,6 @@ from cleveragents.domain.workspace import (
     stat_key_of,
 )
 from cleveragents.domain.workspace_ports import Watcher
-from cleveragents.infrastructure.database.trusted import from_trusted
 from cleveragents.infrastructure.workspace.ignore_rules import (
     INFO_FOLDERS,
     RULES_FILE,
@@ -49,6 +46,7 @@ from cleveragents.infrastructure.workspace.ignore_rules import (
     rules_changed,
 )
 from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, link_target
+from cleveragents.infrastructure.workspace.stat_cache import load_cache, manifest_entry
 
 # The scan's data types live in the domain (the application keeps scans); they are
 # still importable from here.
@@ -72,33 +70,9 @@ _READ_CHUNK: Final = 1 << 20
 
 _log = get_logger(__name__)
 
-_KINDS: Final = {kind.value: kind for kind in FileKind}
 # Reading and hashing in threads pays off only for more than a few small files.
 _THREADS_FROM_FILES: Final = 16
 _THREADS_FROM_BYTES: Final = 8 * 1024 * 1024
-
-
-def load_cache(data: bytes | None) -> dict[str, ScannedFile] | None:
-    """Parse :meth:`Scan.cache_bytes` output back into the files it describes.
-
-    None when ``data`` is not a stat cache this scanner wrote: the next scan then
-    reads every file again, which is always correct.
-    """
-    if not data:
-        return None
-    try:
-        table = json.loads(data)
-        parsed: dict[str, ScannedFile] = {}
-        for path, (size, mtime, ctime, inode, mode, sha256, kind_name) in table.items():
-            key = (size, mtime, ctime, inode, mode)
-            if not all(type(value) is int for value in key) or type(sha256) is not str:
-                return None
-            kind = _KINDS[kind_name]
-            entry = _entry(path, 0 if kind is FileKind.DIR else size, mode, sha256, kind)
-            parsed[path] = ScannedFile(entry, key)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None
-    return parsed
 
 
 def _walk(
@@ -201,12 +175,14 @@ def scan(
     *,
     watcher: Watcher | None = None,
     keep_content: bool = True,
+    progress: Progress | None = None,
 ) -> Scan:
     """Scan ``root``; files whose stat data match ``previous`` (and are not racy) are not read.
 
     An unchanged file keeps its ``ScannedFile`` from ``previous`` (the same object),
     so callers can tell unchanged files apart by identity. ``watcher`` is armed on
-    every folder of the tree (see :mod:`.watcher`).
+    every folder of the tree (see :mod:`.watcher`). ``progress`` hears the ``scan``
+    and ``read`` stages (see :mod:`cleveragents.domain.progress`).
     """
     started = time.time_ns()
     found = Scan(files={}, started_ns=started)
@@ -215,7 +191,8 @@ def scan(
         _watch_git_folders(watcher, top)
     rules = IgnoreRules(top, settings.excludes, gitignore=settings.gitignore)
     walked = _walk(("", top), rules, found.skipped, watcher)
-    _settle(found, walked, previous or {}, previous_started_ns, settings, keep_content)
+    looked = Stage(progress, "scan")
+    _settle(found, walked, previous or {}, previous_started_ns, settings, keep_content, looked)
     return found
 
 
@@ -228,6 +205,7 @@ def rescan(
     *,
     keep_content: bool = True,
     trusted: Mapping[str, ScannedFile | None] | None = None,
+    progress: Progress | None = None,
 ) -> Scan | None:
     """The scan of ``root`` after ``changes``, reported by ``watcher`` since ``previous``.
 
@@ -295,7 +273,8 @@ def rescan(
     known: Mapping[str, ScannedFile] = previous.files
     if trusted:
         known = {**previous.files, **{p: f for p, f in trusted.items() if f is not None}}
-    _settle(found, walked, known, previous.started_ns, settings, keep_content)
+    looked = Stage(progress, "scan", len(walked))
+    _settle(found, walked, known, previous.started_ns, settings, keep_content, looked)
     return found
 
 
@@ -348,17 +327,20 @@ def _settle(
     known: Mapping[str, ScannedFile],
     previous_started_ns: int,
     settings: ScanSettings,
-    keep_content: bool = True,
+    keep_content: bool,
+    looked: Stage,
 ) -> None:
     """Add each walked file to ``found``: its previous entry when unchanged, else read it.
 
-    ``keep_content=False`` hashes what it reads without keeping the bytes.
+    ``keep_content=False`` hashes what it reads without keeping the bytes. ``looked``
+    counts the walked paths; the files read are the ``read`` stage of its callback.
     """
     racy_from = previous_started_ns - RACY_WINDOW_NS
     files = found.files
     linked = found.linked
     to_read: list[tuple[str, str, os.stat_result]] = []
     for relative, path, info in walked:
+        looked.advance()
         key = stat_key_of(info)
         old = known.get(relative)
         if stat.S_ISDIR(info.st_mode):  # an empty folder: nothing to read
@@ -366,7 +348,7 @@ def _settle(
                 files[relative] = old
             else:
                 files[relative] = ScannedFile(
-                    _entry(relative, 0, 0, EMPTY_TREE_SHA256, FileKind.DIR), key
+                    manifest_entry(relative, 0, 0, EMPTY_TREE_SHA256, FileKind.DIR), key
                 )
             continue
         if info.st_nlink > 1:
@@ -386,28 +368,26 @@ def _settle(
         if not keep_content:
             content = None
         key = stat_key_of(info)
-        return ScannedFile(_entry(relative, info.st_size, info.st_mode, digest, kind), key, content)
+        return ScannedFile(
+            manifest_entry(relative, info.st_size, info.st_mode, digest, kind), key, content
+        )
 
+    looked.finish()
+    reading = Stage(looked.callback, "read", len(to_read))
     total = sum(item[2].st_size for item in to_read)
     if len(to_read) > _THREADS_FROM_FILES or total > _THREADS_FROM_BYTES:
         # hashlib and file reads release the GIL: two threads keep both cores busy.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            for item in pool.map(read, to_read):
-                files[item.entry.path] = item
+            try:
+                for item in pool.map(read, to_read):
+                    files[item.entry.path] = item
+                    reading.advance()
+            except BaseException:  # a failed read or report: the other reads are not waited for
+                pool.shutdown(cancel_futures=True)
+                raise
     else:
         for each in to_read:
             item = read(each)
             files[item.entry.path] = item
-
-
-def _entry(relative: str, size: int, mode: int, digest: str, kind: FileKind) -> ManifestEntry:
-    return from_trusted(
-        ManifestEntry,
-        {
-            "path": relative,
-            "kind": kind,
-            "sha256": digest,
-            "size": size,
-            "mode": stat.S_IMODE(mode) if kind in MODE_KINDS else 0,
-        },
-    )
+            reading.advance()
+    reading.finish()

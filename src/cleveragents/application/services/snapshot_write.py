@@ -1,0 +1,106 @@
+"""Writing a snapshot: its checkpoint with the diff metadata, then ONE ``create`` call.
+
+Everything (manifest, new content, ``diff_paths``, ``diff_based``, ``diff_hash``)
+is computed before the call that persists it, and the checkpoint is never touched
+afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cleveragents._logging import get_logger
+from cleveragents.application.services.sandbox_memory import Baseline
+from cleveragents.application.services.snapshot_diff import snapshot_diff
+from cleveragents.domain.models.core.checkpoint import (
+    DIFF_BASED,
+    DIFF_HASH,
+    DIFF_PATHS,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointStore,
+    SnapshotContent,
+    diff_hash,
+)
+from cleveragents.domain.progress import Progress, Stage
+from cleveragents.domain.workspace import Scan
+
+_log = get_logger(__name__)
+
+# A snapshot made from a watcher's report rewrites the stat cache only when this many
+# files changed since it was written: a new process re-reads just those files.
+CACHE_LAG_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class SnapshotDetails:
+    """What a snapshot records besides the files."""
+
+    plan_id: str
+    root: Path
+    decision_id: str
+    description: str | None
+    checkpoint_type: str
+
+
+def persist(
+    repository: CheckpointStore,
+    details: SnapshotDetails,
+    parent: Checkpoint | None,
+    previous: Baseline | None,
+    found: Scan,
+    *,
+    progress: Progress | None = None,
+) -> tuple[Checkpoint, int]:
+    """Write the snapshot; returns the checkpoint and its stat-cache lag.
+
+    ``progress`` hears the ``store`` stage: the new contents, written in one
+    transaction (reported at its start and its end).
+    """
+    diff, blobs, reused, restated = snapshot_diff(previous.scan if previous else None, found)
+    # A full walk always writes the stat cache; a watcher's report only when the
+    # cache has fallen CACHE_LAG_LIMIT files behind.
+    lag = (previous.cache_lag if previous else 0) + restated
+    if found.touched is None or lag > CACHE_LAG_LIMIT:
+        lag = 0
+    checkpoint = Checkpoint(
+        plan_id=details.plan_id,
+        sandbox_ref=str(details.root),
+        checkpoint_type=details.checkpoint_type,
+        parent_id=parent.checkpoint_id if parent else None,
+        metadata=CheckpointMetadata(
+            decision_id=details.decision_id,
+            description=details.description,
+            extra={
+                DIFF_PATHS: [entry.shown_path for entry in diff],
+                DIFF_BASED: True,
+                DIFF_HASH: diff_hash(diff),
+            },
+        ),
+    )
+    content = SnapshotContent(
+        manifest=[f.entry for f in found.files.values()],
+        diff=diff,
+        blobs=blobs,
+        stat_cache=None if lag else found.cache_bytes(),
+        scan_started_ns=found.started_ns,
+        baseline_checkpoint_id=previous.checkpoint_id if previous else None,
+        reused=frozenset(reused),
+    )
+    storing = Stage(progress, "store", len(blobs))
+    try:
+        created = repository.create(checkpoint, content)
+    finally:
+        for now in found.files.values():
+            now.content = None  # stored now (or not at all): never kept in memory
+    _log.info(
+        "checkpoint.snapshot",
+        plan_id=details.plan_id,
+        checkpoint_id=created.checkpoint_id,
+        files=len(found.files),
+        changed=len(diff),
+        new_blobs=len(blobs),
+    )
+    storing.finish()
+    return created, lag
