@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from cleveragents._logging import get_logger
+from cleveragents._pacing import carried, paced, pause
 from cleveragents.domain.models.core.checkpoint import (
     EMPTY_TREE_SHA256,
     MODE_KINDS,
@@ -358,7 +359,7 @@ def _settle(
     files = found.files
     linked = found.linked
     to_read: list[tuple[str, str, os.stat_result]] = []
-    for relative, path, info in walked:
+    for relative, path, info in paced(walked):
         key = stat_key_of(info)
         old = known.get(relative)
         if stat.S_ISDIR(info.st_mode):  # an empty folder: nothing to read
@@ -381,6 +382,7 @@ def _settle(
             to_read.append((relative, path, info))
 
     def read(item: tuple[str, str, os.stat_result]) -> ScannedFile:
+        pause()
         relative, path, info = item
         digest, content, kind = _read(path, info, settings.size_limit)
         if not keep_content:
@@ -392,7 +394,7 @@ def _settle(
     if len(to_read) > _THREADS_FROM_FILES or total > _THREADS_FROM_BYTES:
         # hashlib and file reads release the GIL: two threads keep both cores busy.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            for item in pool.map(read, to_read):
+            for item in pool.map(carried(read), to_read):
                 files[item.entry.path] = item
     else:
         for each in to_read:
