@@ -37,6 +37,7 @@ COMPARE_SQLITE = ROOT / "benchmarks" / "compare_sqlite.py"
 COMPARE_GIT = ROOT / "benchmarks" / "compare_git.py"
 COMPARE_GIT_HISTORY = ROOT / "benchmarks" / "compare_git_history.py"
 COMPARE_ERRORS = ROOT / "benchmarks" / "compare_errors.py"
+AIO_HEARTBEAT = ROOT / "benchmarks" / "aio_heartbeat.py"
 LINT_TARGETS = ("src", "features", "benchmarks", "tools", "noxfile.py", "alembic")
 SQLITE_BACKENDS = ("sqlite-memory", "sqlite-file")
 # Scenarios tagged @persistent need a database that outlives a process (features/environment.py);
@@ -427,6 +428,8 @@ def benchmarks(session: nox.Session) -> None:
         session.run("python", str(COMPARE_GIT_HISTORY), "--scale", "small", env=env)
     if COMPARE_ERRORS.exists():
         session.run("python", str(COMPARE_ERRORS), "--scale", "small", env=env)
+    if AIO_HEARTBEAT.exists():
+        session.run("python", str(AIO_HEARTBEAT), "--scale", "small", env=env)
 
 
 @nox.session(python=PYTHON)
@@ -458,6 +461,8 @@ def benchmarks_full(session: nox.Session) -> None:
         session.run("python", str(COMPARE_GIT_HISTORY), "--scale", "full", env=env)
     if COMPARE_ERRORS.exists():
         session.run("python", str(COMPARE_ERRORS), "--scale", "full", env=env)
+    if AIO_HEARTBEAT.exists():
+        session.run("python", str(AIO_HEARTBEAT), "--scale", "full", env=env)
 
 
 def _require_git(session: nox.Session) -> None:
@@ -503,6 +508,18 @@ def compare_errors(session: nox.Session) -> None:
     session.install("-e", ".")
     args = session.posargs or ["--scale", "full", "--check"]
     session.run("python", str(COMPARE_ERRORS), *args)
+
+
+@nox.session(python=PYTHON)
+def aio_heartbeat(session: nox.Session) -> None:
+    """The event loop's stalls while cleveragents.aio works (full scale, exit 1 on a miss).
+
+    Not a default session; extra args replace the default ones, e.g.
+    ``nox -s aio_heartbeat -- --scale small``.
+    """
+    session.install("-e", ".")
+    args = session.posargs or ["--scale", "full", "--check"]
+    session.run("python", str(AIO_HEARTBEAT), *args)
 
 
 SOAK_TOOL = ROOT / "tools" / "mixed_workload.py"

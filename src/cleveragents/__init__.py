@@ -9,7 +9,8 @@ Start at :func:`open`::
 
 Every public model, protocol, service, result and error is importable from here.
 They are loaded on first use, so ``import cleveragents`` (and ``cleveragents
---version``) stays fast.
+--version``) stays fast. The async API is the submodule :mod:`cleveragents.aio`
+(``cleveragents.aio.open``), loaded on first use as well.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ _EXPORTS: dict[str, str] = {
     "PlanCancelledError": _ERRORS,
 }
 
+# Submodules reachable as attributes of the package without importing them first.
+_SUBMODULES = frozenset({"aio"})
+
 __all__ = [
     "ApplyError",
     "ApplyResult",
@@ -93,6 +97,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from cleveragents import aio as aio
     from cleveragents.application.services.checkpoint_service import (
         CheckpointService,
         RestoreResult,
@@ -133,7 +138,9 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    """Load an exported name from its module on first use."""
+    """Load an exported name from its module (or a submodule) on first use."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # which sets the attribute
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'cleveragents' has no attribute {name!r}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cleveragents._logging import get_logger
+from cleveragents._pacing import paced
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
@@ -171,7 +172,7 @@ def _written(
     """
     written: Written = {}
     prefix = os.fspath(target)
-    for step in steps:
+    for step in paced(steps):
         if step.kind in ("out", "rmdir"):
             written[step.path] = None
         elif step.kind in ("in", "chmod"):
@@ -207,7 +208,7 @@ def _stage(
     by_hash: dict[str, list[str]] = {}
     for name, entry in staged.items():
         by_hash.setdefault(entry.sha256, []).append(name)
-    for digest, data in repository.read_blobs(by_hash):
+    for digest, data in paced(repository.read_blobs(by_hash)):
         if hashlib.sha256(data).hexdigest() != digest:
             raise IntegrityCheckError(f"stored content {digest} does not match its hash")
         for name in by_hash.pop(digest):

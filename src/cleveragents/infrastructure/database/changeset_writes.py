@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import CursorResult, delete, insert, select
 from sqlalchemy.orm import Session
 
+from cleveragents._pacing import paced, pieces
 from cleveragents.domain.models.core.change import ChangeEntry, ToolInvocation
 from cleveragents.domain.redaction import SecretRedactor
 from cleveragents.infrastructure.database.changeset_rows import (
@@ -72,7 +73,9 @@ def record_entries(
             target = {"changeset_id": changeset_id, "plan_id": plan_id}
             if not transaction.rows(STARTED_QUERY, target):
                 return False
-            transaction.execute_many(INSERT_ENTRY, [entry_to_row(entry) for entry in entries])
+            transaction.execute_many(
+                INSERT_ENTRY, [entry_to_row(entry) for entry in paced(entries)]
+            )
             return True
 
         if driver.run(action, insert_all, write=True):
@@ -121,7 +124,7 @@ def refuse_rolled_back(record: ChangeEntry | ToolInvocation) -> None:
 
 def refuse_repeated_ids(entries: Sequence[ChangeEntry]) -> None:
     seen: set[str] = set()
-    for entry in entries:
+    for entry in paced(entries):
         refuse_rolled_back(entry)
         if entry.entry_id in seen:
             raise DuplicateRecordError(f"entry id {entry.entry_id} appears twice in one batch")
@@ -142,7 +145,8 @@ def insert_entries(session: Session, entries: Sequence[ChangeEntry]) -> int:
     guard_plans(session, (e.plan_id for e in entries), "entries")
     check_targets(session, ((e.changeset_id, e.plan_id) for e in entries), "entries")
     # Core insert (executemany), not the ORM bulk path: no per-row ORM bookkeeping.
-    session.execute(insert(ENTRIES), [entry_to_row(entry) for entry in entries])
+    for piece in pieces(entries):  # one transaction; pause points between the pieces
+        session.execute(insert(ENTRIES), [entry_to_row(entry) for entry in piece])
     return len(entries)
 
 
@@ -157,12 +161,12 @@ def check_entries(entries: object) -> list[ChangeEntry]:
 
 def select_entries(statements: Rows, column: Any, value: str) -> list[ChangeEntry]:
     rows = statements.rows(ENTRY_QUERIES[column.name], {"key": value})
-    return [entry_to_domain(row) for row in rows]
+    return [entry_to_domain(row) for row in paced(rows)]
 
 
 def select_invocations(statements: Rows, column: Any, value: str) -> list[ToolInvocation]:
     rows = statements.rows(INVOCATION_QUERIES[column.name], {"key": value})
-    return [invocation_to_domain(row) for row in rows]
+    return [invocation_to_domain(row) for row in paced(rows)]
 
 
 def delete_rows(session: Session, table: Any, column: Any, value: str) -> int:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from cleveragents._pacing import PIECE, is_paced, pause, pieces
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
     commit_once,
@@ -112,18 +113,29 @@ class DriverTransaction:
         """Every row ``statement`` returns for ``values``, processed like SQLAlchemy would."""
         compiled = self._driver.compiled(statement)
         parameters = compiled.parameters(values)
+        raw: list[Any] = []
         try:
-            raw = self._cursor.execute(compiled.sql, parameters).fetchall()
+            cursor = self._cursor.execute(compiled.sql, parameters)
+            if not is_paced():
+                return compiled.convert(cursor.fetchall())
+            # In pieces, with pause points: see cleveragents._pacing.
+            while piece := cursor.fetchmany(PIECE):
+                raw += compiled.convert(piece)
+                pause()
         except self._driver.dbapi_error as exc:
             raise self._driver.wrap(exc, compiled.sql, parameters) from exc
-        return compiled.convert(raw)
+        return raw
 
     def execute_many(self, statement: Executable, values: Sequence[Mapping[str, Any]]) -> None:
-        """Run ``statement`` once per item of ``values`` (the driver's ``executemany``)."""
+        """Run ``statement`` once per item of ``values`` (the driver's ``executemany``).
+
+        In pieces of the one transaction, with pause points between them.
+        """
         compiled = self._driver.compiled(statement)
-        parameters = [compiled.parameters(item) for item in values]
         try:
-            self._cursor.executemany(compiled.sql, parameters)
+            for piece in pieces(values):
+                parameters = [compiled.parameters(item) for item in piece]
+                self._cursor.executemany(compiled.sql, parameters)
         except self._driver.dbapi_error as exc:
             raise self._driver.wrap(exc, compiled.sql, None) from exc
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
+from cleveragents._pacing import carried, pause
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import (
     DiffEntry,
@@ -46,8 +47,13 @@ def compress(
     """(hash, size, stored form) for each item; zlib releases the GIL, so use every core."""
     keys = list(items)
     deltas = bases or {}
+
+    def pack_one(key: str) -> bytes:
+        pause()  # see cleveragents._pacing
+        return pack_object(items[key], deltas.get(key))
+
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        packed = pool.map(lambda key: pack_object(items[key], deltas.get(key)), keys)
+        packed = pool.map(carried(pack_one), keys)
         return [(key, len(items[key]), data) for key, data in zip(keys, packed, strict=True)]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cleveragents._pacing import paced, pieces
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import (
     EMPTY_TREE_SHA256,
@@ -60,14 +61,16 @@ def insert_ignoring_existing(session: Session, rows: list[dict[str, Any]]) -> No
         pg_insert = postgresql.insert(_OBJECTS).on_conflict_do_nothing(
             index_elements=["object_hash"]
         )
-        session.execute(pg_insert, rows)
+        for piece in pieces(rows):  # pause points between pieces: see cleveragents._pacing
+            session.execute(pg_insert, list(piece))
         return
     # Appended in an order that fills the table's leaf pages (see sqlite_pages).
     page_size = int(session.execute(text("PRAGMA page_size")).scalar_one())
     payloads = [record_size((r["object_hash"], r["kind"], r["size"], r["data"])) for r in rows]
     ordered = leaf_order(rows, payloads, page_size)
     lite_insert = sqlite.insert(_OBJECTS).on_conflict_do_nothing(index_elements=["object_hash"])
-    session.execute(lite_insert, ordered)
+    for piece in pieces(ordered):
+        session.execute(lite_insert, list(piece))
 
 
 def existing_objects(session: Session, hashes: Sequence[str]) -> set[str]:
@@ -98,7 +101,7 @@ def load_objects(
                     _OBJECTS.c.object_hash.in_(chunk)
                 )
             )
-            stored.update((object_hash, (kind, data)) for object_hash, kind, data in rows)
+            stored.update((object_hash, (kind, data)) for object_hash, kind, data in paced(rows))
         needed = {
             data[1:33].hex()
             for digest in wanted
@@ -108,7 +111,7 @@ def load_objects(
     unpacked: dict[str, bytes] = {}
     return {
         digest: (stored[digest][0], unpack(digest, stored, unpacked, bases))
-        for digest in hashes
+        for digest in paced(hashes)
         if digest in stored
     }
 

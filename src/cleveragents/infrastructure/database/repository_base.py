@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
+from cleveragents._pacing import PIECE, is_paced, pause
 from cleveragents.infrastructure.database.driver import SqliteDriver
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
@@ -37,7 +38,14 @@ class SessionRows:
         self._session = session
 
     def rows(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-        return self._session.connection().execute(statement, values).all()
+        result = self._session.connection().execute(statement, values)
+        if not is_paced():
+            return result.all()
+        rows: list[Sequence[Any]] = []
+        for piece in result.partitions(PIECE):  # with pause points: see cleveragents._pacing
+            rows += piece
+            pause()
+        return rows
 
 
 class Repository:

@@ -46,6 +46,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cleveragents._pacing import paced
 from cleveragents.domain.workspace import (
     NEW_PREFIX,
     OLD_RESTORE_PREFIX,
@@ -156,7 +157,7 @@ def run_steps(
         if stage is not None:
             stage()
         (staging / STAGED).touch()
-        for step in steps:
+        for step in paced(steps):
             where = f"{prefix}/{step.path}"
             if step.kind == "mkdir" and step.beside:
                 continue  # made before staging

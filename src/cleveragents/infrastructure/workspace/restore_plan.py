@@ -21,6 +21,7 @@ import stat
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from cleveragents._pacing import paced
 from cleveragents.domain.models.core.checkpoint import FileKind, ManifestEntry
 from cleveragents.domain.workspace import (
     CONTENT_KINDS,
@@ -64,7 +65,7 @@ class _Planner:
         self.wanted_folders: set[str] = set()  # empty folders the checkpoint has
 
     def run(self) -> RestorePlan:
-        for path, have in self.current.items():
+        for path, have in paced(self.current.items()):
             if path not in self.wanted:
                 if self.removable(path):
                     if have.kind is not FileKind.DIR:
@@ -72,7 +73,7 @@ class _Planner:
                     self.plan.removed.append(have.shown_path)
                 else:
                     self.kept.add(path)
-        for path, want in self.wanted.items():
+        for path, want in paced(self.wanted.items()):
             self._want(path, want)
         needed = self._needed_folders()
         present = self._present_folders()
@@ -196,7 +197,7 @@ class _Planner:
 
     def _check_writes(self, present: set[str], rmdirs: set[str], made: set[str]) -> None:
         """A folder in the way of a wanted file must go whole; an ignored file is replaced."""
-        for path, want in list(self.writes.items()):
+        for path, want in paced(list(self.writes.items())):
             if path in present:
                 if path in rmdirs:
                     continue

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from cleveragents._logging import get_logger
+from cleveragents._pacing import carried, paced, pause
 from cleveragents.domain.models.core.checkpoint import (
     EMPTY_TREE_SHA256,
     FileKind,
@@ -339,7 +340,7 @@ def _settle(
     files = found.files
     linked = found.linked
     to_read: list[tuple[str, str, os.stat_result]] = []
-    for relative, path, info in walked:
+    for relative, path, info in paced(walked):
         looked.advance()
         key = stat_key_of(info)
         old = known.get(relative)
@@ -363,6 +364,7 @@ def _settle(
             to_read.append((relative, path, info))
 
     def read(item: tuple[str, str, os.stat_result]) -> ScannedFile:
+        pause()
         relative, path, info = item
         digest, content, kind = _read(path, info, settings.size_limit)
         if not keep_content:
@@ -379,7 +381,7 @@ def _settle(
         # hashlib and file reads release the GIL: two threads keep both cores busy.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             try:
-                for item in pool.map(read, to_read):
+                for item in pool.map(carried(read), to_read):
                     files[item.entry.path] = item
                     reading.advance()
             except BaseException:  # a failed read or report: the other reads are not waited for

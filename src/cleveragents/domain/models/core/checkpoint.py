@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import Field, JsonValue
 
+from cleveragents._pacing import paced_json, paced_sorted
 from cleveragents.domain.models.core._types import (
     INT64_MAX,
     DomainModel,
@@ -142,8 +143,8 @@ def diff_canonical_bytes(diff: Iterable[DiffEntry]) -> bytes:
     kinds were recorded has ``[path, sha256]`` rows, as it was hashed then. UTF-8,
     no spaces, not ASCII-escaped.
     """
-    rows = sorted((entry.canonical_row() for entry in diff), key=_row_order)
-    return _CANONICAL_JSON.encode(rows).encode()
+    rows = paced_sorted([entry.canonical_row() for entry in diff], key=_row_order)
+    return paced_json(_CANONICAL_JSON.encode, rows).encode()
 
 
 def _row_order(row: list[str | int | None]) -> tuple[str, str]:

@@ -1,0 +1,58 @@
+Feature: The async API, cleveragents.aio
+  An agent runtime built on asyncio awaits every operation of the database:
+  `async with cleveragents.aio.open(url) as db`. Each coroutine keeps the
+  guarantees of its sync method; a cancelled call is finished or has had no
+  effect when CancelledError reaches the caller, and the database stays usable.
+  Each scenario runs its coroutines in one event loop on the suite's backend.
+
+  Scenario: Every method of the sync API is a coroutine of the same name
+    When I open the database with cleveragents.aio.open and with cleveragents.open
+    Then every public method of the Database is a coroutine method of the AsyncDatabase
+    And every public method of its changesets, checkpoints and errors is a coroutine method of their async faces
+    And url, changesets, checkpoints and errors of the AsyncDatabase are plain attributes
+
+  Scenario: A plan's whole life, awaited
+    When I await a plan's whole life through cleveragents.aio.open
+    Then the awaited results are those of the sync API
+
+  Scenario: A cancelled record_many is written whole or not at all
+    When I cancel a task awaiting record_many of 3000 entries at 8 random moments
+    Then after each CancelledError the batch was wholly present or wholly absent
+    And 200 ms later no batch had changed
+    And the database was still usable afterwards
+
+  Scenario: A cancelled snapshot is stored whole or not at all
+    Given a sandbox of 400 files
+    When I cancel a task awaiting a snapshot of the sandbox at 6 random moments
+    Then after each CancelledError the snapshot was stored whole or not at all
+    And 200 ms later no snapshot had changed
+    And the database was still usable afterwards
+
+  Scenario: Concurrent tasks on one database lose nothing and keep each changeset's order
+    When 20 tasks each start a changeset for plan "busy" and record 25 entries one by one, all at once
+    Then every changeset holds its 25 entries in the order they were recorded
+    And plan "busy" holds 500 entries
+
+  Scenario: A cancelled plan refuses the writes of concurrent tasks
+    When 8 tasks keep recording for plan "doomed" while another task cancels it
+    Then every writing task was stopped by PlanCancelledError
+    And the tombstone of plan "doomed" is there and the plan holds no entry
+
+  @unit
+  Scenario: A call cancelled while it runs is awaited to its end, through a second cancellation
+    When a task awaiting a 300 ms worker call is cancelled twice while the call runs
+    Then CancelledError reached the task only after the call had finished
+
+  @unit
+  Scenario: A call cancelled while it waits for a worker never runs
+    When a task awaiting a call queued behind a busy worker is cancelled
+    Then CancelledError reached the task at once and the queued call never ran
+
+  @unit
+  Scenario: A progress callback runs on the event loop's thread
+    When a call on a worker thread reports its progress 5 times
+    Then every progress call ran on the event loop's thread, in order, before the call returned
+
+  Scenario: A closed async database refuses every call
+    When I close the async database twice and then call it and its stores
+    Then every call failed with DatabaseError
