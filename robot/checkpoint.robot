@@ -1,7 +1,8 @@
 *** Settings ***
 Documentation       ``cleveragents demo`` snapshots its sandbox before every step; the
 ...                 ``checkpoint`` commands list, show, diff, verify, restore and prune those
-...                 checkpoints from new processes, and refuse a damaged one.
+...                 checkpoints (by count and age, with a dry run) from new processes, and
+...                 refuse a damaged one.
 Resource            resources/cli.resource
 Suite Setup         Create Suite Temp Dir
 Suite Teardown      Remove Suite Temp Dir
@@ -268,6 +269,57 @@ Prune Of Everything Leaves The Plan Without Checkpoints
     ${unknown}=    Run Cleveragents    checkpoint    prune    no-such-plan    --keep    0
     Should Have Succeeded    ${unknown}
     Should Be Equal    ${unknown.stdout}    0
+
+Prune Dry Run Names What Would Go And Writes Nothing
+    ${checkpoints}=    Checkpoints Of Plan
+    ${preview}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --older-than    0s
+    ...    --dry-run    --format    json
+    Should Have Succeeded    ${preview}
+    ${report}=    Parse Json    ${preview.stdout}
+    ${older}=    Evaluate    [c["checkpoint_id"] for c in $checkpoints[:-1]]
+    Should Be Equal    ${report}[checkpoint_ids]    ${older}
+    ${older_count}=    Get Length    ${older}
+    Should Be Equal As Integers    ${report}[count]    ${older_count}
+    Should Be True    ${report}[dry_run] is True
+    Should Be True    ${report}[bytes_freed] > 0
+    ${left}=    Checkpoints Of Plan
+    Should Be Equal    ${left}    ${checkpoints}
+    ${plain}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --older-than    1w
+    ...    --max-size    2GB    --dry-run    --format    plain
+    Should Have Succeeded    ${plain}
+    ${lines}=    Split To Lines    ${plain.stdout}
+    Should Contain    ${lines}    dry_run: true
+    Should Contain    ${lines}    count: 0
+
+Prune By Age Keeps The Newest Checkpoint, Which Still Restores
+    ${checkpoints}=    Checkpoints Of Plan
+    ${recent}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --older-than    7d
+    Should Have Succeeded    ${recent}
+    Should Be Equal    ${recent.stdout}    0
+    ${result}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --older-than    0s
+    ...    --format    yaml
+    Should Have Succeeded    ${result}
+    ${report}=    Parse Yaml    ${result.stdout}
+    ${deleted}=    Evaluate    ${STEPS} - 1
+    Should Be Equal As Integers    ${report}[count]    ${deleted}
+    Should Be True    ${report}[dry_run] is False
+    ${left}=    Checkpoints Of Plan
+    Length Should Be    ${left}    1
+    Should Be Equal    ${left}[0]    ${checkpoints}[-1]
+    ${verify}=    Run Cleveragents    checkpoint    verify    ${left}[0][checkpoint_id]
+    Should Have Succeeded    ${verify}
+    ${dir}=    New Folder Path
+    ${restored}=    Restore Checkpoint    ${left}[0][checkpoint_id]    ${dir}
+    Length Should Be    ${restored}[written]    5
+    ${bad}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --older-than    7days
+    Should Have Failed With    ${bad}    2
+    Should Contain    ${bad.stderr}    --older-than
+    ${size}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --keep-last    0    --max-size    2QB
+    Should Have Failed With    ${size}    2
+    Should Contain    ${size.stderr}    --max-size
+    ${all}=    Run Cleveragents    checkpoint    prune    ${PLAN}    --keep-last    0
+    Should Have Succeeded    ${all}
+    Should Be Equal    ${all.stdout}    1
 
 A Damaged Checkpoint Fails Verification And Restore
     ${first}=    First Checkpoint

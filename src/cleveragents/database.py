@@ -128,7 +128,10 @@ class Database:
         return self._applying.cancel(plan_id)
 
     def delete_plan(self, plan_id: str) -> PlanDeletion:
-        """Delete everything of the plan, its tombstone included (``RecordNotFoundError``)."""
+        """Delete everything of the plan, its tombstone included (``RecordNotFoundError``).
+
+        On a SQLite file the freed pages are given back before it returns.
+        """
         self._open()
         deletion = self._plans.delete_plan(plan_id)
         self.checkpoints.release(deletion.plan_id)
@@ -153,7 +156,11 @@ class Database:
         return self._invocations.get_invocations_for_plan(plan_id)
 
     def vacuum(self) -> int:
-        """Give the space of deleted rows back to the file system; returns the bytes."""
+        """Rewrite a SQLite file without its free pages; returns the bytes given back.
+
+        Also switches a file made before ``auto_vacuum = INCREMENTAL`` was the default
+        to it. 0 in memory and on PostgreSQL (see docs/reference/database.md).
+        """
         self._open()
         return vacuum(self._engine)
 

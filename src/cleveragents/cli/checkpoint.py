@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cleveragents.cli.context import EXIT_OPERATIONAL, CliError, checked_id, state_of
+from cleveragents.cli.context import EXIT_OPERATIONAL, EXIT_USAGE, CliError, checked_id, state_of
 from cleveragents.cli.groups import LightGroup
 from cleveragents.cli.output import FormatOption, resolve_format, write_text
 
@@ -161,13 +161,59 @@ def verify_command(ctx: typer.Context, checkpoint_id: CheckpointIdArgument) -> N
 def prune_command(
     ctx: typer.Context,
     plan_id: PlanIdArgument,
-    keep: Annotated[
-        int,
+    keep_last: Annotated[
+        int | None,
         typer.Option(
-            "--keep", metavar="N", min=0, help="How many of the newest checkpoints to keep."
+            "--keep-last",
+            "--keep",
+            metavar="N",
+            min=0,
+            help="Keep the newest N checkpoints (0 removes every one).",
         ),
-    ],
+    ] = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            metavar="AGE",
+            help="Remove those made more than AGE ago (s, m, h, d or w: 7d, 12h).",
+        ),
+    ] = None,
+    max_size: Annotated[
+        str | None,
+        typer.Option(
+            "--max-size",
+            metavar="SIZE",
+            help="Remove the oldest until the plan's own stored content takes at most SIZE "
+            "(decimal: 2GB is 2*10^9 bytes).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Delete nothing; report what would be deleted.")
+    ] = False,
+    fmt: FormatOption = None,
 ) -> None:
-    """Delete all but the plan's newest N checkpoints; print how many were deleted."""
+    """Delete the plan's oldest checkpoints until every limit holds; print how many.
+
+    --older-than and --max-size never delete the plan's newest checkpoint. The
+    content only they used is deleted too, and a SQLite file shrinks.
+    """
+    from cleveragents.cli.prune_views import render_prune
+    from cleveragents.domain.retention import RetentionLimits, parse_duration, parse_size
+
+    try:
+        age = None if older_than is None else parse_duration(older_than)
+    except ValueError as exc:
+        raise CliError(f"invalid --older-than: {exc}", EXIT_USAGE) from exc
+    try:
+        size = None if max_size is None else parse_size(max_size)
+    except ValueError as exc:
+        raise CliError(f"invalid --max-size: {exc}", EXIT_USAGE) from exc
+    if keep_last is None and age is None and size is None:
+        raise CliError(
+            "give at least one of --keep-last N, --older-than AGE, --max-size SIZE", EXIT_USAGE
+        )
+    limits = RetentionLimits(keep_last=keep_last, older_than=age, max_bytes=size)
+    output = resolve_format(fmt)
     service = state_of(ctx).database().checkpoints
-    write_text(str(service.prune(plan_id, keep)))
+    render_prune(service.prune_report(plan_id, limits, dry_run=dry_run), output)

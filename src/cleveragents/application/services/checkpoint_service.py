@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from cleveragents.application.ports import default_workspace
@@ -42,12 +43,15 @@ from cleveragents.domain.models.core.checkpoint import (
     diff_hash,
 )
 from cleveragents.domain.progress import Progress, checked_progress
+from cleveragents.domain.retention import PruneReport, RetentionLimits
 from cleveragents.domain.workspace import DEFAULT_SIZE_LIMIT, ScanSettings
 from cleveragents.domain.workspace_ports import Watcher, Workspace
 
 __all__ = [
     "CheckpointService",
+    "PruneReport",
     "RestoreResult",
+    "RetentionLimits",
     "diff_canonical_bytes",
     "diff_hash",
 ]
@@ -246,9 +250,35 @@ class CheckpointService:
         """
         return diff_checkpoints(self._repository, from_id, to_id, path_glob=path_glob)
 
-    def prune(self, plan_id: str, keep_last: int) -> int:
-        """Keep the plan's newest ``keep_last`` checkpoints; returns how many were deleted."""
-        return self._repository.prune(plan_id, keep_last)
+    def prune(
+        self,
+        plan_id: str,
+        keep_last: int | None = None,
+        *,
+        older_than: timedelta | None = None,
+        max_bytes: int | None = None,
+    ) -> int:
+        """Remove the plan's oldest checkpoints until every given limit holds; returns how many.
+
+        ``keep_last``: keep the newest N (0 removes all); ``older_than``: remove those
+        made longer ago; ``max_bytes``: the stored bytes only this plan's checkpoints
+        reference. The last two never remove the newest; no limit is a ``ValueError``.
+        """
+        return self._repository.prune(
+            plan_id, keep_last, older_than=older_than, max_bytes=max_bytes
+        )
+
+    def prune_report(
+        self, plan_id: str, limits: RetentionLimits, *, dry_run: bool = False
+    ) -> PruneReport:
+        """:meth:`prune`, reporting the checkpoints and stored bytes removed (or, with
+        ``dry_run``, that would be: nothing is written)."""
+        return self._repository.prune_report(plan_id, limits, dry_run=dry_run)
+
+    def prune_all(self, *, max_bytes: int, dry_run: bool = False) -> PruneReport:
+        """Remove the oldest checkpoints of every plan, never a plan's newest, until the
+        stored content of the whole database takes at most ``max_bytes``."""
+        return self._repository.prune_all(max_bytes, dry_run=dry_run)
 
     def _require(self, checkpoint_id: str) -> Checkpoint:
         checkpoint = self._repository.get(checkpoint_id)

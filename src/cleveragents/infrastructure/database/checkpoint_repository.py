@@ -6,7 +6,7 @@ compressed (:mod:`.object_codec`) and keyed by the sha256 of their bytes
 (:mod:`.object_store`). An unchanged folder has an unchanged tree, so a new
 snapshot stores only the trees and blobs that changed; identical content is
 stored once across checkpoints and plans. Objects no checkpoint reaches are
-deleted by ``prune`` and ``delete_for_plan``.
+deleted by ``prune`` and ``delete_for_plan`` (:mod:`.retention`).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from cleveragents.infrastructure.database.object_store import (
     walk_trees,
 )
 from cleveragents.infrastructure.database.plan_lock import refuse_cancelled
-from cleveragents.infrastructure.database.repository_base import Repository
+from cleveragents.infrastructure.database.retention import CheckpointRetention
 from cleveragents.infrastructure.database.rollback_marks import current_marks
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
@@ -98,8 +98,8 @@ def _header_to_domain(row: Sequence[Any]) -> Checkpoint:
     )
 
 
-class CheckpointRepository(Repository):
-    """``CheckpointStore`` on SQLite or PostgreSQL."""
+class CheckpointRepository(CheckpointRetention):
+    """``CheckpointStore`` on SQLite or PostgreSQL (prune and delete: :mod:`.retention`)."""
 
     def __init__(self, session_factory: SessionFactory) -> None:
         super().__init__(session_factory)
@@ -282,21 +282,6 @@ class CheckpointRepository(Repository):
             return None if row is None else _header_to_domain(row)
 
         return self._read(f"read the latest checkpoint of plan {key}", work)
-
-    def delete_for_plan(self, plan_id: str) -> int:
-        """Delete every checkpoint of the plan and the content only they used."""
-        return self.prune(plan_id, 0)
-
-    def prune(self, plan_id: str, keep_last: int) -> int:
-        """Delete all but the newest ``keep_last`` checkpoints of the plan; returns how many."""
-        key = valid_id(plan_id, "plan_id")
-        if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:
-            raise ValueError(f"keep_last must be an integer >= 0, got {keep_last!r}")
-
-        return self._write(
-            f"prune checkpoints of plan {key}",
-            lambda session: delete_checkpoints(session, key, keep_last),
-        )
 
     def _root_of(self, session: Session, checkpoint_id: str) -> str | None:
         row = session.execute(

@@ -1,7 +1,9 @@
 """Engines: the only place connections are configured.
 
 SQLite files run in WAL mode with ``synchronous=FULL`` (a committed transaction
-survives a power cut), a busy timeout and foreign keys on. Write transactions
+survives a power cut), a busy timeout and foreign keys on; new files are made with
+``auto_vacuum=INCREMENTAL`` so that freed pages can go back to the file system
+(:mod:`.vacuum`). Write transactions
 start with ``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a read
 lock. PostgreSQL engines use a small pool with pre-ping; see docs/reference/database.md.
 """
@@ -174,6 +176,12 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if not memory:
+                # Only a new, empty file takes it (an older one gets it from `db vacuum`),
+                # before the switch to WAL writes the file's header. Never on a file with
+                # pages: there the pragma would open a write transaction on every connect.
+                cursor.execute("PRAGMA page_count")
+                if cursor.fetchone()[0] == 0:
+                    cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 cursor.execute("PRAGMA journal_mode = WAL")
                 cursor.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
                 cursor.execute(f"PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT}")

@@ -290,17 +290,36 @@ def delete_checkpoints(session: Session, plan_id: str, keep_last: int = 0) -> in
         ).scalars()
     )
     doomed = ids[: len(ids) - keep_last] if keep_last else ids
-    if not doomed:
-        return 0
-    lock_objects(session, exclusive=True)
-    for chunk in chunks(doomed):
-        session.execute(delete(_CHECKPOINTS).where(_CHECKPOINTS.c.checkpoint_id.in_(chunk)))
-    _collect_garbage(session)
+    remove_checkpoints(session, doomed)
     return len(doomed)
 
 
-def _collect_garbage(session: Session) -> None:
-    """Delete objects that no checkpoint reaches any more."""
+def remove_checkpoints(session: Session, checkpoint_ids: Sequence[str]) -> int:
+    """Delete these checkpoints and the objects no other checkpoint reaches.
+
+    Runs in the caller's transaction; returns the stored bytes of the objects deleted.
+    """
+    if not checkpoint_ids:
+        return 0
+    lock_objects(session, exclusive=True)
+    for chunk in chunks(checkpoint_ids):
+        session.execute(delete(_CHECKPOINTS).where(_CHECKPOINTS.c.checkpoint_id.in_(chunk)))
+    return _collect_garbage(session)
+
+
+def stored_bytes(session: Session, hashes: Sequence[str] | None = None) -> int:
+    """The stored (compressed) bytes of these objects, or of every object."""
+    total = func.coalesce(func.sum(func.length(_OBJECTS.c.data)), 0)
+    if hashes is None:
+        return int(session.execute(select(total)).scalar_one())
+    return sum(
+        int(session.execute(select(total).where(_OBJECTS.c.object_hash.in_(chunk))).scalar_one())
+        for chunk in chunks(hashes)
+    )
+
+
+def _collect_garbage(session: Session) -> int:
+    """Delete objects that no checkpoint reaches any more; returns their stored bytes."""
     roots = session.execute(
         select(_CHECKPOINTS.c.root_tree).where(_CHECKPOINTS.c.root_tree.is_not(None))
     ).scalars()
@@ -311,6 +330,7 @@ def _collect_garbage(session: Session) -> None:
         reachable.update(child[2] for child in children if child[1] != FileKind.LARGE.value)
     stored = list(session.execute(select(_OBJECTS.c.object_hash)).scalars())
     unreachable = sorted(set(stored) - reachable)
+    freed = stored_bytes(session, unreachable)
     for chunk in chunks(unreachable):
         session.execute(delete(_OBJECTS).where(_OBJECTS.c.object_hash.in_(chunk)))
     # A stat cache is only a hint checked against the plan's last snapshot (it may
@@ -318,3 +338,4 @@ def _collect_garbage(session: Session) -> None:
     session.execute(
         delete(_STAT_CACHE).where(_STAT_CACHE.c.plan_id.not_in(select(_CHECKPOINTS.c.plan_id)))
     )
+    return freed

@@ -23,6 +23,7 @@ from cleveragents.infrastructure.database.models import (
 )
 from cleveragents.infrastructure.database.plan_lock import lock_plans
 from cleveragents.infrastructure.database.repository_base import Repository
+from cleveragents.infrastructure.database.vacuum import deleting_in_place, engine_of, give_back
 
 _CHANGESETS = cast(Table, ChangeSetModel.__table__)
 _ENTRIES = cast(Table, ChangeSetEntryModel.__table__)
@@ -119,6 +120,11 @@ def _delete(session: Session, plan_id: str) -> PlanDeletion:
     return deletion
 
 
+def _deleted_in_place(session: Session, plan_id: str) -> PlanDeletion:
+    with deleting_in_place(session):
+        return _delete(session, plan_id)
+
+
 class PlanRepository(Repository):
     """Every plan the database holds something of (records, checkpoints or a tombstone)."""
 
@@ -134,7 +140,12 @@ class PlanRepository(Repository):
 
         Its entries, invocations, changesets, checkpoints with their stat cache and
         the stored content no other checkpoint needs, its rollbacks and its
-        tombstone.
+        tombstone. On a SQLite file the freed pages go back to the file system
+        (in short steps, see :mod:`.vacuum`) before it returns.
         """
         key = require_id(plan_id, "plan_id")
-        return self._write(f"delete plan {key}", lambda session: _delete(session, key))
+        deletion = self._write(
+            f"delete plan {key}", lambda session: _deleted_in_place(session, key)
+        )
+        give_back(engine_of(self.session_factory))  # a SQLite file shrinks before we return
+        return deletion

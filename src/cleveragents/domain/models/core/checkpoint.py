@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -26,6 +27,7 @@ from cleveragents.domain.models.core._types import (
     require_id,
     utc_now,
 )
+from cleveragents.domain.retention import PruneReport, RetentionLimits
 
 DIFF_PATHS = "diff_paths"
 DIFF_BASED = "diff_based"
@@ -270,8 +272,26 @@ class CheckpointStore(Protocol):
         """Delete the plan's checkpoints (and content no checkpoint needs); returns how many."""
         ...
 
-    def prune(self, plan_id: str, keep_last: int) -> int:
-        """Delete all but the plan's newest ``keep_last`` checkpoints; returns how many."""
+    def prune(
+        self,
+        plan_id: str,
+        keep_last: int | None = None,
+        *,
+        older_than: timedelta | None = None,
+        max_bytes: int | None = None,
+    ) -> int:
+        """Remove the plan's oldest checkpoints until every limit holds; returns how many."""
+        ...
+
+    def prune_report(
+        self, plan_id: str, limits: RetentionLimits, *, dry_run: bool = False
+    ) -> PruneReport:
+        """What a prune of the plan removes (``dry_run``: would remove, writing nothing)."""
+        ...
+
+    def prune_all(self, max_bytes: int, *, dry_run: bool = False) -> PruneReport:
+        """Remove the oldest checkpoints of every plan, never a plan's newest, until the
+        stored content takes at most ``max_bytes``."""
         ...
 
     def manifest(self, checkpoint_id: str) -> list[ManifestEntry] | None:
