@@ -42,6 +42,8 @@ class AsyncCheckpointService(Proxy[CheckpointService]):
     list_checkpoints = coroutine_of(CheckpointService.list_checkpoints)
     diff_checkpoints = coroutine_of(CheckpointService.diff_checkpoints)
     prune = coroutine_of(CheckpointService.prune)
+    prune_report = coroutine_of(CheckpointService.prune_report)
+    prune_all = coroutine_of(CheckpointService.prune_all)
     verify_checkpoint = coroutine_of(CheckpointService.verify_checkpoint)
     restore_workspace = coroutine_of(CheckpointService.restore_workspace)
     reset_workspace = coroutine_of(CheckpointService.reset_workspace)
