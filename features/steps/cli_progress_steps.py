@@ -7,7 +7,6 @@ rule checked is the command line's, and the command runs in a new process.
 from __future__ import annotations
 
 import os
-import select
 import shlex
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from behave import given, then, when
 from behave.runner import Context
 from support.placeholders import fill
+from support.terminal import read_terminal
 
 import cleveragents
 from cleveragents.cli.progress_bar import SHOW_AFTER_ENV
@@ -88,21 +88,9 @@ def step_run_on_terminal(context: Context, line: str) -> None:
         env=_environment(context),
     )
     os.close(follower)
-    chunks: list[bytes] = []
-    while True:
-        ready, _, _ = select.select([leader], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closes when the process ends
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
+    written = read_terminal(leader)
     stdout, _ = process.communicate(timeout=60)
-    context.progress_run = (process.returncode, stdout, b"".join(chunks))
+    context.progress_run = (process.returncode, stdout, written)
     context.stderr_on_terminal = True
 
 

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import re
-import select
 import shlex
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from behave import given, then, when
 from behave.runner import Context
 from support import parse_types  # noqa: F401  (registers {name:Text})
 from support.placeholders import fill
+from support.terminal import read_terminal
 from support.world import factory
 
 import cleveragents
@@ -111,22 +111,10 @@ def _run_on_terminal(context: Context, args: list[str]) -> str:
         env=env,
     )
     os.close(follower)
-    chunks: list[bytes] = []
-    while True:
-        ready, _, _ = select.select([leader], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closes when the process ends
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
+    written = read_terminal(leader)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr.decode()
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", written.decode(errors="replace"))
 
 
 @when('I run "{line}" on a terminal on the scenario database')
