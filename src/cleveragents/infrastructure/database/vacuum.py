@@ -18,6 +18,7 @@ lock, which the library never runs): 0 bytes there, and for in-memory SQLite.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +35,9 @@ VACUUM_STEP_PAGES: Final = 256
 # How long the final log truncation may wait for the write lock and for readers, and
 # how many times it tries.
 TRUNCATE_WAIT_MS: Final = 100
-TRUNCATE_ATTEMPTS: Final = 5
+TRUNCATE_ATTEMPTS: Final = 40
+# Between two attempts the lock is let go this long, so that waiting writers go first.
+TRUNCATE_PAUSE_S: Final = 0.005
 AUTO_VACUUM_INCREMENTAL: Final = 2
 SECURE_DELETE_ON: Final = 1
 
@@ -136,8 +139,10 @@ def _truncate_log(connection: sqlite3.Connection) -> None:
 
     The truncation needs a moment when no reader is on an older snapshot; it
     waits up to ``TRUNCATE_WAIT_MS`` for one (holding the write lock meanwhile),
-    ``TRUNCATE_ATTEMPTS`` times. Failing that, SQLite truncates the log to
-    ``journal_size_limit`` when a later writer restarts it.
+    ``TRUNCATE_ATTEMPTS`` times, letting waiting writers go in between (a busy
+    writer can make a few attempts in a row find a reader on an older snapshot).
+    Failing that, SQLite truncates the log to ``journal_size_limit`` when a later
+    writer restarts it.
     """
     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # the bulk, lock-free
     connection.execute(f"PRAGMA busy_timeout = {TRUNCATE_WAIT_MS}")
@@ -146,6 +151,7 @@ def _truncate_log(connection: sqlite3.Connection) -> None:
             busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             if not busy:
                 return
+            time.sleep(TRUNCATE_PAUSE_S)
     finally:
         connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
