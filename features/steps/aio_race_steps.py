@@ -87,17 +87,19 @@ def step_cancel_record_many(context: Context, count: int, times: int) -> None:
     async def main() -> tuple[list[Outcome], bool]:
         outcomes = []
         async with cleveragents.aio.open(context.url) as db:
-            changeset = await db.changesets.start("plan-cancel")
-            started = time.perf_counter()
-            await db.changesets.record_many(entries(changeset.changeset_id, "plan-cancel", count))
-            span = time.perf_counter() - started
+            for _ in range(2):  # the span of a warm call: the first pays one-off costs
+                changeset = await db.changesets.start("plan-cancel")
+                batch = entries(changeset.changeset_id, "plan-cancel", count)
+                started = time.perf_counter()
+                await db.changesets.record_many(batch)
+                span = time.perf_counter() - started
             for _ in range(times):
                 changeset = await db.changesets.start("plan-cancel")
                 key = changeset.changeset_id
                 batch = entries(key, "plan-cancel", count)
                 found = await cancelled_at(
                     db.changesets.record_many(batch),
-                    rng.uniform(0, span * 1.2),
+                    rng.uniform(0, span * 0.8),
                     lambda key=key: live_entries(db, key),
                 )
                 outcomes.append(Outcome(*found))
@@ -156,6 +158,9 @@ def step_cancel_snapshot(context: Context, times: int) -> None:
     async def main() -> tuple[list[Outcome], bool]:
         outcomes = []
         async with cleveragents.aio.open(context.url) as db:
+            # The span of a warm first snapshot (the very first pays one-off costs):
+            # the cancels land within it, so that some find the snapshot still running.
+            await db.checkpoints.create_workspace_snapshot("plan-warm-up", sandbox, "d")
             started = time.perf_counter()
             await db.checkpoints.create_workspace_snapshot("plan-timing", sandbox, "d")
             span = time.perf_counter() - started
@@ -163,7 +168,7 @@ def step_cancel_snapshot(context: Context, times: int) -> None:
                 plan = f"plan-snapshot-{n}"  # each one a first snapshot: every file stored
                 found = await cancelled_at(
                     db.checkpoints.create_workspace_snapshot(plan, sandbox, "d"),
-                    rng.uniform(0, span * 1.2),
+                    rng.uniform(0, span * 0.8),
                     lambda plan=plan: _snapshots(db, plan),
                 )
                 outcomes.append(Outcome(*found))
