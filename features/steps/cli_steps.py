@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,9 @@ def step_terminal(context: Context, line: str) -> None:
     found = re.search(r"plan: (\S+)", context.terminal)
     if found:
         context.plan_id = found.group(1)
+    kept = re.search(r"the sandbox is kept in (\S+)", context.terminal)
+    if kept:  # the demo leaves it for the user; the scenario must not
+        context.add_cleanup(shutil.rmtree, kept.group(1), ignore_errors=True)
 
 
 @then('the terminal output contains "{first}" and "{second}"')
