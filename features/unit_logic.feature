@@ -17,6 +17,7 @@ Feature: Pure logic, without a database: codecs, tree index, terms, marks, redac
       | a delta whose base is missing   |
       | a delta of itself               |
       | a delta cut short               |
+      | a whole object cut short        |
       | bytes that are not zlib         |
 
   Scenario: A stored diff decodes to the diff that was encoded, and garbage is refused

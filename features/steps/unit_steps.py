@@ -34,8 +34,10 @@ from cleveragents.infrastructure.database.error_pattern_terms import (
 )
 from cleveragents.infrastructure.database.object_codec import (
     DELTA_MARK,
+    DeltaBase,
     decode_diff,
     encode_diff,
+    pack_delta,
     pack_object,
     unpack,
 )
@@ -68,13 +70,13 @@ def step_pack_round_trip(context: Context) -> None:
     @hypothesis_given(st.lists(st.binary(max_size=300), min_size=1, max_size=6))
     def check(versions: list[bytes]) -> None:
         stored: dict[str, bytes] = {}
-        previous: tuple[str, bytes] | None = None
+        previous: DeltaBase | None = None
         for data in versions:  # each version a delta of the one before: a chain
             digest = _sha(data)
             if digest not in stored:
-                base = previous if previous is not None and previous[0] != digest else None
-                stored[digest] = pack_object(data, base)
-            previous = (digest, data)
+                base = previous if previous is not None and previous.digest != digest else None
+                stored[digest] = pack_object(data) if base is None else pack_delta(data, base)
+            previous = DeltaBase(digest, data, 0 if previous is None else previous.depth + 1)
         for data in versions:
             assert _unpacked(stored, _sha(data)) == data
 
@@ -86,7 +88,7 @@ def step_delta_smaller(context: Context) -> None:
     base = b"".join(f"line {n}: some source text\n".encode() for n in range(400))
     changed = base.replace(b"line 200:", b"line 200 (edited):")
     whole = pack_object(changed)
-    delta = pack_object(changed, (_sha(base), base))
+    delta = pack_object(changed, DeltaBase(_sha(base), base))
     assert delta[:1] == DELTA_MARK and len(delta) < len(whole) / 4, (len(delta), len(whole))
 
 
@@ -106,7 +108,7 @@ def _damage(name: str) -> Callable[[Callable[[], tuple[dict[str, bytes], str]]],
 @_damage("a delta whose base is missing")
 def _missing_base() -> tuple[dict[str, bytes], str]:
     base, data = b"base content " * 20, b"new content " * 20
-    return {_sha(data): pack_object(data, (_sha(base), base))}, _sha(data)
+    return {_sha(data): pack_delta(data, DeltaBase(_sha(base), base))}, _sha(data)
 
 
 @_damage("a delta of itself")
@@ -118,8 +120,14 @@ def _self_delta() -> tuple[dict[str, bytes], str]:
 @_damage("a delta cut short")
 def _cut_short() -> tuple[dict[str, bytes], str]:
     base, data = b"base content " * 50, b"base content, edited " * 50
-    packed = pack_object(data, (_sha(base), base))
+    packed = pack_delta(data, DeltaBase(_sha(base), base))
     return {_sha(base): pack_object(base), _sha(data): packed[:-8]}, _sha(data)
+
+
+@_damage("a whole object cut short")
+def _whole_cut_short() -> tuple[dict[str, bytes], str]:
+    data = b"whole content " * 50
+    return {_sha(data): pack_object(data)[:-6]}, _sha(data)
 
 
 @_damage("bytes that are not zlib")

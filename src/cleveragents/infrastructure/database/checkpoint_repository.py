@@ -36,11 +36,13 @@ from cleveragents.infrastructure.database.models import (
     CheckpointStatCacheModel,
 )
 from cleveragents.infrastructure.database.object_codec import (
+    DeltaBase,
     added_paths,
     compress,
     decode_diff,
     encode_diff,
 )
+from cleveragents.infrastructure.database.object_packing import choose_bases, moved_bases
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     checkpoint_exists,
@@ -136,17 +138,21 @@ class CheckpointRepository(CheckpointRetention):
                 file_count = len(content.manifest)
             packed_cache = packing.result() if packing is not None else None
         # Compress outside the write transaction: it must not hold the write lock.
-        missing = sorted(
-            set(objects)
-            - self._read(
-                "look up stored objects", lambda session: existing_objects(session, sorted(objects))
+        hints = {new: base for new, (base, _) in index.bases.items()}
+        if content is not None:
+            hints.update(content.delta_bases)
+        known = dict(index.bases.values())
+
+        def look(session: Session) -> tuple[set[str], dict[str, DeltaBase]]:
+            stored = existing_objects(session, sorted(objects))
+            wanted = {new: base for new, base in hints.items() if new in objects}
+            return stored, choose_bases(
+                session, {n: b for n, b in wanted.items() if n not in stored}, known
             )
-        )
-        packed = compress({digest: objects[digest][1] for digest in missing}, index.bases)
-        object_rows = [
-            {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
-            for digest, size, data in packed
-        ]
+
+        stored, bases = self._read("look up stored objects", look)
+        missing = sorted(set(objects) - stored)
+        packed = compress({digest: objects[digest][1] for digest in missing}, bases)
 
         skipped = sorted(set(objects) - set(missing))
         diff_data = encode_diff(content.diff) if content is not None and content.diff else None
@@ -167,13 +173,19 @@ class CheckpointRepository(CheckpointRetention):
                     f"checkpoint {baseline}, whose content this snapshot reuses, was deleted "
                     "while the snapshot was taken"
                 )
-            # Objects found stored before the lock may have been collected since.
-            late = sorted(set(skipped) - existing_objects(session, skipped))
-            late_rows = [
-                {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
-                for digest, size, data in compress({d: objects[d][1] for d in late}, index.bases)
-            ]
-            insert_ignoring_existing(session, object_rows + late_rows)
+            # Objects found stored before the lock, or the bases of deltas, may have
+            # been collected since: those objects are packed (again) whole.
+            late = set(skipped) - existing_objects(session, skipped)
+            late |= moved_bases(session, {d: bases[d] for d in missing if d in bases})
+            repacked = compress({d: objects[d][1] for d in sorted(late)})
+            rows = {digest: (size, data) for digest, size, data in packed + repacked}
+            insert_ignoring_existing(
+                session,
+                [
+                    {"object_hash": d, "kind": objects[d][0], "size": size, "data": data}
+                    for d, (size, data) in rows.items()
+                ],
+            )
             session.execute(
                 insert(_CHECKPOINTS),
                 [

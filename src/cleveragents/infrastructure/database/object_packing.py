@@ -1,0 +1,62 @@
+"""Packing a snapshot's new objects: which stored object each one is a delta of.
+
+A new tree is packed against the folder's previous tree, a new file's content
+against the previous version of the same path (the hint ``SnapshotContent``
+carries). The base must be stored, and its chain must leave room for one more
+delta (:data:`~.object_codec.MAX_DELTA_CHAIN`), so that reading any object
+follows a bounded chain. The choice is made in a read before the write
+transaction, and checked again inside it: a base collected meanwhile means the
+object is packed whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.orm import Session
+
+from cleveragents.infrastructure.database.object_codec import (
+    LARGE_OBJECT_BYTES,
+    MAX_DELTA_CHAIN,
+    DeltaBase,
+    delta_depth,
+)
+from cleveragents.infrastructure.database.object_store import delta_heads, load_objects
+
+
+def choose_bases(
+    session: Session,
+    wanted: Mapping[str, str],
+    known: Mapping[str, bytes] | None = None,
+) -> dict[str, DeltaBase]:
+    """The bases to pack new objects against (``wanted``: new hash -> base hash).
+
+    Only stored bases with room in their chain are used; their bytes come from
+    ``known`` or are read from the store (following their own chains).
+    """
+    in_memory = known or {}
+    heads = delta_heads(session, sorted({b for n, b in wanted.items() if b != n}))
+    depths = {digest: delta_depth(head) for digest, (_, head) in heads.items()}
+    usable = {
+        base
+        for base, depth in depths.items()
+        if depth < MAX_DELTA_CHAIN and heads[base][0] <= LARGE_OBJECT_BYTES
+    }
+    data = {base: in_memory[base] for base in usable if base in in_memory}
+    for base, (_, content) in load_objects(session, sorted(usable - data.keys())).items():
+        data[base] = content
+    return {
+        new: DeltaBase(base, data[base], depths[base])
+        for new, base in wanted.items()
+        if base in data and base != new
+    }
+
+
+def moved_bases(session: Session, bases: Mapping[str, DeltaBase]) -> set[str]:
+    """The new objects whose base is no longer stored as it was when they were packed."""
+    heads = delta_heads(session, sorted({base.digest for base in bases.values()}))
+    return {
+        new
+        for new, base in bases.items()
+        if base.digest not in heads or delta_depth(heads[base.digest][1]) != base.depth
+    }
