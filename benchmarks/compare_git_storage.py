@@ -8,8 +8,9 @@ Two workloads, each recorded by both sides in the same order, state by state:
   ``small`` workspace, 500 files and about 10 MB), snapshotted once, then after
   each of 100 steps that edit 10 text files by a few lines;
 - **a real project's history**: the first commits (``full``: 150) of the
-  repository this script lives in (``--history-repo`` names another one), along
-  its first-parent line. Each commit is materialised into one sandbox folder with
+  repository this script lives in (``--history-repo`` names another one), oldest
+  first (``git rev-list --reverse --topo-order``: later commits never change the
+  ones replayed). Each commit is materialised into one sandbox folder with
   ``git read-tree -m -u previous next`` through a scratch index, so that only the
   paths that differ are rewritten, as an agent's edits would be.
 
@@ -277,15 +278,15 @@ def _edit(workspace: Workspace, step: int) -> None:
 
 
 def history(scale: Scale, folder: Path, repository: Path) -> Result:
-    """The first ``scale.commits`` first-parent commits of ``repository``, one after another."""
+    """The first ``scale.commits`` commits of ``repository``, oldest first, one after another."""
     commits = subprocess.run(
-        ["git", "-C", str(repository), "rev-list", "--reverse", "--first-parent", "HEAD"],
+        ["git", "-C", str(repository), "rev-list", "--reverse", "--topo-order", "HEAD"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()[: scale.commits]
     if len(commits) < scale.commits:
-        print(f"note: {repository} has {len(commits)} first-parent commits, all used")
+        print(f"note: {repository} has {len(commits)} commits, all used")
     sandbox = folder / "history"
     sandbox.mkdir()
     env = {**git_environment(), "GIT_INDEX_FILE": str(folder / "history.index")}

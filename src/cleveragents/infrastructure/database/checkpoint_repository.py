@@ -42,7 +42,11 @@ from cleveragents.infrastructure.database.object_codec import (
     decode_diff,
     encode_diff,
 )
-from cleveragents.infrastructure.database.object_packing import choose_bases, moved_bases
+from cleveragents.infrastructure.database.object_packing import (
+    RecentContent,
+    choose_bases,
+    moved_bases,
+)
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     checkpoint_exists,
@@ -109,6 +113,7 @@ class CheckpointRepository(CheckpointRetention):
         # next snapshot based on it encodes only the folders on its changed paths.
         self._indexes: dict[str, tuple[str, TreeIndex]] = {}
         self._indexes_lock = threading.Lock()
+        self._recent = RecentContent()
 
     def create(self, checkpoint: Checkpoint, content: SnapshotContent | None = None) -> Checkpoint:
         """Persist the checkpoint with its manifest, new objects and diff in ONE transaction."""
@@ -141,7 +146,7 @@ class CheckpointRepository(CheckpointRetention):
         hints = {new: base for new, (base, _) in index.bases.items()}
         if content is not None:
             hints.update(content.delta_bases)
-        known = dict(index.bases.values())
+        known = dict(index.bases.values()) | self._recent.recall(hints.values())
 
         def look(session: Session) -> tuple[set[str], dict[str, DeltaBase]]:
             stored = existing_objects(session, sorted(objects))
@@ -229,6 +234,7 @@ class CheckpointRepository(CheckpointRetention):
         self._write(f"create checkpoint {checkpoint.checkpoint_id}", work)
         if content is not None:
             self._keep_index(checkpoint, index)
+            self._recent.remember(content.blobs.items())
         return checkpoint
 
     def _trees(self, plan_id: str, content: SnapshotContent) -> tuple[TreeIndex, dict[str, bytes]]:

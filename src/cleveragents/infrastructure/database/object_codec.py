@@ -50,6 +50,7 @@ MAX_DELTA_CHAIN: Final = 16
 # both versions in memory at once); such files are stored in chunks instead.
 LARGE_OBJECT_BYTES: Final = 16 * 1024 * 1024
 _ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+_THREADED_BYTES: Final = 256 * 1024
 
 
 class DeltaBase(NamedTuple):
@@ -126,6 +127,8 @@ def compress(
     """
     keys = list(items)
     deltas = bases or {}
+    if sum(map(len, items.values())) < _THREADED_BYTES:  # not worth starting threads
+        return [(key, len(items[key]), pack_object(items[key], deltas.get(key))) for key in keys]
 
     def pack_one(key: str) -> bytes:
         pause()  # see cleveragents._pacing

@@ -11,7 +11,10 @@ object is packed whole.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Final
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +25,43 @@ from cleveragents.infrastructure.database.object_codec import (
     delta_depth,
 )
 from cleveragents.infrastructure.database.object_store import delta_heads, load_objects
+
+# Content remembered after a write, as the likely bases of the next snapshot's
+# versions (a few MB: small files only).
+RECENT_BYTES: Final = 8 * 1024 * 1024
+RECENT_ITEM_BYTES: Final = 256 * 1024
+
+
+class RecentContent:
+    """A bounded, thread-safe memory of stored content by hash.
+
+    A snapshot's new versions are most often deltas of the previous snapshot's
+    new versions: remembering those spares reading each base back, down its
+    chain. Content is addressed by its hash, so a hit is what the store holds.
+    """
+
+    def __init__(self, limit: int = RECENT_BYTES) -> None:
+        self._limit = limit
+        self._held = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, items: Iterable[tuple[str, bytes]]) -> None:
+        with self._lock:
+            for digest, data in items:
+                if len(data) > RECENT_ITEM_BYTES or digest in self._items:
+                    continue
+                self._items[digest] = data
+                self._held += len(data)
+            while self._held > self._limit:
+                self._held -= len(self._items.popitem(last=False)[1])
+
+    def recall(self, hashes: Iterable[str]) -> dict[str, bytes]:
+        with self._lock:
+            found = {d: self._items[d] for d in hashes if d in self._items}
+            for digest in found:
+                self._items.move_to_end(digest)
+            return found
 
 
 def choose_bases(
