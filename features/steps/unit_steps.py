@@ -34,6 +34,8 @@ from cleveragents.infrastructure.database.error_pattern_terms import (
 )
 from cleveragents.infrastructure.database.object_codec import (
     DELTA_MARK,
+    LARGE_OBJECT_BYTES,
+    MAX_DELTA_CHAIN,
     DeltaBase,
     decode_diff,
     encode_diff,
@@ -90,6 +92,24 @@ def step_delta_smaller(context: Context) -> None:
     whole = pack_object(changed)
     delta = pack_object(changed, DeltaBase(_sha(base), base))
     assert delta[:1] == DELTA_MARK and len(delta) < len(whole) / 4, (len(delta), len(whole))
+
+
+@then("content above the large-object cap, or a base that deep or that large, packs whole")
+def step_no_delta_beyond_caps(context: Context) -> None:
+    small = b"".join(f"line {n}: {n * 7919 % 10007}\n".encode() for n in range(400))
+    edited = small.replace(b"line 200:", b"LINE 200:")
+    big = small * (LARGE_OBJECT_BYTES // len(small) + 1)
+    cases = {
+        "content above the cap": (big + b"!", DeltaBase(_sha(big), big)),
+        "a base above the cap": (edited, DeltaBase(_sha(big), big)),
+        "a base at the chain's bound": (edited, DeltaBase(_sha(small), small, MAX_DELTA_CHAIN)),
+    }
+    for name, (data, base) in cases.items():
+        packed = pack_object(data, base)
+        assert packed[:4] == b"\x28\xb5\x2f\xfd", name  # a whole zstd frame
+        assert _unpacked({_sha(data): packed}, _sha(data)) == data, name
+    delta = pack_object(edited, DeltaBase(_sha(small), small, MAX_DELTA_CHAIN - 1))
+    assert delta[:1] == DELTA_MARK and delta[33] == MAX_DELTA_CHAIN, delta[:34]
 
 
 _DAMAGES: dict[str, Callable[[], tuple[dict[str, bytes], str]]] = {}

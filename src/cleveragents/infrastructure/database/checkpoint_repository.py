@@ -36,7 +36,6 @@ from cleveragents.infrastructure.database.models import (
     CheckpointStatCacheModel,
 )
 from cleveragents.infrastructure.database.object_codec import (
-    DeltaBase,
     added_paths,
     compress,
     decode_diff,
@@ -44,8 +43,8 @@ from cleveragents.infrastructure.database.object_codec import (
 )
 from cleveragents.infrastructure.database.object_packing import (
     RecentContent,
-    choose_bases,
-    moved_bases,
+    object_rows,
+    stored_and_bases,
 )
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
@@ -148,18 +147,13 @@ class CheckpointRepository(CheckpointRetention):
             hints.update(content.delta_bases)
         known = dict(index.bases.values()) | self._recent.recall(hints.values())
 
-        def look(session: Session) -> tuple[set[str], dict[str, DeltaBase]]:
-            stored = existing_objects(session, sorted(objects))
-            wanted = {new: base for new, base in hints.items() if new in objects}
-            return stored, choose_bases(
-                session, {n: b for n, b in wanted.items() if n not in stored}, known
-            )
-
-        stored, bases = self._read("look up stored objects", look)
+        stored, bases = self._read(
+            "look up stored objects",
+            lambda session: stored_and_bases(session, objects.keys(), hints, known),
+        )
         missing = sorted(set(objects) - stored)
         packed = compress({digest: objects[digest][1] for digest in missing}, bases)
 
-        skipped = sorted(set(objects) - set(missing))
         diff_data = encode_diff(content.diff) if content is not None and content.diff else None
 
         def work(session: Session) -> None:
@@ -178,19 +172,7 @@ class CheckpointRepository(CheckpointRetention):
                     f"checkpoint {baseline}, whose content this snapshot reuses, was deleted "
                     "while the snapshot was taken"
                 )
-            # Objects found stored before the lock, or the bases of deltas, may have
-            # been collected since: those objects are packed (again) whole.
-            late = set(skipped) - existing_objects(session, skipped)
-            late |= moved_bases(session, {d: bases[d] for d in missing if d in bases})
-            repacked = compress({d: objects[d][1] for d in sorted(late)})
-            rows = {digest: (size, data) for digest, size, data in packed + repacked}
-            insert_ignoring_existing(
-                session,
-                [
-                    {"object_hash": d, "kind": objects[d][0], "size": size, "data": data}
-                    for d, (size, data) in rows.items()
-                ],
-            )
+            insert_ignoring_existing(session, object_rows(session, objects, packed, bases))
             session.execute(
                 insert(_CHECKPOINTS),
                 [

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from typing import Final
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
@@ -22,9 +22,14 @@ from cleveragents.infrastructure.database.object_codec import (
     LARGE_OBJECT_BYTES,
     MAX_DELTA_CHAIN,
     DeltaBase,
+    compress,
     delta_depth,
 )
-from cleveragents.infrastructure.database.object_store import delta_heads, load_objects
+from cleveragents.infrastructure.database.object_store import (
+    delta_heads,
+    existing_objects,
+    load_objects,
+)
 
 # Content remembered after a write, as the likely bases of the next snapshot's
 # versions (a few MB: small files only).
@@ -100,3 +105,38 @@ def moved_bases(session: Session, bases: Mapping[str, DeltaBase]) -> set[str]:
         for new, base in bases.items()
         if base.digest not in heads or delta_depth(heads[base.digest][1]) != base.depth
     }
+
+
+def stored_and_bases(
+    session: Session,
+    objects: Collection[str],
+    hints: Mapping[str, str],
+    known: Mapping[str, bytes],
+) -> tuple[set[str], dict[str, DeltaBase]]:
+    """Which of ``objects`` are stored already, and the bases to pack the others against."""
+    stored = existing_objects(session, sorted(objects))
+    wanted = {new: base for new, base in hints.items() if new in objects and new not in stored}
+    return stored, choose_bases(session, wanted, known)
+
+
+def object_rows(
+    session: Session,
+    objects: Mapping[str, tuple[str, bytes]],
+    packed: list[tuple[str, int, bytes]],
+    bases: Mapping[str, DeltaBase],
+) -> list[dict[str, Any]]:
+    """The rows to insert in the write transaction: ``packed``, and what must be packed whole.
+
+    Objects found stored before the write, or the bases of deltas, may have been
+    collected since: those objects are packed (again) whole.
+    """
+    written = {digest for digest, _, _ in packed}
+    skipped = sorted(objects.keys() - written)
+    late = set(skipped) - existing_objects(session, skipped)
+    late |= moved_bases(session, {d: bases[d] for d in written if d in bases})
+    repacked = compress({digest: objects[digest][1] for digest in sorted(late)})
+    rows = {digest: (size, data) for digest, size, data in packed + repacked}
+    return [
+        {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
+        for digest, (size, data) in rows.items()
+    ]
