@@ -51,6 +51,7 @@ MAX_DELTA_CHAIN: Final = 16
 LARGE_OBJECT_BYTES: Final = 16 * 1024 * 1024
 _ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 _THREADED_BYTES: Final = 256 * 1024
+_CLEARLY_SMALLER: Final = 8
 
 
 class DeltaBase(NamedTuple):
@@ -101,13 +102,15 @@ def pack_object(data: bytes, base: DeltaBase | None = None) -> bytes:
 
     A whole object is a zstd frame (it starts with zstd's magic number). A zlib
     stream never starts with a delta mark nor with zstd's magic number, so objects
-    of every format ever written can be told apart.
+    of every format ever written can be told apart. A delta of at most an eighth
+    of the content is kept without packing the content whole to compare: whole
+    content that small is rare, and the difference would be a few bytes.
     """
+    delta = pack_delta(data, base) if base is not None and can_delta(data, base) else None
+    if delta is not None and len(delta) * _CLEARLY_SMALLER <= len(data):
+        return delta
     whole = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
-    if base is None or not can_delta(data, base):
-        return whole
-    delta = pack_delta(data, base)
-    return delta if len(delta) < len(whole) else whole
+    return delta if delta is not None and len(delta) < len(whole) else whole
 
 
 def pack_delta(data: bytes, base: DeltaBase) -> bytes:
