@@ -43,6 +43,7 @@ from cleveragents.infrastructure.database.object_codec import (
     pack_object,
     unpack,
 )
+from cleveragents.infrastructure.database.object_packing import RECENT_ITEM_BYTES, RecentContent
 from cleveragents.infrastructure.database.rollback_marks import (
     Marks,
     Rollback,
@@ -110,6 +111,18 @@ def step_no_delta_beyond_caps(context: Context) -> None:
         assert _unpacked({_sha(data): packed}, _sha(data)) == data, name
     delta = pack_object(edited, DeltaBase(_sha(small), small, MAX_DELTA_CHAIN - 1))
     assert delta[:1] == DELTA_MARK and delta[33] == MAX_DELTA_CHAIN, delta[:34]
+
+
+@then("remembered recent content stays within its bound, the least recently used forgotten first")
+def step_recent_content(context: Context) -> None:
+    recent = RecentContent(limit=3000)
+    items = {f"{n:064x}": bytes([n]) * 1000 for n in range(3)}
+    recent.remember(items.items())
+    assert recent.recall(items) == items
+    assert recent.recall([f"{0:064x}"]) == {f"{0:064x}": items[f"{0:064x}"]}  # now the newest
+    recent.remember([(f"{3:064x}", b"x" * 1000), (f"{4:064x}", b"y" * (RECENT_ITEM_BYTES + 1))])
+    kept = recent.recall([f"{n:064x}" for n in range(5)])
+    assert sorted(kept) == [f"{n:064x}" for n in (0, 2, 3)], sorted(kept)
 
 
 _DAMAGES: dict[str, Callable[[], tuple[dict[str, bytes], str]]] = {}
