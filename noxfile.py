@@ -36,6 +36,7 @@ ASV_CONFIG = ROOT / "asv.conf.json"
 COMPARE_SQLITE = ROOT / "benchmarks" / "compare_sqlite.py"
 COMPARE_GIT = ROOT / "benchmarks" / "compare_git.py"
 COMPARE_GIT_HISTORY = ROOT / "benchmarks" / "compare_git_history.py"
+COMPARE_GIT_STORAGE = ROOT / "benchmarks" / "compare_git_storage.py"
 COMPARE_ERRORS = ROOT / "benchmarks" / "compare_errors.py"
 AIO_HEARTBEAT = ROOT / "benchmarks" / "aio_heartbeat.py"
 LINT_TARGETS = ("src", "features", "benchmarks", "tools", "noxfile.py", "alembic")
@@ -426,6 +427,9 @@ def benchmarks(session: nox.Session) -> None:
     if COMPARE_GIT_HISTORY.exists():
         _require_git(session)
         session.run("python", str(COMPARE_GIT_HISTORY), "--scale", "small", env=env)
+    if COMPARE_GIT_STORAGE.exists():
+        _require_git(session)
+        session.run("python", str(COMPARE_GIT_STORAGE), "--scale", "small", env=env)
     if COMPARE_ERRORS.exists():
         session.run("python", str(COMPARE_ERRORS), "--scale", "small", env=env)
     if AIO_HEARTBEAT.exists():
@@ -459,6 +463,9 @@ def benchmarks_full(session: nox.Session) -> None:
     if COMPARE_GIT_HISTORY.exists():
         _require_git(session)
         session.run("python", str(COMPARE_GIT_HISTORY), "--scale", "full", env=env)
+    if COMPARE_GIT_STORAGE.exists():
+        _require_git(session)
+        session.run("python", str(COMPARE_GIT_STORAGE), "--scale", "full", env=env)
     if COMPARE_ERRORS.exists():
         session.run("python", str(COMPARE_ERRORS), "--scale", "full", env=env)
     if AIO_HEARTBEAT.exists():
@@ -469,6 +476,20 @@ def _require_git(session: nox.Session) -> None:
     """The compare_git scripts measure against git: a missing git fails the session, never skips."""
     if shutil.which("git") is None:
         session.error("git is required to compare checkpoints with git")
+
+
+@nox.session(python=PYTHON)
+def compare_git_storage(session: nox.Session) -> None:
+    """Stored size against `git gc --aggressive` (full scale, exit 1 on a miss).
+
+    Not a default session; extra args replace the default ones, e.g.
+    ``nox -s compare_git_storage -- --scale small``. The history workload replays
+    this repository's own commits, so it needs a clone with its history.
+    """
+    session.install("-e", ".")
+    _require_git(session)
+    args = session.posargs or ["--scale", "full", "--check"]
+    session.run("python", str(COMPARE_GIT_STORAGE), *args)
 
 
 @nox.session(python=PYTHON)

@@ -8,6 +8,8 @@ Feature: Pure logic, without a database: codecs, tree index, terms, marks, redac
   Scenario: An object packs whole or as a delta of its base, and unpacks to the same bytes
     Then packing and unpacking random objects gives them back, deltas included
     And a delta of similar content is smaller than the content packed whole
+    And content above the large-object cap, or a base that deep or that large, packs whole
+    And remembered recent content stays within its bound, the least recently used forgotten first
 
   Scenario Outline: A damaged chain of stored objects is refused with IntegrityCheckError
     Then unpacking <damage> raises IntegrityCheckError
@@ -17,6 +19,7 @@ Feature: Pure logic, without a database: codecs, tree index, terms, marks, redac
       | a delta whose base is missing   |
       | a delta of itself               |
       | a delta cut short               |
+      | a whole object cut short        |
       | bytes that are not zlib         |
 
   Scenario: A stored diff decodes to the diff that was encoded, and garbage is refused

@@ -304,12 +304,14 @@ def reachable_objects(
                 pending.append(child)
             elif kind != "large":
                 reachable.add(child)
-    # A tree stored as a delta (a zero byte, then its base's raw sha256) needs its base.
-    bases = [d for d in reachable if raw[d][:1] == b"\x00"]
+    # An object stored as a delta (a mark byte, 0x00 for zlib or 0x01 for zstd, then its
+    # base's raw sha256) needs its base, and the base its own.
+    deltas = (b"\x00", b"\x01")
+    bases = [d for d in reachable if raw[d][:1] in deltas]
     while bases:
         base = raw[bases.pop()][1:33].hex()
         reachable.add(base)
-        if raw[base][:1] == b"\x00":
+        if raw[base][:1] in deltas:
             bases.append(base)
     return reachable
 
@@ -455,7 +457,7 @@ def _stored_bytes(context: Context) -> dict[str, bytes]:
 @then("checkpoint {number}'s \"{folder:Text}\" tree is stored as a delta of checkpoint {base}'s")
 def step_stored_as_delta(context: Context, number: str, folder: str, base: str) -> None:
     data = _stored_bytes(context)[_tree_hash(context, number, folder)]
-    assert data[:1] == b"\x00", data[:8]
+    assert data[:1] == b"\x01", data[:8]  # a zstd delta
     assert data[1:33].hex() == _tree_hash(context, base, folder)
 
 
@@ -479,7 +481,7 @@ def step_chain_depth(context: Context, limit: int) -> None:
     while pending:
         digest = pending.pop()
         depth, at = 0, digest
-        while stored[at][:1] == b"\x00":
+        while stored[at][:1] in (b"\x00", b"\x01"):
             depth, at = depth + 1, stored[at][1:33].hex()
         deepest = max(deepest, depth)
         children = json.loads(dict(repository(context).read_blobs([digest]))[digest])
@@ -507,9 +509,9 @@ def step_diff_fails(context: Context, number: str) -> None:
 def step_damage_delta(context: Context, number: str, folder: str, damage: str) -> None:
     digest = _tree_hash(context, number, folder)
     data = _stored_bytes(context)[digest]
-    assert data[:1] == b"\x00", "the tree is not stored as a delta"
+    assert data[:1] == b"\x01", "the tree is not stored as a delta"
     damaged = {
-        "a delta of itself": b"\x00" + bytes.fromhex(digest) + data[33:],
+        "a delta of itself": b"\x01" + bytes.fromhex(digest) + data[33:],
         "a delta cut short": data[:-6],
     }
     _set_object(context, digest, damaged[damage])

@@ -34,11 +34,16 @@ from cleveragents.infrastructure.database.error_pattern_terms import (
 )
 from cleveragents.infrastructure.database.object_codec import (
     DELTA_MARK,
+    LARGE_OBJECT_BYTES,
+    MAX_DELTA_CHAIN,
+    DeltaBase,
     decode_diff,
     encode_diff,
+    pack_delta,
     pack_object,
     unpack,
 )
+from cleveragents.infrastructure.database.object_packing import RECENT_ITEM_BYTES, RecentContent
 from cleveragents.infrastructure.database.rollback_marks import (
     Marks,
     Rollback,
@@ -68,13 +73,13 @@ def step_pack_round_trip(context: Context) -> None:
     @hypothesis_given(st.lists(st.binary(max_size=300), min_size=1, max_size=6))
     def check(versions: list[bytes]) -> None:
         stored: dict[str, bytes] = {}
-        previous: tuple[str, bytes] | None = None
+        previous: DeltaBase | None = None
         for data in versions:  # each version a delta of the one before: a chain
             digest = _sha(data)
             if digest not in stored:
-                base = previous if previous is not None and previous[0] != digest else None
-                stored[digest] = pack_object(data, base)
-            previous = (digest, data)
+                base = previous if previous is not None and previous.digest != digest else None
+                stored[digest] = pack_object(data) if base is None else pack_delta(data, base)
+            previous = DeltaBase(digest, data, 0 if previous is None else previous.depth + 1)
         for data in versions:
             assert _unpacked(stored, _sha(data)) == data
 
@@ -86,8 +91,38 @@ def step_delta_smaller(context: Context) -> None:
     base = b"".join(f"line {n}: some source text\n".encode() for n in range(400))
     changed = base.replace(b"line 200:", b"line 200 (edited):")
     whole = pack_object(changed)
-    delta = pack_object(changed, (_sha(base), base))
+    delta = pack_object(changed, DeltaBase(_sha(base), base))
     assert delta[:1] == DELTA_MARK and len(delta) < len(whole) / 4, (len(delta), len(whole))
+
+
+@then("content above the large-object cap, or a base that deep or that large, packs whole")
+def step_no_delta_beyond_caps(context: Context) -> None:
+    small = b"".join(f"line {n}: {n * 7919 % 10007}\n".encode() for n in range(400))
+    edited = small.replace(b"line 200:", b"LINE 200:")
+    big = small * (LARGE_OBJECT_BYTES // len(small) + 1)
+    cases = {
+        "content above the cap": (big + b"!", DeltaBase(_sha(big), big)),
+        "a base above the cap": (edited, DeltaBase(_sha(big), big)),
+        "a base at the chain's bound": (edited, DeltaBase(_sha(small), small, MAX_DELTA_CHAIN)),
+    }
+    for name, (data, base) in cases.items():
+        packed = pack_object(data, base)
+        assert packed[:4] == b"\x28\xb5\x2f\xfd", name  # a whole zstd frame
+        assert _unpacked({_sha(data): packed}, _sha(data)) == data, name
+    delta = pack_object(edited, DeltaBase(_sha(small), small, MAX_DELTA_CHAIN - 1))
+    assert delta[:1] == DELTA_MARK and delta[33] == MAX_DELTA_CHAIN, delta[:34]
+
+
+@then("remembered recent content stays within its bound, the least recently used forgotten first")
+def step_recent_content(context: Context) -> None:
+    recent = RecentContent(limit=3000)
+    items = {f"{n:064x}": bytes([n]) * 1000 for n in range(3)}
+    recent.remember(items.items())
+    assert recent.recall(items) == items
+    assert recent.recall([f"{0:064x}"]) == {f"{0:064x}": items[f"{0:064x}"]}  # now the newest
+    recent.remember([(f"{3:064x}", b"x" * 1000), (f"{4:064x}", b"y" * (RECENT_ITEM_BYTES + 1))])
+    kept = recent.recall([f"{n:064x}" for n in range(5)])
+    assert sorted(kept) == [f"{n:064x}" for n in (0, 2, 3)], sorted(kept)
 
 
 _DAMAGES: dict[str, Callable[[], tuple[dict[str, bytes], str]]] = {}
@@ -106,7 +141,7 @@ def _damage(name: str) -> Callable[[Callable[[], tuple[dict[str, bytes], str]]],
 @_damage("a delta whose base is missing")
 def _missing_base() -> tuple[dict[str, bytes], str]:
     base, data = b"base content " * 20, b"new content " * 20
-    return {_sha(data): pack_object(data, (_sha(base), base))}, _sha(data)
+    return {_sha(data): pack_delta(data, DeltaBase(_sha(base), base))}, _sha(data)
 
 
 @_damage("a delta of itself")
@@ -118,8 +153,14 @@ def _self_delta() -> tuple[dict[str, bytes], str]:
 @_damage("a delta cut short")
 def _cut_short() -> tuple[dict[str, bytes], str]:
     base, data = b"base content " * 50, b"base content, edited " * 50
-    packed = pack_object(data, (_sha(base), base))
+    packed = pack_delta(data, DeltaBase(_sha(base), base))
     return {_sha(base): pack_object(base), _sha(data): packed[:-8]}, _sha(data)
+
+
+@_damage("a whole object cut short")
+def _whole_cut_short() -> tuple[dict[str, bytes], str]:
+    data = b"whole content " * 50
+    return {_sha(data): pack_object(data)[:-6]}, _sha(data)
 
 
 @_damage("bytes that are not zlib")

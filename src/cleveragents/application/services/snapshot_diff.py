@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from cleveragents.domain.models.core.checkpoint import DiffEntry, FileKind, ManifestEntry
 from cleveragents.domain.workspace import Scan
 
@@ -16,10 +18,11 @@ def unchanged(old: ManifestEntry, new: ManifestEntry) -> bool:
 
 def snapshot_diff(
     previous: Scan | None, found: Scan
-) -> tuple[list[DiffEntry], dict[str, bytes], set[str], int]:
+) -> tuple[list[DiffEntry], dict[str, bytes], set[str], int, dict[str, str]]:
     """The diff sorted by shown path, new content by hash, the hashes of content not read
     (a restore's files, trusted by their stat data: their content is stored already,
-    which the write must check), and how many paths were looked at again.
+    which the write must check), how many paths were looked at again, and for new
+    content the earlier content it is likely close to (see :func:`delta_hints`).
 
     A watcher's scan names the paths it looked at again; after a walk, every path
     of either scan is compared. A path whose scan kept the previous entry (the same
@@ -30,6 +33,8 @@ def snapshot_diff(
     diff: list[DiffEntry] = []
     blobs: dict[str, bytes] = {}
     reused: set[str] = set()
+    earlier: dict[str, ManifestEntry] = {}  # path -> its entry before, for new content
+    fresh: dict[str, str] = {}  # path -> its content read now
     restated = 0
     paths = found.touched if found.touched is not None else before.keys() | files.keys()
     for path in paths:
@@ -40,6 +45,7 @@ def snapshot_diff(
         if now is None:
             if old is not None:
                 diff.append(DiffEntry.gone(old.entry))
+                earlier[path] = old.entry
             continue
         if old is not None and (old.entry.kind is FileKind.DIR) != (now.entry.kind is FileKind.DIR):
             diff.append(DiffEntry.gone(old.entry))  # "p" and "p/" are two paths
@@ -48,6 +54,9 @@ def snapshot_diff(
             diff.append(DiffEntry.of(now.entry))
         if now.content is not None:
             blobs[now.entry.sha256] = now.content
+            fresh[path] = now.entry.sha256
+            if old is not None:
+                earlier[path] = old.entry
         elif now.verified and now.entry.kind in STORED_KINDS:
             reused.add(now.entry.sha256)
     if found.touched is None and blobs:
@@ -56,4 +65,31 @@ def snapshot_diff(
         stored = {f.entry.sha256 for f in before.values()}
         blobs = {digest: data for digest, data in blobs.items() if digest not in stored}
     diff.sort(key=lambda entry: entry.shown_path)
-    return diff, blobs, reused, restated
+    return diff, blobs, reused, restated, delta_hints(earlier, fresh, blobs)
+
+
+def delta_hints(
+    earlier: Mapping[str, ManifestEntry], fresh: Mapping[str, str], blobs: Mapping[str, bytes]
+) -> dict[str, str]:
+    """New content -> the content it likely shares most with (git's delta heuristics, cut short).
+
+    ``earlier`` holds the previous entries of changed and removed paths, ``fresh``
+    the content hash of each path read now. The base is the previous version of
+    the same path; for a new path, a file of the same name that this snapshot
+    removed (a move). Only a hint: the store keeps whichever form is smaller.
+    """
+    moved = {
+        path.rpartition("/")[2]: entry.sha256
+        for path, entry in earlier.items()
+        if path not in fresh and entry.kind in STORED_KINDS
+    }
+    hints: dict[str, str] = {}
+    for path, new in fresh.items():
+        if new not in blobs or new in hints:
+            continue
+        old = earlier.get(path)
+        if old is not None and old.kind in STORED_KINDS:
+            hints[new] = old.sha256
+        elif path.rpartition("/")[2] in moved:
+            hints[new] = moved[path.rpartition("/")[2]]
+    return hints

@@ -58,7 +58,7 @@ def persist(
     ``progress`` hears the ``store`` stage: the new contents, written in one
     transaction (reported at its start and its end).
     """
-    diff, blobs, reused, restated = snapshot_diff(previous.scan if previous else None, found)
+    diff, blobs, reused, restated, bases = snapshot_diff(previous.scan if previous else None, found)
     # A full walk always writes the stat cache; a watcher's report only when the
     # cache has fallen CACHE_LAG_LIMIT files behind.
     lag = (previous.cache_lag if previous else 0) + restated
@@ -87,6 +87,7 @@ def persist(
         scan_started_ns=found.started_ns,
         baseline_checkpoint_id=previous.checkpoint_id if previous else None,
         reused=frozenset(reused),
+        delta_bases=bases,
     )
     storing = Stage(progress, "store", len(blobs))
     try:

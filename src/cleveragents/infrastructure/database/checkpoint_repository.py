@@ -41,6 +41,11 @@ from cleveragents.infrastructure.database.object_codec import (
     decode_diff,
     encode_diff,
 )
+from cleveragents.infrastructure.database.object_packing import (
+    RecentContent,
+    object_rows,
+    stored_and_bases,
+)
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     checkpoint_exists,
@@ -107,6 +112,7 @@ class CheckpointRepository(CheckpointRetention):
         # next snapshot based on it encodes only the folders on its changed paths.
         self._indexes: dict[str, tuple[str, TreeIndex]] = {}
         self._indexes_lock = threading.Lock()
+        self._recent = RecentContent()
 
     def create(self, checkpoint: Checkpoint, content: SnapshotContent | None = None) -> Checkpoint:
         """Persist the checkpoint with its manifest, new objects and diff in ONE transaction."""
@@ -136,19 +142,18 @@ class CheckpointRepository(CheckpointRetention):
                 file_count = len(content.manifest)
             packed_cache = packing.result() if packing is not None else None
         # Compress outside the write transaction: it must not hold the write lock.
-        missing = sorted(
-            set(objects)
-            - self._read(
-                "look up stored objects", lambda session: existing_objects(session, sorted(objects))
-            )
-        )
-        packed = compress({digest: objects[digest][1] for digest in missing}, index.bases)
-        object_rows = [
-            {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
-            for digest, size, data in packed
-        ]
+        hints = {new: base for new, (base, _) in index.bases.items()}
+        if content is not None:
+            hints.update(content.delta_bases)
+        known = dict(index.bases.values()) | self._recent.recall(hints.values())
 
-        skipped = sorted(set(objects) - set(missing))
+        stored, bases = self._read(
+            "look up stored objects",
+            lambda session: stored_and_bases(session, objects.keys(), hints, known),
+        )
+        missing = sorted(set(objects) - stored)
+        packed = compress({digest: objects[digest][1] for digest in missing}, bases)
+
         diff_data = encode_diff(content.diff) if content is not None and content.diff else None
 
         def work(session: Session) -> None:
@@ -167,13 +172,7 @@ class CheckpointRepository(CheckpointRetention):
                     f"checkpoint {baseline}, whose content this snapshot reuses, was deleted "
                     "while the snapshot was taken"
                 )
-            # Objects found stored before the lock may have been collected since.
-            late = sorted(set(skipped) - existing_objects(session, skipped))
-            late_rows = [
-                {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
-                for digest, size, data in compress({d: objects[d][1] for d in late}, index.bases)
-            ]
-            insert_ignoring_existing(session, object_rows + late_rows)
+            insert_ignoring_existing(session, object_rows(session, objects, packed, bases))
             session.execute(
                 insert(_CHECKPOINTS),
                 [
@@ -217,6 +216,7 @@ class CheckpointRepository(CheckpointRetention):
         self._write(f"create checkpoint {checkpoint.checkpoint_id}", work)
         if content is not None:
             self._keep_index(checkpoint, index)
+            self._recent.remember(content.blobs.items())
         return checkpoint
 
     def _trees(self, plan_id: str, content: SnapshotContent) -> tuple[TreeIndex, dict[str, bytes]]:

@@ -1,8 +1,9 @@
-"""Stored objects, without SQL: zlib, deltas against a base, and a checkpoint's diff.
+"""Stored objects, without SQL: zstd, deltas against a base, and a checkpoint's diff.
 
-An object is stored zlib-compressed, or as a delta: zlib with the bytes of an
-earlier version as preset dictionary. Reading one follows its chain of deltas
-down to a whole object.
+An object is stored zstd-compressed, or as a delta: zstd with the bytes of an
+earlier version as its dictionary (the ``--patch-from`` idea). Reading one
+follows its chain of deltas down to a whole object. Objects written before
+(zlib, and zlib deltas with a preset dictionary) are still read.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import os
 import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final
+from typing import Final, NamedTuple
+
+import zstandard
 
 from cleveragents._pacing import carried, pause
 from cleveragents.domain.errors import IntegrityCheckError
@@ -24,29 +27,111 @@ from cleveragents.domain.models.core.checkpoint import (
 
 # zlib's default level: 4.8 MB (4%) smaller than git's level 1 on the 200 MB
 # benchmark workspace, for about a second more of compression on a first snapshot.
+# Still used for diffs (and read back for objects written before zstd).
 COMPRESSION_LEVEL: Final = 6
-DELTA_MARK: Final = b"\x00"
+# zstd's level for objects, whole or deltas: as small as zlib's level 6 whole and
+# about as fast; higher levels cost several times the time for a percent or two
+# (docs/adr/0011-deltas.md).
+ZSTD_LEVEL: Final = 9
+# A delta is this mark, the base's raw sha256, the chain depth (one byte), then a
+# zstd frame whose dictionary is the base's bytes.
+DELTA_MARK: Final = b"\x01"
+# The mark of the deltas written before zstd: the base's raw sha256, then a zlib
+# stream with the base's bytes as preset dictionary (read, never written).
+ZLIB_DELTA_MARK: Final = b"\x00"
+_HASH_BYTES: Final = 32
+# The bytes that name a delta's base (mark and raw sha256): what garbage collection
+# and retention read of an object, never its content.
+DELTA_HEAD: Final = 1 + _HASH_BYTES
+# A delta chain is at most this deep: restoring or verifying one object reads at
+# most this many more objects. The next version of an object this deep is whole.
+MAX_DELTA_CHAIN: Final = 16
+# Content above this size is never a delta nor a delta's base (a delta would hold
+# both versions in memory at once); such files are stored in chunks instead.
+LARGE_OBJECT_BYTES: Final = 16 * 1024 * 1024
+_ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+_THREADED_BYTES: Final = 256 * 1024
+_CLEARLY_SMALLER: Final = 8
 
 
-def pack_object(data: bytes, base: tuple[str, bytes] | None = None) -> bytes:
-    """The stored form of an object: zlib, or a delta against ``base`` (hash, bytes).
+class DeltaBase(NamedTuple):
+    """The stored object a new version is packed against: its hash, bytes and chain depth."""
 
-    A delta is ``DELTA_MARK``, the base's raw 32-byte sha256, then a zlib stream
-    compressed with the base's bytes as preset dictionary (``zdict``). No zlib
-    stream starts with a zero byte, so the two forms cannot be confused.
+    digest: str
+    data: bytes
+    depth: int = 0
+
+
+def is_delta(head: bytes) -> bool:
+    """Whether stored bytes starting with ``head`` are a delta (of either format)."""
+    return head[:1] in (DELTA_MARK, ZLIB_DELTA_MARK)
+
+
+def delta_base(head: bytes) -> str | None:
+    """The base's hash named by stored bytes starting with ``head`` (``DELTA_HEAD`` bytes)."""
+    return bytes(head[1:DELTA_HEAD]).hex() if is_delta(head) else None
+
+
+def delta_depth(data: bytes) -> int:
+    """How many deltas deep a stored object is: 0 when whole.
+
+    A zlib delta does not record its depth; it counts as full, so that nothing new
+    is packed against it.
     """
-    if base is None:
-        return zlib.compress(data, COMPRESSION_LEVEL)
-    packer = zlib.compressobj(COMPRESSION_LEVEL, zdict=base[1])
-    return DELTA_MARK + bytes.fromhex(base[0]) + packer.compress(data) + packer.flush()
+    if data[:1] == DELTA_MARK:
+        return data[DELTA_HEAD]
+    return MAX_DELTA_CHAIN if data[:1] == ZLIB_DELTA_MARK else 0
+
+
+def can_delta(data: bytes, base: DeltaBase | None) -> bool:
+    """Whether ``data`` may be packed against ``base``: a short chain, and no large content."""
+    return (
+        base is not None
+        and base.depth < MAX_DELTA_CHAIN
+        and len(data) <= LARGE_OBJECT_BYTES
+        and len(base.data) <= LARGE_OBJECT_BYTES
+    )
+
+
+def _dictionary(base: bytes) -> zstandard.ZstdCompressionDict:
+    return zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+
+
+def pack_object(data: bytes, base: DeltaBase | None = None) -> bytes:
+    """The stored form of an object: zstd, or a delta against ``base`` when that is smaller.
+
+    A whole object is a zstd frame (it starts with zstd's magic number). A zlib
+    stream never starts with a delta mark nor with zstd's magic number, so objects
+    of every format ever written can be told apart. A delta of at most an eighth
+    of the content is kept without packing the content whole to compare: whole
+    content that small is rare, and the difference would be a few bytes.
+    """
+    delta = pack_delta(data, base) if base is not None and can_delta(data, base) else None
+    if delta is not None and len(delta) * _CLEARLY_SMALLER <= len(data):
+        return delta
+    whole = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
+    return delta if delta is not None and len(delta) < len(whole) else whole
+
+
+def pack_delta(data: bytes, base: DeltaBase) -> bytes:
+    """``data`` as a delta of ``base``: ``DELTA_MARK``, the base's raw 32-byte sha256,
+    the new chain depth, then a zstd frame compressed with the base's bytes as dictionary."""
+    packer = zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=_dictionary(base.data))
+    head = DELTA_MARK + bytes.fromhex(base.digest) + bytes((base.depth + 1,))
+    return head + packer.compress(data)
 
 
 def compress(
-    items: Mapping[str, bytes], bases: Mapping[str, tuple[str, bytes]] | None = None
+    items: Mapping[str, bytes], bases: Mapping[str, DeltaBase] | None = None
 ) -> list[tuple[str, int, bytes]]:
-    """(hash, size, stored form) for each item; zlib releases the GIL, so use every core."""
+    """(hash, size, stored form) for each item, a delta where ``bases`` names a base.
+
+    zstd releases the GIL, so every core is used.
+    """
     keys = list(items)
     deltas = bases or {}
+    if sum(map(len, items.values())) < _THREADED_BYTES:  # not worth starting threads
+        return [(key, len(items[key]), pack_object(items[key], deltas.get(key))) for key in keys]
 
     def pack_one(key: str) -> bytes:
         pause()  # see cleveragents._pacing
@@ -55,6 +140,22 @@ def compress(
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         packed = pool.map(carried(pack_one), keys)
         return [(key, len(items[key]), data) for key, data in zip(keys, packed, strict=True)]
+
+
+def _decode(data: bytes, base: bytes | None) -> bytes:
+    """The content of one stored object, its base's content given when it is a delta."""
+    if data[:1] == DELTA_MARK:
+        reader = zstandard.ZstdDecompressor(dict_data=_dictionary(base or b""))
+        return reader.decompress(data[DELTA_HEAD + 1 :])
+    if data[:4] == _ZSTD_MAGIC:
+        return zstandard.ZstdDecompressor().decompress(data)
+    if data[:1] == ZLIB_DELTA_MARK:
+        inflater = zlib.decompressobj(zdict=base or b"")
+        out = inflater.decompress(data[DELTA_HEAD:]) + inflater.flush()
+        if not inflater.eof:
+            raise zlib.error("incomplete or truncated stream")
+        return out
+    return zlib.decompress(data)
 
 
 def unpack(
@@ -72,25 +173,19 @@ def unpack(
         if at not in stored:
             raise IntegrityCheckError(f"object {chain[-1]} is a delta of {at}, which is missing")
         chain.append(at)
-        data = stored[at][1]
-        if data[:1] != DELTA_MARK:
+        base = delta_base(stored[at][1][:DELTA_HEAD])
+        if base is None:
             break
-        at = data[1:33].hex()
+        at = base
         if bases is not None:
             bases.add(at)
     for each in reversed(chain):
         data = stored[each][1]
+        base = delta_base(data[:DELTA_HEAD])
         try:
-            if data[:1] == DELTA_MARK:
-                reader = zlib.decompressobj(zdict=unpacked[data[1:33].hex()])
-                out = reader.decompress(data[33:]) + reader.flush()
-                if not reader.eof:
-                    raise zlib.error("incomplete or truncated stream")
-            else:
-                out = zlib.decompress(data)
-        except zlib.error as exc:
+            unpacked[each] = _decode(data, None if base is None else unpacked[base])
+        except (zlib.error, zstandard.ZstdError) as exc:
             raise IntegrityCheckError(f"object {each} is corrupt: {exc}") from exc
-        unpacked[each] = out
     return unpacked[digest]
 
 

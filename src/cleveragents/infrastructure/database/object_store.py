@@ -29,7 +29,11 @@ from cleveragents.infrastructure.database.models import (
     CheckpointObjectModel,
     CheckpointStatCacheModel,
 )
-from cleveragents.infrastructure.database.object_codec import DELTA_MARK, unpack
+from cleveragents.infrastructure.database.object_codec import (
+    DELTA_HEAD,
+    delta_base,
+    unpack,
+)
 from cleveragents.infrastructure.database.sqlite_pages import leaf_order, record_size
 from cleveragents.infrastructure.database.tree_codec import (
     TREE,
@@ -103,9 +107,9 @@ def load_objects(
             )
             stored.update((object_hash, (kind, data)) for object_hash, kind, data in paced(rows))
         needed = {
-            data[1:33].hex()
+            base
             for digest in wanted
-            if digest in stored and (data := stored[digest][1])[:1] == DELTA_MARK
+            if digest in stored and (base := delta_base(stored[digest][1][:DELTA_HEAD]))
         }
         wanted = sorted(needed - stored.keys())
     unpacked: dict[str, bytes] = {}
@@ -114,6 +118,36 @@ def load_objects(
         for digest in paced(hashes)
         if digest in stored
     }
+
+
+def delta_heads(session: Session, hashes: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+    """(content size, first stored bytes) of each stored object: enough to name a
+    delta's base and depth without reading the object."""
+    head = func.substr(_OBJECTS.c.data, 1, DELTA_HEAD + 1)
+    found: dict[str, tuple[int, bytes]] = {}
+    for chunk in chunks(sorted(set(hashes))):
+        rows = session.execute(
+            select(_OBJECTS.c.object_hash, _OBJECTS.c.size, head).where(
+                _OBJECTS.c.object_hash.in_(chunk)
+            )
+        )
+        found.update((digest, (int(size), bytes(start))) for digest, size, start in rows)
+    return found
+
+
+def needed_bases(session: Session, reachable: set[str]) -> set[str]:
+    """Every delta base that objects of ``reachable`` need, down their chains (headers only)."""
+    found: set[str] = set()
+    wanted = reachable
+    while wanted:
+        bases = {
+            base
+            for _, head in delta_heads(session, sorted(wanted)).values()
+            if (base := delta_base(head))
+        }
+        wanted = bases - found - reachable
+        found |= bases
+    return found
 
 
 def walk_trees(
@@ -323,11 +357,12 @@ def _collect_garbage(session: Session) -> int:
     roots = session.execute(
         select(_CHECKPOINTS.c.root_tree).where(_CHECKPOINTS.c.root_tree.is_not(None))
     ).scalars()
-    bases: set[str] = set()
-    trees = walk_trees(session, roots, bases)
-    reachable = set(trees) | bases  # a delta needs its base, not what the base lists
+    trees = walk_trees(session, roots)
+    reachable = set(trees)
     for children in trees.values():
         reachable.update(child[2] for child in children if child[1] != FileKind.LARGE.value)
+    # A delta needs its base (and the base's own bases), not what the base lists.
+    reachable |= needed_bases(session, reachable)
     stored = list(session.execute(select(_OBJECTS.c.object_hash)).scalars())
     unreachable = sorted(set(stored) - reachable)
     freed = stored_bytes(session, unreachable)

@@ -27,7 +27,7 @@ from cleveragents.domain.models.core._types import require_id, to_utc
 from cleveragents.domain.models.core.checkpoint import FileKind
 from cleveragents.domain.retention import PruneReport, RetentionLimits, removal_count
 from cleveragents.infrastructure.database.models import CheckpointModel, CheckpointObjectModel
-from cleveragents.infrastructure.database.object_codec import DELTA_MARK
+from cleveragents.infrastructure.database.object_codec import DELTA_HEAD, delta_base
 from cleveragents.infrastructure.database.object_store import (
     chunks,
     lock_objects,
@@ -41,7 +41,6 @@ from cleveragents.infrastructure.database.vacuum import deleting_in_place, engin
 
 _CHECKPOINTS = cast(Table, CheckpointModel.__table__)
 _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
-_HASH_BYTES = 32
 
 
 def _listing(digest: str) -> str:
@@ -113,7 +112,7 @@ def load_graph(session: Session, roots: Iterable[str | None]) -> ObjectGraph:
         for digest, rows in trees.items()
     }
     sizes: dict[str, int] = {}
-    head = func.substr(_OBJECTS.c.data, 1, 1 + _HASH_BYTES)
+    head = func.substr(_OBJECTS.c.data, 1, DELTA_HEAD)
     query = select(_OBJECTS.c.object_hash, func.length(_OBJECTS.c.data), head)
     asked: set[str] = set()
     wanted = {node for nodes in needs.values() for node in nodes if not node.endswith("/")}
@@ -123,8 +122,9 @@ def load_graph(session: Session, roots: Iterable[str | None]) -> ObjectGraph:
                 query.where(_OBJECTS.c.object_hash.in_(chunk))
             ):
                 sizes[digest] = int(size)
-                if bytes(start[:1]) == DELTA_MARK:  # a delta needs its base's bytes
-                    needs.setdefault(digest, set()).add(bytes(start[1:]).hex())
+                base = delta_base(bytes(start))
+                if base is not None:  # a delta needs its base's bytes
+                    needs.setdefault(digest, set()).add(base)
         asked |= wanted
         wanted = {
             node for nodes in needs.values() for node in nodes if not node.endswith("/")

@@ -25,9 +25,6 @@ from cleveragents.infrastructure.database.trusted import from_trusted
 
 # The kind of a folder: of its row in its parent's tree, and of its stored object.
 TREE: Final = "tree"
-# A changed folder's tree is stored as a delta of its previous version, at most this
-# many deltas deep; then whole again (reading one follows the chain).
-MAX_DELTA_CHAIN: Final = 16
 _TREE_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
@@ -53,11 +50,11 @@ class TreeIndex:
 
     def __init__(self) -> None:
         self.children: dict[str, dict[str, list[Any]]] = {"": {}}  # folder -> name -> row
-        # folder -> (hash, bytes, length of the delta chain it was written with)
-        self.trees: dict[str, tuple[str, bytes, int]] = {}
+        self.trees: dict[str, tuple[str, bytes]] = {}  # folder -> (hash, bytes)
         self.files: dict[str, ManifestEntry] = {}  # the manifest, by path
         # The trees the last update encoded: new hash -> (hash, bytes) of the folder's
-        # tree before it, to store the new one as a delta against.
+        # tree before it, to store the new one as a delta against (where the chain
+        # allows: the repository checks the stored base's depth).
         self.bases: dict[str, tuple[str, bytes]] = {}
 
     @property
@@ -189,11 +186,9 @@ class TreeIndex:
             data = tree_bytes(self.children[folder].values())
             digest = hashlib.sha256(data).hexdigest()
             before = self.trees.get(folder)
-            depth = 0
-            if before is not None and before[0] != digest and before[2] < MAX_DELTA_CHAIN:
-                self.bases[digest] = (before[0], before[1])
-                depth = before[2] + 1
-            self.trees[folder] = (digest, data, depth)
+            if before is not None and before[0] != digest:
+                self.bases[digest] = before
+            self.trees[folder] = (digest, data)
             trees[digest] = data
             if folder:
                 above, _, name = folder.rpartition("/")

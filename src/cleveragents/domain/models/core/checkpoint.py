@@ -203,6 +203,9 @@ class SnapshotContent:
     # Content hashes the manifest names without giving them in ``blobs``, outside
     # the baseline's content (files a restore wrote): the write checks they are stored.
     reused: frozenset[str] = frozenset()
+    # New content hash -> the hash of an earlier version (the same path's, most often):
+    # a hint to store the new content as a delta of that one where that is smaller.
+    delta_bases: Mapping[str, str] = field(default_factory=dict)
 
 
 def check_content(content: SnapshotContent) -> int:
@@ -240,6 +243,15 @@ def check_content(content: SnapshotContent) -> int:
         raise ValueError("content.reused must be a frozenset of sha256 hex digests")
     for digest in content.reused:
         check_sha256(digest)
+    if not isinstance(content.delta_bases, Mapping):
+        raise ValueError("content.delta_bases must map sha256 hex digests to sha256 hex digests")
+    for new, base in content.delta_bases.items():
+        if not isinstance(new, str) or not isinstance(base, str):
+            raise ValueError(
+                "content.delta_bases must map sha256 hex digests to sha256 hex digests"
+            )
+        check_sha256(new)
+        check_sha256(base)
     if content.baseline_checkpoint_id is not None:
         require_id(content.baseline_checkpoint_id, "content.baseline_checkpoint_id")
     total = sum(entry.size for entry in content.manifest)

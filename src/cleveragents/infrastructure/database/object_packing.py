@@ -1,0 +1,142 @@
+"""Packing a snapshot's new objects: which stored object each one is a delta of.
+
+A new tree is packed against the folder's previous tree, a new file's content
+against the previous version of the same path (the hint ``SnapshotContent``
+carries). The base must be stored, and its chain must leave room for one more
+delta (:data:`~.object_codec.MAX_DELTA_CHAIN`), so that reading any object
+follows a bounded chain. The choice is made in a read before the write
+transaction, and checked again inside it: a base collected meanwhile means the
+object is packed whole.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from cleveragents.infrastructure.database.object_codec import (
+    LARGE_OBJECT_BYTES,
+    MAX_DELTA_CHAIN,
+    DeltaBase,
+    compress,
+    delta_depth,
+)
+from cleveragents.infrastructure.database.object_store import (
+    delta_heads,
+    existing_objects,
+    load_objects,
+)
+
+# Content remembered after a write, as the likely bases of the next snapshot's
+# versions (a few MB: small files only).
+RECENT_BYTES: Final = 8 * 1024 * 1024
+RECENT_ITEM_BYTES: Final = 256 * 1024
+
+
+class RecentContent:
+    """A bounded, thread-safe memory of stored content by hash.
+
+    A snapshot's new versions are most often deltas of the previous snapshot's
+    new versions: remembering those spares reading each base back, down its
+    chain. Content is addressed by its hash, so a hit is what the store holds.
+    """
+
+    def __init__(self, limit: int = RECENT_BYTES) -> None:
+        self._limit = limit
+        self._held = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, items: Iterable[tuple[str, bytes]]) -> None:
+        with self._lock:
+            for digest, data in items:
+                if len(data) > RECENT_ITEM_BYTES or digest in self._items:
+                    continue
+                self._items[digest] = data
+                self._held += len(data)
+            while self._held > self._limit:
+                self._held -= len(self._items.popitem(last=False)[1])
+
+    def recall(self, hashes: Iterable[str]) -> dict[str, bytes]:
+        with self._lock:
+            found = {d: self._items[d] for d in hashes if d in self._items}
+            for digest in found:
+                self._items.move_to_end(digest)
+            return found
+
+
+def choose_bases(
+    session: Session,
+    wanted: Mapping[str, str],
+    known: Mapping[str, bytes] | None = None,
+) -> dict[str, DeltaBase]:
+    """The bases to pack new objects against (``wanted``: new hash -> base hash).
+
+    Only stored bases with room in their chain are used; their bytes come from
+    ``known`` or are read from the store (following their own chains).
+    """
+    in_memory = known or {}
+    heads = delta_heads(session, sorted({b for n, b in wanted.items() if b != n}))
+    depths = {digest: delta_depth(head) for digest, (_, head) in heads.items()}
+    usable = {
+        base
+        for base, depth in depths.items()
+        if depth < MAX_DELTA_CHAIN and heads[base][0] <= LARGE_OBJECT_BYTES
+    }
+    data = {base: in_memory[base] for base in usable if base in in_memory}
+    for base, (_, content) in load_objects(session, sorted(usable - data.keys())).items():
+        data[base] = content
+    return {
+        new: DeltaBase(base, data[base], depths[base])
+        for new, base in wanted.items()
+        if base in data and base != new
+    }
+
+
+def moved_bases(session: Session, bases: Mapping[str, DeltaBase]) -> set[str]:
+    """The new objects whose base is no longer stored as it was when they were packed."""
+    heads = delta_heads(session, sorted({base.digest for base in bases.values()}))
+    return {
+        new
+        for new, base in bases.items()
+        if base.digest not in heads or delta_depth(heads[base.digest][1]) != base.depth
+    }
+
+
+def stored_and_bases(
+    session: Session,
+    objects: Collection[str],
+    hints: Mapping[str, str],
+    known: Mapping[str, bytes],
+) -> tuple[set[str], dict[str, DeltaBase]]:
+    """Which of ``objects`` are stored already, and the bases to pack the others against."""
+    stored = existing_objects(session, sorted(objects))
+    wanted = {new: base for new, base in hints.items() if new in objects and new not in stored}
+    return stored, choose_bases(session, wanted, known)
+
+
+def object_rows(
+    session: Session,
+    objects: Mapping[str, tuple[str, bytes]],
+    packed: list[tuple[str, int, bytes]],
+    bases: Mapping[str, DeltaBase],
+) -> list[dict[str, Any]]:
+    """The rows to insert in the write transaction: ``packed``, and what must be packed whole.
+
+    Objects found stored before the write, or the bases of deltas, may have been
+    collected since: those objects are packed (again) whole.
+    """
+    written = {digest for digest, _, _ in packed}
+    skipped = sorted(objects.keys() - written)
+    late = set(skipped) - existing_objects(session, skipped)
+    late |= moved_bases(session, {d: bases[d] for d in written if d in bases})
+    repacked = compress({digest: objects[digest][1] for digest in sorted(late)})
+    rows = {digest: (size, data) for digest, size, data in packed + repacked}
+    return [
+        {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
+        for digest, (size, data) in rows.items()
+    ]
