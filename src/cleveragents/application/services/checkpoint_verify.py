@@ -34,8 +34,11 @@ def verify(
         wanted = {e.sha256 for e in manifest if e.kind in STORED_KINDS}
         seen: set[str] = set()
         checked = Stage(progress, "verify", len(wanted))
-        for digest, data in repository.read_blobs(wanted):
-            if hashlib.sha256(data).hexdigest() != digest:
+        for digest, pieces in repository.read_pieces(wanted):
+            hashed = hashlib.sha256()
+            for piece in pieces:  # a large file's chunks one at a time
+                hashed.update(piece)
+            if hashed.hexdigest() != digest:
                 _log.warning("checkpoint.corrupt_blob", checkpoint_id=checkpoint_id, blob=digest)
                 return False
             seen.add(digest)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from cleveragents.domain.models.core.checkpoint import DiffEntry, FileKind, ManifestEntry
 from cleveragents.domain.workspace import Scan
 
@@ -14,12 +16,23 @@ def unchanged(old: ManifestEntry, new: ManifestEntry) -> bool:
     return old.sha256 == new.sha256 and old.kind is new.kind and old.mode == new.mode
 
 
-def snapshot_diff(
-    previous: Scan | None, found: Scan
-) -> tuple[list[DiffEntry], dict[str, bytes], set[str], int]:
-    """The diff sorted by shown path, new content by hash, the hashes of content not read
-    (a restore's files, trusted by their stat data: their content is stored already,
-    which the write must check), and how many paths were looked at again.
+@dataclass
+class SnapshotChanges:
+    """What :func:`snapshot_diff` finds."""
+
+    diff: list[DiffEntry] = field(default_factory=list)
+    # New content by hash: kept by the scan, or (``unread``) its path and size, to be
+    # read again when it is stored.
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    unread: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # Content not read at all (a restore's files, trusted by their stat data: their
+    # content is stored already, which the write must check).
+    reused: set[str] = field(default_factory=set)
+    restated: int = 0  # how many paths were looked at again
+
+
+def snapshot_diff(previous: Scan | None, found: Scan) -> SnapshotChanges:
+    """The diff sorted by shown path, and the content the snapshot may have to store.
 
     A watcher's scan names the paths it looked at again; after a walk, every path
     of either scan is compared. A path whose scan kept the previous entry (the same
@@ -27,9 +40,8 @@ def snapshot_diff(
     """
     before = previous.files if previous is not None else {}
     files = found.files
-    diff: list[DiffEntry] = []
-    blobs: dict[str, bytes] = {}
-    reused: set[str] = set()
+    changes = SnapshotChanges()
+    diff, blobs, unread, reused = changes.diff, changes.blobs, changes.unread, changes.reused
     restated = 0
     paths = found.touched if found.touched is not None else before.keys() | files.keys()
     for path in paths:
@@ -50,10 +62,16 @@ def snapshot_diff(
             blobs[now.entry.sha256] = now.content
         elif now.verified and now.entry.kind in STORED_KINDS:
             reused.add(now.entry.sha256)
-    if found.touched is None and blobs:
+        elif now.entry.kind is FileKind.FILE:
+            unread[now.entry.sha256] = (path, now.entry.size)
+    if found.touched is None and (blobs or unread):
         # Content the baseline has is stored already (a watcher's few files are left
         # to the repository's own lookup).
         stored = {f.entry.sha256 for f in before.values()}
-        blobs = {digest: data for digest, data in blobs.items() if digest not in stored}
+        for digest in stored.intersection(blobs):
+            del blobs[digest]
+        for digest in stored.intersection(unread):
+            del unread[digest]
     diff.sort(key=lambda entry: entry.shown_path)
-    return diff, blobs, reused, restated
+    changes.restated = restated
+    return changes

@@ -25,10 +25,17 @@ from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
     CheckpointMetadata,
+    ContentSource,
     DiffEntry,
     ManifestEntry,
     SnapshotContent,
     check_content,
+)
+from cleveragents.infrastructure.database.content_objects import (
+    ContentLimits,
+    MemorySource,
+    read_pieces,
+    write_sources,
 )
 from cleveragents.infrastructure.database.models import (
     CheckpointModel,
@@ -44,11 +51,9 @@ from cleveragents.infrastructure.database.object_codec import (
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     checkpoint_exists,
-    chunks,
     delete_checkpoints,
     existing_objects,
     insert_ignoring_existing,
-    load_objects,
     lock_objects,
     paths_among,
     tree_diff_of,
@@ -101,8 +106,14 @@ def _header_to_domain(row: Sequence[Any]) -> Checkpoint:
 class CheckpointRepository(CheckpointRetention):
     """``CheckpointStore`` on SQLite or PostgreSQL (prune and delete: :mod:`.retention`)."""
 
-    def __init__(self, session_factory: SessionFactory) -> None:
+    def __init__(
+        self, session_factory: SessionFactory, *, content_limits: ContentLimits | None = None
+    ) -> None:
+        """``content_limits``: batch and chunk sizes of content (:mod:`.content_objects`)."""
         super().__init__(session_factory)
+        if content_limits is not None and not isinstance(content_limits, ContentLimits):
+            raise ValueError("content_limits must be a ContentLimits")
+        self._limits = content_limits or ContentLimits()
         # The folders of each plan's last snapshot written here (oldest first): the
         # next snapshot based on it encodes only the folders on its changed paths.
         self._indexes: dict[str, tuple[str, TreeIndex]] = {}
@@ -117,6 +128,7 @@ class CheckpointRepository(CheckpointRetention):
         root: str | None = None
         index = TreeIndex()
         objects: dict[str, tuple[str, bytes]] = {}
+        sources: dict[str, ContentSource] = {}
         file_count = total_size = 0
         with ThreadPoolExecutor(max_workers=1) as background:
             if content is not None:
@@ -132,23 +144,28 @@ class CheckpointRepository(CheckpointRetention):
                 root = index.root
                 objects = {digest: (TREE, data) for digest, data in trees.items()}
                 for digest, data in content.blobs.items():
-                    objects.setdefault(digest, (BLOB, data))
+                    if len(data) > self._limits.chunk_size:
+                        sources[digest] = MemorySource(data)  # stored in chunks, like a file's
+                    else:
+                        objects.setdefault(digest, (BLOB, data))
+                for digest, source in content.sources.items():
+                    if digest not in objects:
+                        sources.setdefault(digest, source)
                 file_count = len(content.manifest)
             packed_cache = packing.result() if packing is not None else None
         # Compress outside the write transaction: it must not hold the write lock.
-        missing = sorted(
-            set(objects)
-            - self._read(
-                "look up stored objects", lambda session: existing_objects(session, sorted(objects))
-            )
+        stored = self._read(
+            "look up stored objects",
+            lambda session: existing_objects(session, sorted(objects.keys() | sources.keys())),
         )
+        missing = sorted(set(objects) - stored)
         packed = compress({digest: objects[digest][1] for digest in missing}, index.bases)
         object_rows = [
             {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
             for digest, size, data in packed
         ]
 
-        skipped = sorted(set(objects) - set(missing))
+        skipped = sorted(stored)
         diff_data = encode_diff(content.diff) if content is not None and content.diff else None
 
         def work(session: Session) -> None:
@@ -171,9 +188,14 @@ class CheckpointRepository(CheckpointRetention):
             late = sorted(set(skipped) - existing_objects(session, skipped))
             late_rows = [
                 {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
-                for digest, size, data in compress({d: objects[d][1] for d in late}, index.bases)
+                for digest, size, data in compress(
+                    {d: objects[d][1] for d in late if d in objects}, index.bases
+                )
             ]
             insert_ignoring_existing(session, object_rows + late_rows)
+            # Read from the sandbox only now, a batch at a time: never held whole.
+            unstored = sorted((sources.keys() - stored) | (sources.keys() & set(late)))
+            write_sources(session, {d: sources[d] for d in unstored}, self._limits)
             session.execute(
                 insert(_CHECKPOINTS),
                 [
@@ -337,17 +359,14 @@ class CheckpointRepository(CheckpointRetention):
         return self._read(f"read the diff of checkpoint {key}", work)
 
     def read_blobs(self, hashes: Iterable[str]) -> Iterator[tuple[str, bytes]]:
-        """(hash, content) of each stored blob, a chunk at a time; missing ones are skipped."""
-        wanted = sorted(set(hashes))
-        for chunk in chunks(wanted):
+        """(hash, content) of each stored blob, a batch at a time; missing ones are skipped."""
+        for digest, pieces in self.read_pieces(hashes):
+            yield digest, b"".join(pieces)
 
-            def work(session: Session, part: Sequence[str] = chunk) -> dict[str, tuple[str, bytes]]:
-                return load_objects(session, part)
-
-            loaded = self._read("read checkpoint content", work)
-            for digest in chunk:
-                if digest in loaded:
-                    yield digest, loaded[digest][1]
+    def read_pieces(self, hashes: Iterable[str]) -> Iterator[tuple[str, Iterator[bytes]]]:
+        """(hash, pieces) of each stored blob: a batch of whole ones at a time, a chunked
+        one chunk by chunk as its pieces are consumed; missing ones are skipped."""
+        return read_pieces(self._read, sorted(set(hashes)), self._limits)
 
     def known_paths(self, plan_id: str, among: Iterable[str] | None = None) -> set[str]:
         """Every path that any checkpoint of the plan has in its snapshot (only ``among`` them).
