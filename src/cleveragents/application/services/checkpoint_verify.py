@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 from cleveragents._logging import get_logger
-from cleveragents.application.services.snapshot_diff import STORED_KINDS
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import (
     DIFF_HASH,
@@ -30,8 +29,7 @@ def verify(
     """
     checkpoint_id = checkpoint.checkpoint_id
     try:
-        manifest = repository.manifest(checkpoint_id) or []
-        wanted = {e.sha256 for e in manifest if e.kind in STORED_KINDS}
+        wanted = repository.content_hashes(checkpoint_id) or set()
         seen: set[str] = set()
         checked = Stage(progress, "verify", len(wanted))
         for digest, pieces in repository.read_pieces(wanted):

@@ -27,6 +27,7 @@ from cleveragents.domain.models.core.checkpoint import (
     CheckpointMetadata,
     ContentSource,
     DiffEntry,
+    FileKind,
     ManifestEntry,
     SnapshotContent,
     check_content,
@@ -76,6 +77,8 @@ _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
 # The stat cache is rewritten by every walk: speed matters more than its size there.
 STAT_CACHE_LEVEL: Final = 1
 REMEMBERED_INDEXES: Final = 16
+# The tree rows whose hash names a stored object of content (a large file's names none).
+STORED: Final = frozenset({FileKind.FILE.value, FileKind.SYMLINK.value})
 _HEADER_COLUMNS = [
     _CHECKPOINTS.c.checkpoint_id,
     _CHECKPOINTS.c.plan_id,
@@ -322,6 +325,19 @@ class CheckpointRepository(CheckpointRetention):
             return None if root is None else flatten(root, walk_trees(session, [root]))
 
         return self._read(f"read the manifest of checkpoint {key}", work)
+
+    def content_hashes(self, checkpoint_id: str) -> set[str] | None:
+        """The hashes of the stored content the checkpoint's snapshot holds; None without one."""
+        key = valid_id(checkpoint_id, "checkpoint_id")
+
+        def work(session: Session) -> set[str] | None:
+            root = self._root_of(session, key)
+            if root is None:
+                return None
+            trees = walk_trees(session, [root])
+            return {row[2] for rows in trees.values() for row in rows if row[1] in STORED}
+
+        return self._read(f"read the content hashes of checkpoint {key}", work)
 
     def tree_diff(
         self, checkpoint_id: str, other_id: str

@@ -38,23 +38,27 @@ from cleveragents.infrastructure.database.object_store import (
 _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
 _log = get_logger(__name__)
 
-# Raw bytes packed and inserted (or read back) at once: what a snapshot's content
-# costs in memory beyond the scan's own, whatever the workspace's size.
-BATCH_BYTES: Final = 16 * 1024 * 1024
+# Raw bytes packed and inserted at once: what a snapshot's content costs in memory
+# beyond the scan's own, whatever the workspace's size (two chunks: both cores pack).
+BATCH_BYTES: Final = 8 * 1024 * 1024
+# Raw bytes read back at once by a restore or a verify (which hold every path too).
+READ_BYTES: Final = 2 * 1024 * 1024
 # Content above this is stored in chunks of this size (CONTRACT 7.4: at most 16 MB).
-CHUNK_SIZE: Final = 8 * 1024 * 1024
+CHUNK_SIZE: Final = 4 * 1024 * 1024
 _CHUNK_LIST_JSON: Final = json.JSONEncoder(separators=(",", ":"))
 
 
 @dataclass(frozen=True)
 class ContentLimits:
-    """How much raw content a batch holds, and the size above which content is chunked."""
+    """How much raw content a batch written or read holds, and the size above which
+    content is chunked."""
 
     batch_bytes: int = BATCH_BYTES
     chunk_size: int = CHUNK_SIZE
+    read_bytes: int = READ_BYTES
 
     def __post_init__(self) -> None:
-        for name in ("batch_bytes", "chunk_size"):
+        for name in ("batch_bytes", "chunk_size", "read_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -173,7 +177,7 @@ def read_pieces(
 ) -> Iterator[tuple[str, Iterator[bytes]]]:
     """(hash, pieces) of each stored object of ``hashes``; missing ones are skipped.
 
-    Whole objects are read a batch of at most ``limits.batch_bytes`` at a time (one
+    Whole objects are read a batch of at most ``limits.read_bytes`` at a time (one
     piece each); a chunk list's chunks one at a time, as its pieces are consumed.
     ``read(action, work)`` runs ``work`` in a read transaction.
     """
@@ -187,7 +191,7 @@ def read_pieces(
             if kind == CHUNKS:
                 listed.append(digest)
                 continue
-            if batch and held + size > limits.batch_bytes:
+            if batch and held + size > limits.read_bytes:
                 yield from _whole(read, batch)
                 batch, held = [], 0
             batch.append(digest)

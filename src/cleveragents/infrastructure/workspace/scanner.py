@@ -70,7 +70,7 @@ __all__ = [
 RACY_WINDOW_NS: Final = 50_000_000
 _READ_CHUNK: Final = 1 << 20
 # What a scan for a snapshot keeps of the files it reads (see _Budget).
-_KEEP_BYTES: Final = 16 * 1024 * 1024
+_KEEP_BYTES: Final = 8 * 1024 * 1024
 _KEEP_FILE_BYTES: Final = 1024 * 1024
 
 _log = get_logger(__name__)

@@ -338,6 +338,11 @@ class CheckpointStore(Protocol):
         """Both snapshots' entries at every path where they differ (None: one has no snapshot)."""
         ...
 
+    def content_hashes(self, checkpoint_id: str) -> set[str] | None:
+        """The hashes of the stored content (files, symlinks) a checkpoint's snapshot holds,
+        without building its manifest; None without a snapshot."""
+        ...
+
     def diff(self, checkpoint_id: str) -> list[DiffEntry]:
         """The paths the checkpoint changed since its parent, as stored with it."""
         ...
