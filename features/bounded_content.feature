@@ -43,6 +43,23 @@ Feature: Snapshot content in bounded batches, large files in chunks
     And every stored object's bytes match its hash
     And the plan has 1 checkpoint
 
+  Scenario: A file deleted between its scan and its store is left out by the snapshot taken again
+    Given the scan keeps no file content in memory
+    And "f05.bin" is deleted after its scan
+    When I snapshot the sandbox for plan "plan-1" before decision "d1"
+    Then the last checkpoint's manifest lacks "f05.bin" and holds "f04.bin"
+    And every stored object's bytes match its hash
+
+  Scenario: A damaged chunk list is reported by verify
+    Given I snapshot the sandbox for plan "plan-1" before decision "d1"
+    When the chunk list of "assets/big.bin" is overwritten with "not a list" in the database
+    Then the last checkpoint does not verify
+
+  Scenario: Bad content limits and bad content sources are refused before anything is written
+    Then a repository with content limits "8 MiB" is refused
+    And a checkpoint whose content maps a hash to "bytes, not a source" is refused
+    And the database holds no checkpoint and no stored object
+
   Scenario: A file rewritten after every scan fails the snapshot and nothing is written
     Given the scan keeps no file content in memory
     And "f03.bin" is rewritten after every scan

@@ -64,7 +64,7 @@ def _service(context: Context, files: Any = None) -> CheckpointService:
     "and chunks of {chunk:d} bytes"
 )
 def step_bounded_service(context: Context, batch: int, chunk: int) -> None:
-    limits = ContentLimits(batch_bytes=batch, chunk_size=chunk)
+    limits = ContentLimits(batch_bytes=batch, chunk_size=chunk, read_bytes=batch)
     context.bounded_repository = CheckpointRepository(factory(context), content_limits=limits)
     context.checkpoint_repository = context.bounded_repository
     _service(context)
@@ -117,16 +117,75 @@ class _Rewriting:
         return self._inner.pieces(size)
 
 
+class _Deleting(_Rewriting):
+    """A file source whose file is deleted just before it is read again."""
+
+    def pieces(self, size: int) -> Iterator[bytes]:
+        self._path.unlink(missing_ok=True)
+        return self._inner.pieces(size)
+
+
 class _RewritingFiles(LocalFiles):
-    def __init__(self, context: Context, relative: str) -> None:
+    def __init__(
+        self, context: Context, relative: str, kind: type[_Rewriting] = _Rewriting
+    ) -> None:
         self._context = context
         self._relative = relative
+        self._kind = kind
 
     def source(self, path: str, size: int) -> ContentSource:
         made = super().source(path, size)
         if path.endswith(f"/{self._relative}"):
-            return _Rewriting(made, Path(path), self._context)
+            return self._kind(made, Path(path), self._context)
         return made
+
+
+@given('"{rel}" is deleted after its scan')
+def step_deleted_after_scan(context: Context, rel: str) -> None:
+    _service(context, _RewritingFiles(context, rel, _Deleting))
+
+
+@then('the last checkpoint\'s manifest lacks "{gone}" and holds "{kept}"')
+def step_manifest_lacks(context: Context, gone: str, kept: str) -> None:
+    manifest = context.checkpoint_service.repository.manifest(_last(context).checkpoint_id)
+    paths = {entry.path for entry in manifest or []}
+    assert gone not in paths and kept in paths, sorted(paths)
+
+
+@when('the chunk list of "{rel}" is overwritten with "{data}" in the database')
+def step_damage_list(context: Context, rel: str, data: str) -> None:
+    with factory(context)() as session, session.begin():
+        session.execute(
+            text("UPDATE checkpoint_objects SET data = :d WHERE object_hash = :h"),
+            {"d": zlib.compress(data.encode()), "h": hashlib.sha256(context.big).hexdigest()},
+        )
+
+
+@then('a repository with content limits "{limits}" is refused')
+def step_bad_limits(context: Context, limits: str) -> None:
+    try:
+        wrong: Any = limits
+        CheckpointRepository(factory(context), content_limits=wrong)
+    except ValueError as exc:
+        assert "content_limits" in str(exc)
+    else:
+        raise AssertionError("the limits were accepted")
+
+
+@then('a checkpoint whose content maps a hash to "{value}" is refused')
+def step_bad_source(context: Context, value: str) -> None:
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    entry = ManifestEntry(path="x.bin", sha256=digest, size=len(value))
+    wrong: Any = {digest: value}
+    content = SnapshotContent(manifest=[entry], diff=[], sources=wrong)
+    try:
+        context.bounded_repository.create(
+            Checkpoint(plan_id="plan-bad", sandbox_ref="/nowhere"), content
+        )
+    except ValueError as exc:
+        assert "content.sources" in str(exc)
+    else:
+        raise AssertionError("the content was accepted")
 
 
 @given('"{rel}" is rewritten after its scan, once')

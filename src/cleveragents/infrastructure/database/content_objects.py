@@ -197,10 +197,8 @@ def read_pieces(
             batch.append(digest)
             held += size
         yield from _whole(read, batch)
-        for digest in listed:
-            listing = _load(read, [digest]).get(digest)
-            if listing is not None:
-                yield digest, _chunks_of(read, digest, decode_chunk_list(digest, listing))
+        for digest, listing in _load(read, listed).items():  # a few bytes each
+            yield digest, _chunks_of(read, digest, decode_chunk_list(digest, listing))
 
 
 def _sizes(hashes: Sequence[str]) -> Callable[[Session], list[tuple[str, str, int]]]:
