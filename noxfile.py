@@ -39,6 +39,7 @@ COMPARE_GIT_HISTORY = ROOT / "benchmarks" / "compare_git_history.py"
 COMPARE_GIT_STORAGE = ROOT / "benchmarks" / "compare_git_storage.py"
 COMPARE_ERRORS = ROOT / "benchmarks" / "compare_errors.py"
 AIO_HEARTBEAT = ROOT / "benchmarks" / "aio_heartbeat.py"
+MEMORY_PEAK = ROOT / "benchmarks" / "memory_peak.py"
 LINT_TARGETS = ("src", "features", "benchmarks", "tools", "noxfile.py", "alembic")
 SQLITE_BACKENDS = ("sqlite-memory", "sqlite-file")
 # Scenarios tagged @persistent need a database that outlives a process (features/environment.py);
@@ -434,6 +435,8 @@ def benchmarks(session: nox.Session) -> None:
         session.run("python", str(COMPARE_ERRORS), "--scale", "small", env=env)
     if AIO_HEARTBEAT.exists():
         session.run("python", str(AIO_HEARTBEAT), "--scale", "small", env=env)
+    if MEMORY_PEAK.exists():
+        session.run("python", str(MEMORY_PEAK), "--scale", "small", env=env)
 
 
 @nox.session(python=PYTHON)
@@ -470,6 +473,8 @@ def benchmarks_full(session: nox.Session) -> None:
         session.run("python", str(COMPARE_ERRORS), "--scale", "full", env=env)
     if AIO_HEARTBEAT.exists():
         session.run("python", str(AIO_HEARTBEAT), "--scale", "full", env=env)
+    if MEMORY_PEAK.exists():
+        session.run("python", str(MEMORY_PEAK), "--scale", "full", env=env)
 
 
 def _require_git(session: nox.Session) -> None:
@@ -541,6 +546,17 @@ def aio_heartbeat(session: nox.Session) -> None:
     session.install("-e", ".")
     args = session.posargs or ["--scale", "full", "--check"]
     session.run("python", str(AIO_HEARTBEAT), *args)
+
+
+@nox.session(python=PYTHON)
+def memory_peak(session: nox.Session) -> None:
+    """Peak memory of snapshots, restores and verifies over the process's own (full scale,
+    exit 1 on a miss). Not a default session; extra args replace the default ones, e.g.
+    ``nox -s memory_peak -- --scale small``.
+    """
+    session.install("-e", ".")
+    args = session.posargs or ["--scale", "full", "--check"]
+    session.run("python", str(MEMORY_PEAK), *args)
 
 
 SOAK_TOOL = ROOT / "tools" / "mixed_workload.py"

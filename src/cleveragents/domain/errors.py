@@ -32,6 +32,11 @@ class IntegrityCheckError(DatabaseError):
     """Stored content whose hash does not match what it should be."""
 
 
+class SourceChangedError(DatabaseError):
+    """Content read while a snapshot was written no longer matched the hash its scan recorded
+    (the file changed or vanished meanwhile): nothing was written."""
+
+
 class CommitOutcomeUnknownError(DatabaseError):
     """A non-repeatable write whose COMMIT failed without telling whether it took effect."""
 
@@ -44,4 +49,5 @@ __all__ = [
     "IntegrityCheckError",
     "PlanCancelledError",
     "RecordNotFoundError",
+    "SourceChangedError",
 ]

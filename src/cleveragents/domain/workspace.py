@@ -101,7 +101,8 @@ def stat_key_of(info: os.stat_result) -> StatKey:
 
 @dataclass(slots=True)
 class ScannedFile:
-    """A file found by a scan; ``content`` is set only when it was read.
+    """A file found by a scan; ``content`` is set only when it was read and kept (a file
+    read but not kept is read again when a snapshot stores it).
 
     ``row`` is the file's encoded stat-cache row, kept while the file is unchanged so
     that writing the cache does not encode every unchanged file again.

@@ -10,13 +10,13 @@ call, nothing more; the data it carries is in :mod:`.workspace`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from cleveragents.domain.models.core.checkpoint import ManifestEntry
+from cleveragents.domain.models.core.checkpoint import ContentSource, ManifestEntry
 from cleveragents.domain.progress import Progress
 from cleveragents.domain.workspace import (
     Changes,
@@ -145,6 +145,12 @@ class SafeFiles(Protocol):
 
     def write_new(self, place: str, data: bytes, mode: int) -> os.stat_result:
         """Create the file ``place`` holding ``data`` with exactly ``mode``; its stat."""
+
+    def write_pieces(self, place: str, pieces: Iterable[bytes], mode: int) -> os.stat_result:
+        """Create the file ``place`` holding ``pieces`` in order with exactly ``mode``."""
+
+    def source(self, path: str, size: int) -> ContentSource:
+        """The content of the file at ``path`` (``size`` bytes when scanned), read when used."""
 
 
 class RestorePlanner(Protocol):

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from cleveragents._logging import get_logger
 from cleveragents.application.ports import default_workspace
 from cleveragents.application.services.checkpoint_diff import CheckpointDiff, diff_checkpoints
 from cleveragents.application.services.checkpoint_verify import verify
@@ -33,6 +34,7 @@ from cleveragents.application.services.workspace_restore import (
 from cleveragents.domain.errors import (
     BaselineGoneError,
     RecordNotFoundError,
+    SourceChangedError,
 )
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
@@ -46,6 +48,8 @@ from cleveragents.domain.progress import Progress, checked_progress
 from cleveragents.domain.retention import PruneReport, RetentionLimits
 from cleveragents.domain.workspace import DEFAULT_SIZE_LIMIT, ScanSettings
 from cleveragents.domain.workspace_ports import Watcher, Workspace
+
+_log = get_logger(__name__)
 
 __all__ = [
     "CheckpointService",
@@ -180,6 +184,11 @@ class CheckpointService:
         except BaselineGoneError:
             # A concurrent prune removed what this snapshot reused: read everything again.
             return self._snapshot(details, progress, reuse=False)
+        except SourceChangedError:
+            # A file changed between its scan and its store: the next scan reads it anew.
+            # A file rewritten on and on fails the second time too, and nothing is written.
+            _log.info("checkpoint.snapshot_retry", plan_id=key, reason="content changed")
+            return self._snapshot(details, progress, reuse=True)
 
     def _snapshot(
         self, details: SnapshotDetails, progress: Progress | None, *, reuse: bool
@@ -219,7 +228,13 @@ class CheckpointService:
                     progress=progress,
                 )
             created, lag = persist(
-                self._repository, details, parent, previous, found, progress=progress
+                self._repository,
+                details,
+                parent,
+                previous,
+                found,
+                self._workspace.files,
+                progress=progress,
             )
         except BaseException:
             if watcher is not None:  # what it reported is in no checkpoint: start over

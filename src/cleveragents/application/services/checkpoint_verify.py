@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 from cleveragents._logging import get_logger
-from cleveragents.application.services.snapshot_diff import STORED_KINDS
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import (
     DIFF_HASH,
@@ -29,23 +28,7 @@ def verify(
     checkpoint ends it early.
     """
     checkpoint_id = checkpoint.checkpoint_id
-    try:
-        manifest = repository.manifest(checkpoint_id) or []
-        wanted = {e.sha256 for e in manifest if e.kind in STORED_KINDS}
-        seen: set[str] = set()
-        checked = Stage(progress, "verify", len(wanted))
-        for digest, data in repository.read_blobs(wanted):
-            if hashlib.sha256(data).hexdigest() != digest:
-                _log.warning("checkpoint.corrupt_blob", checkpoint_id=checkpoint_id, blob=digest)
-                return False
-            seen.add(digest)
-            checked.advance()
-        if seen != wanted:
-            _log.warning("checkpoint.missing_blobs", checkpoint_id=checkpoint_id)
-            return False
-        checked.finish()
-    except IntegrityCheckError as exc:
-        _log.warning("checkpoint.corrupt", checkpoint_id=checkpoint_id, reason=str(exc))
+    if not _content_intact(repository, checkpoint_id, progress):
         return False
     extra = checkpoint.metadata.extra
     if DIFF_HASH not in extra:
@@ -58,3 +41,33 @@ def verify(
     return extra[DIFF_HASH] == diff_hash(diff) and extra.get(DIFF_PATHS) == [
         entry.shown_path for entry in diff
     ]
+
+
+def _content_intact(
+    repository: CheckpointStore, checkpoint_id: str, progress: Progress | None
+) -> bool:
+    """Every stored object of the checkpoint's content is there and matches its hash.
+
+    Its own function so that the hashes are let go before the diff is read.
+    """
+    try:
+        wanted = repository.content_hashes(checkpoint_id) or set()
+        checked = Stage(progress, "verify", len(wanted))
+        seen = 0
+        for digest, pieces in repository.read_pieces(wanted):
+            hashed = hashlib.sha256()
+            for piece in pieces:  # a large file's chunks one at a time
+                hashed.update(piece)
+            if hashed.hexdigest() != digest:
+                _log.warning("checkpoint.corrupt_blob", checkpoint_id=checkpoint_id, blob=digest)
+                return False
+            seen += 1  # each stored hash comes once
+            checked.advance()
+        if seen != len(wanted):
+            _log.warning("checkpoint.missing_blobs", checkpoint_id=checkpoint_id)
+            return False
+        checked.finish()
+    except IntegrityCheckError as exc:
+        _log.warning("checkpoint.corrupt", checkpoint_id=checkpoint_id, reason=str(exc))
+        return False
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from cleveragents.domain.models.core.checkpoint import DiffEntry, FileKind, ManifestEntry
 from cleveragents.domain.workspace import Scan
@@ -16,13 +17,25 @@ def unchanged(old: ManifestEntry, new: ManifestEntry) -> bool:
     return old.sha256 == new.sha256 and old.kind is new.kind and old.mode == new.mode
 
 
-def snapshot_diff(
-    previous: Scan | None, found: Scan
-) -> tuple[list[DiffEntry], dict[str, bytes], set[str], int, dict[str, str]]:
-    """The diff sorted by shown path, new content by hash, the hashes of content not read
-    (a restore's files, trusted by their stat data: their content is stored already,
-    which the write must check), how many paths were looked at again, and for new
-    content the earlier content it is likely close to (see :func:`delta_hints`).
+@dataclass
+class SnapshotChanges:
+    """What :func:`snapshot_diff` finds."""
+
+    diff: list[DiffEntry] = field(default_factory=list)
+    # New content by hash: kept by the scan, or (``unread``) its path and size, to be
+    # read again when it is stored.
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    unread: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # Content not read at all (a restore's files, trusted by their stat data: their
+    # content is stored already, which the write must check).
+    reused: set[str] = field(default_factory=set)
+    restated: int = 0  # how many paths were looked at again
+    # New content -> the content it is likely close to (see :func:`delta_hints`).
+    bases: dict[str, str] = field(default_factory=dict)
+
+
+def snapshot_diff(previous: Scan | None, found: Scan) -> SnapshotChanges:
+    """The diff sorted by shown path, and the content the snapshot may have to store.
 
     A watcher's scan names the paths it looked at again; after a walk, every path
     of either scan is compared. A path whose scan kept the previous entry (the same
@@ -30,9 +43,8 @@ def snapshot_diff(
     """
     before = previous.files if previous is not None else {}
     files = found.files
-    diff: list[DiffEntry] = []
-    blobs: dict[str, bytes] = {}
-    reused: set[str] = set()
+    changes = SnapshotChanges()
+    diff, blobs, unread, reused = changes.diff, changes.blobs, changes.unread, changes.reused
     earlier: dict[str, ManifestEntry] = {}  # path -> its entry before, for new content
     fresh: dict[str, str] = {}  # path -> its content read now
     restated = 0
@@ -59,13 +71,20 @@ def snapshot_diff(
                 earlier[path] = old.entry
         elif now.verified and now.entry.kind in STORED_KINDS:
             reused.add(now.entry.sha256)
-    if found.touched is None and blobs:
+        elif now.entry.kind is FileKind.FILE:
+            unread[now.entry.sha256] = (path, now.entry.size)
+    if found.touched is None and (blobs or unread):
         # Content the baseline has is stored already (a watcher's few files are left
         # to the repository's own lookup).
         stored = {f.entry.sha256 for f in before.values()}
-        blobs = {digest: data for digest, data in blobs.items() if digest not in stored}
+        for digest in stored.intersection(blobs):
+            del blobs[digest]
+        for digest in stored.intersection(unread):
+            del unread[digest]
     diff.sort(key=lambda entry: entry.shown_path)
-    return diff, blobs, reused, restated, delta_hints(earlier, fresh, blobs)
+    changes.restated = restated
+    changes.bases = delta_hints(earlier, fresh, blobs)
+    return changes
 
 
 def delta_hints(

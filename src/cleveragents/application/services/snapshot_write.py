@@ -2,7 +2,8 @@
 
 Everything (manifest, new content, ``diff_paths``, ``diff_based``, ``diff_hash``)
 is computed before the call that persists it, and the checkpoint is never touched
-afterwards.
+afterwards. Content the scan did not keep in memory goes in as sources that the
+store reads in bounded batches inside that one transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cleveragents.domain.models.core.checkpoint import (
 )
 from cleveragents.domain.progress import Progress, Stage
 from cleveragents.domain.workspace import Scan
+from cleveragents.domain.workspace_ports import SafeFiles
 
 _log = get_logger(__name__)
 
@@ -50,15 +52,26 @@ def persist(
     parent: Checkpoint | None,
     previous: Baseline | None,
     found: Scan,
+    files: SafeFiles,
     *,
     progress: Progress | None = None,
 ) -> tuple[Checkpoint, int]:
     """Write the snapshot; returns the checkpoint and its stat-cache lag.
 
-    ``progress`` hears the ``store`` stage: the new contents, written in one
-    transaction (reported at its start and its end).
+    Content the scan did not keep is handed over as ``files`` sources: the store
+    reads it again a batch at a time and checks it against the scanned hash
+    (``SourceChangedError`` when it changed since). ``progress`` hears the ``store``
+    stage: the new contents, written in one transaction (reported at its start and
+    its end).
     """
-    diff, blobs, reused, restated, bases = snapshot_diff(previous.scan if previous else None, found)
+    changes = snapshot_diff(previous.scan if previous else None, found)
+    diff, blobs, restated = changes.diff, changes.blobs, changes.restated
+    top = str(details.root)
+    sources = {
+        digest: files.source(f"{top}/{path}", size)
+        for digest, (path, size) in changes.unread.items()
+        if digest not in blobs
+    }
     # A full walk always writes the stat cache; a watcher's report only when the
     # cache has fallen CACHE_LAG_LIMIT files behind.
     lag = (previous.cache_lag if previous else 0) + restated
@@ -83,13 +96,14 @@ def persist(
         manifest=[f.entry for f in found.files.values()],
         diff=diff,
         blobs=blobs,
+        sources=sources,
         stat_cache=None if lag else found.cache_bytes(),
         scan_started_ns=found.started_ns,
         baseline_checkpoint_id=previous.checkpoint_id if previous else None,
-        reused=frozenset(reused),
-        delta_bases=bases,
+        reused=frozenset(changes.reused),
+        delta_bases=changes.bases,
     )
-    storing = Stage(progress, "store", len(blobs))
+    storing = Stage(progress, "store", len(blobs) + len(sources))
     try:
         created = repository.create(checkpoint, content)
     finally:
@@ -101,7 +115,7 @@ def persist(
         checkpoint_id=created.checkpoint_id,
         files=len(found.files),
         changed=len(diff),
-        new_blobs=len(blobs),
+        new_blobs=len(blobs) + len(sources),
     )
     storing.finish()
     return created, lag

@@ -11,10 +11,11 @@ apply, rollback or snapshot of the folder.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,20 +209,53 @@ def _stage(
     by_hash: dict[str, list[str]] = {}
     for name, entry in staged.items():
         by_hash.setdefault(entry.sha256, []).append(name)
-    for digest, data in paced(repository.read_blobs(by_hash)):
-        if hashlib.sha256(data).hexdigest() != digest:
-            raise IntegrityCheckError(f"stored content {digest} does not match its hash")
-        for name in by_hash.pop(digest):
-            entry = staged[name]
-            place = places[name]
-            if entry.kind is FileKind.SYMLINK:
-                files.make_link(data, place)
-                info = os.lstat(place)
-            else:
-                info = files.write_new(place, data, entry.mode)
-            stamps[name] = (info.st_ino, info.st_size, info.st_mtime_ns)
+    while by_hash:
+        again: dict[str, list[str]] = {}
+        for digest, pieces in paced(repository.read_pieces(list(by_hash))):
+            names = by_hash.pop(digest)
+            first = next(pieces, b"")
+            second = next(pieces, None)
+            if second is None:  # whole: every name is written from these bytes
+                _check(digest, first)
+                for name in names:
+                    stamps[name] = _put(files, staged[name], places[name], (first,))
+                    written.advance()
+                continue
+            # In chunks: written as they are read, never held whole; another name with
+            # the same content reads it again.
+            name, *others = names
+            if others:
+                again[digest] = others
+            streamed = _checked(digest, itertools.chain((first, second), pieces))
+            stamps[name] = _put(files, staged[name], places[name], streamed)
             written.advance()
-    if by_hash:
-        missing = sorted(staged[name].path for names in by_hash.values() for name in names)
-        raise IntegrityCheckError(f"stored content for {missing[0]} is missing")
+        if by_hash:
+            missing = sorted(staged[name].path for names in by_hash.values() for name in names)
+            raise IntegrityCheckError(f"stored content for {missing[0]} is missing")
+        by_hash = again
     return stamps
+
+
+def _put(files: SafeFiles, entry: ManifestEntry, place: str, pieces: Iterable[bytes]) -> _Stamp:
+    if entry.kind is FileKind.SYMLINK:
+        files.make_link(b"".join(pieces), place)
+        info = os.lstat(place)
+    else:
+        info = files.write_pieces(place, pieces, entry.mode)
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _check(digest: str, data: bytes) -> None:
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise IntegrityCheckError(f"stored content {digest} does not match its hash")
+
+
+def _checked(digest: str, pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """``pieces``, then ``IntegrityCheckError`` if they were not ``digest`` (the staged
+    file is removed with the rest of the staging)."""
+    hashed = hashlib.sha256()
+    for piece in pieces:
+        hashed.update(piece)
+        yield piece
+    if hashed.hexdigest() != digest:
+        raise IntegrityCheckError(f"stored content {digest} does not match its hash")

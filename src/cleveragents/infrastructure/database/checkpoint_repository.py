@@ -25,10 +25,18 @@ from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
     CheckpointMetadata,
+    ContentSource,
     DiffEntry,
+    FileKind,
     ManifestEntry,
     SnapshotContent,
     check_content,
+)
+from cleveragents.infrastructure.database.content_objects import (
+    ContentLimits,
+    MemorySource,
+    read_pieces,
+    write_sources,
 )
 from cleveragents.infrastructure.database.models import (
     CheckpointModel,
@@ -49,11 +57,9 @@ from cleveragents.infrastructure.database.object_packing import (
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     checkpoint_exists,
-    chunks,
     delete_checkpoints,
     existing_objects,
     insert_ignoring_existing,
-    load_objects,
     lock_objects,
     paths_among,
     tree_diff_of,
@@ -76,6 +82,8 @@ _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
 # The stat cache is rewritten by every walk: speed matters more than its size there.
 STAT_CACHE_LEVEL: Final = 1
 REMEMBERED_INDEXES: Final = 16
+# The tree rows whose hash names a stored object of content (a large file's names none).
+STORED: Final = frozenset({FileKind.FILE.value, FileKind.SYMLINK.value})
 _HEADER_COLUMNS = [
     _CHECKPOINTS.c.checkpoint_id,
     _CHECKPOINTS.c.plan_id,
@@ -106,8 +114,14 @@ def _header_to_domain(row: Sequence[Any]) -> Checkpoint:
 class CheckpointRepository(CheckpointRetention):
     """``CheckpointStore`` on SQLite or PostgreSQL (prune and delete: :mod:`.retention`)."""
 
-    def __init__(self, session_factory: SessionFactory) -> None:
+    def __init__(
+        self, session_factory: SessionFactory, *, content_limits: ContentLimits | None = None
+    ) -> None:
+        """``content_limits``: batch and chunk sizes of content (:mod:`.content_objects`)."""
         super().__init__(session_factory)
+        if content_limits is not None and not isinstance(content_limits, ContentLimits):
+            raise ValueError("content_limits must be a ContentLimits")
+        self._limits = content_limits or ContentLimits()
         # The folders of each plan's last snapshot written here (oldest first): the
         # next snapshot based on it encodes only the folders on its changed paths.
         self._indexes: dict[str, tuple[str, TreeIndex]] = {}
@@ -123,6 +137,7 @@ class CheckpointRepository(CheckpointRetention):
         root: str | None = None
         index = TreeIndex()
         objects: dict[str, tuple[str, bytes]] = {}
+        sources: dict[str, ContentSource] = {}
         file_count = total_size = 0
         with ThreadPoolExecutor(max_workers=1) as background:
             if content is not None:
@@ -138,7 +153,13 @@ class CheckpointRepository(CheckpointRetention):
                 root = index.root
                 objects = {digest: (TREE, data) for digest, data in trees.items()}
                 for digest, data in content.blobs.items():
-                    objects.setdefault(digest, (BLOB, data))
+                    if len(data) > self._limits.chunk_size:
+                        sources[digest] = MemorySource(data)  # stored in chunks, like a file's
+                    else:
+                        objects.setdefault(digest, (BLOB, data))
+                for digest, source in content.sources.items():
+                    if digest not in objects:
+                        sources.setdefault(digest, source)
                 file_count = len(content.manifest)
             packed_cache = packing.result() if packing is not None else None
         # Compress outside the write transaction: it must not hold the write lock.
@@ -149,7 +170,7 @@ class CheckpointRepository(CheckpointRetention):
 
         stored, bases = self._read(
             "look up stored objects",
-            lambda session: stored_and_bases(session, objects.keys(), hints, known),
+            lambda session: stored_and_bases(session, objects.keys() | sources.keys(), hints, known),
         )
         missing = sorted(set(objects) - stored)
         packed = compress({digest: objects[digest][1] for digest in missing}, bases)
@@ -173,6 +194,12 @@ class CheckpointRepository(CheckpointRetention):
                     "while the snapshot was taken"
                 )
             insert_ignoring_existing(session, object_rows(session, objects, packed, bases))
+            # Read from the sandbox only now, a batch at a time: never held whole. Those
+            # found stored before the lock may have been collected since.
+            were_stored = sorted(sources.keys() & stored)
+            gone = set(were_stored) - existing_objects(session, were_stored)
+            unstored = sorted((sources.keys() - stored) | gone)
+            write_sources(session, {d: sources[d] for d in unstored}, self._limits)
             session.execute(
                 insert(_CHECKPOINTS),
                 [
@@ -301,6 +328,19 @@ class CheckpointRepository(CheckpointRetention):
 
         return self._read(f"read the manifest of checkpoint {key}", work)
 
+    def content_hashes(self, checkpoint_id: str) -> set[str] | None:
+        """The hashes of the stored content the checkpoint's snapshot holds; None without one."""
+        key = valid_id(checkpoint_id, "checkpoint_id")
+
+        def work(session: Session) -> set[str] | None:
+            root = self._root_of(session, key)
+            if root is None:
+                return None
+            trees = walk_trees(session, [root])
+            return {row[2] for rows in trees.values() for row in rows if row[1] in STORED}
+
+        return self._read(f"read the content hashes of checkpoint {key}", work)
+
     def tree_diff(
         self, checkpoint_id: str, other_id: str
     ) -> tuple[dict[str, ManifestEntry], dict[str, ManifestEntry]] | None:
@@ -337,17 +377,14 @@ class CheckpointRepository(CheckpointRetention):
         return self._read(f"read the diff of checkpoint {key}", work)
 
     def read_blobs(self, hashes: Iterable[str]) -> Iterator[tuple[str, bytes]]:
-        """(hash, content) of each stored blob, a chunk at a time; missing ones are skipped."""
-        wanted = sorted(set(hashes))
-        for chunk in chunks(wanted):
+        """(hash, content) of each stored blob, a batch at a time; missing ones are skipped."""
+        for digest, pieces in self.read_pieces(hashes):
+            yield digest, b"".join(pieces)
 
-            def work(session: Session, part: Sequence[str] = chunk) -> dict[str, tuple[str, bytes]]:
-                return load_objects(session, part)
-
-            loaded = self._read("read checkpoint content", work)
-            for digest in chunk:
-                if digest in loaded:
-                    yield digest, loaded[digest][1]
+    def read_pieces(self, hashes: Iterable[str]) -> Iterator[tuple[str, Iterator[bytes]]]:
+        """(hash, pieces) of each stored blob: a batch of whole ones at a time, a chunked
+        one chunk by chunk as its pieces are consumed; missing ones are skipped."""
+        return read_pieces(self._read, sorted(set(hashes)), self._limits)
 
     def known_paths(self, plan_id: str, among: Iterable[str] | None = None) -> set[str]:
         """Every path that any checkpoint of the plan has in its snapshot (only ``among`` them).

@@ -47,8 +47,9 @@ DELTA_HEAD: Final = 1 + _HASH_BYTES
 # most this many more objects. The next version of an object this deep is whole.
 MAX_DELTA_CHAIN: Final = 16
 # Content above this size is never a delta nor a delta's base (a delta would hold
-# both versions in memory at once); such files are stored in chunks instead.
-LARGE_OBJECT_BYTES: Final = 16 * 1024 * 1024
+# both versions in memory at once); such content is stored in chunks of this size
+# instead (content_objects; CONTRACT 7.4 allows at most 16 MB).
+LARGE_OBJECT_BYTES: Final = 4 * 1024 * 1024
 _ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 _THREADED_BYTES: Final = 256 * 1024
 _CLEARLY_SMALLER: Final = 8

@@ -47,6 +47,8 @@ _CHECKPOINTS = cast(Table, CheckpointModel.__table__)
 _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
 _STAT_CACHE = cast(Table, CheckpointStatCacheModel.__table__)
 BLOB: Final = "blob"
+# Content above the chunk size: a list of its chunks' [sha256, size] (see content_objects).
+CHUNKS: Final = "chunks"
 _CHUNK: Final = 500
 # How many parsed trees the process keeps for restores (a few MB at most).
 PARSED_TREES: Final = 8192
@@ -147,6 +149,29 @@ def needed_bases(session: Session, reachable: set[str]) -> set[str]:
         }
         wanted = bases - found - reachable
         found |= bases
+    return found
+
+
+def decode_chunk_list(digest: str, data: bytes) -> list[tuple[str, int]]:
+    """The ``(chunk sha256, size)`` of a chunk list; ``IntegrityCheckError`` if damaged."""
+    try:
+        return [(str(chunk), int(size)) for chunk, size in json.loads(data)]
+    except (ValueError, TypeError) as exc:
+        raise IntegrityCheckError(f"the chunk list of {digest} is corrupt") from exc
+
+
+def chunk_lists(session: Session) -> dict[str, list[str]]:
+    """The chunks of every chunk list stored."""
+    query = select(_OBJECTS.c.object_hash).where(_OBJECTS.c.kind == CHUNKS)
+    return chunks_of(session, sorted(session.execute(query).scalars()))
+
+
+def chunks_of(session: Session, lists: Sequence[str]) -> dict[str, list[str]]:
+    """The chunks of each of these chunk lists."""
+    found: dict[str, list[str]] = {}
+    for part in chunks(lists):
+        for digest, (_, data) in load_objects(session, part).items():
+            found[digest] = [chunk for chunk, _ in decode_chunk_list(digest, data)]
     return found
 
 
@@ -361,6 +386,9 @@ def _collect_garbage(session: Session) -> int:
     reachable = set(trees)
     for children in trees.values():
         reachable.update(child[2] for child in children if child[1] != FileKind.LARGE.value)
+    for listing, held in chunk_lists(session).items():
+        if listing in reachable:
+            reachable.update(held)  # a chunked file needs its chunks
     # A delta needs its base (and the base's own bases), not what the base lists.
     reachable |= needed_bases(session, reachable)
     stored = list(session.execute(select(_OBJECTS.c.object_hash)).scalars())

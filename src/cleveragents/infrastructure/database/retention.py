@@ -29,7 +29,9 @@ from cleveragents.domain.retention import PruneReport, RetentionLimits, removal_
 from cleveragents.infrastructure.database.models import CheckpointModel, CheckpointObjectModel
 from cleveragents.infrastructure.database.object_codec import DELTA_HEAD, delta_base
 from cleveragents.infrastructure.database.object_store import (
+    CHUNKS,
     chunks,
+    chunks_of,
     lock_objects,
     remove_checkpoints,
     stored_bytes,
@@ -113,18 +115,23 @@ def load_graph(session: Session, roots: Iterable[str | None]) -> ObjectGraph:
     }
     sizes: dict[str, int] = {}
     head = func.substr(_OBJECTS.c.data, 1, DELTA_HEAD)
-    query = select(_OBJECTS.c.object_hash, func.length(_OBJECTS.c.data), head)
+    query = select(_OBJECTS.c.object_hash, func.length(_OBJECTS.c.data), head, _OBJECTS.c.kind)
     asked: set[str] = set()
     wanted = {node for nodes in needs.values() for node in nodes if not node.endswith("/")}
     while wanted:
         for chunk in chunks(sorted(wanted)):
-            for digest, size, start in session.execute(
+            listed: list[str] = []
+            for digest, size, start, kind in session.execute(
                 query.where(_OBJECTS.c.object_hash.in_(chunk))
             ):
                 sizes[digest] = int(size)
+                if kind == CHUNKS:
+                    listed.append(digest)
                 base = delta_base(bytes(start))
                 if base is not None:  # a delta needs its base's bytes
                     needs.setdefault(digest, set()).add(base)
+            for digest, parts in chunks_of(session, listed).items():
+                needs.setdefault(digest, set()).update(parts)  # a chunked file needs its chunks
         asked |= wanted
         wanted = {
             node for nodes in needs.values() for node in nodes if not node.endswith("/")

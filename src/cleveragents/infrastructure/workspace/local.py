@@ -9,11 +9,11 @@ by attribute, so the adapters add no logic of their own.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from cleveragents.domain.models.core.checkpoint import ManifestEntry
+from cleveragents.domain.models.core.checkpoint import ContentSource, ManifestEntry
 from cleveragents.domain.progress import Progress
 from cleveragents.domain.workspace import (
     Changes,
@@ -139,6 +139,12 @@ class LocalFiles:
 
     def write_new(self, place: str, data: bytes, mode: int) -> os.stat_result:
         return safe_paths.write_new(place, data, mode)
+
+    def write_pieces(self, place: str, pieces: Iterable[bytes], mode: int) -> os.stat_result:
+        return safe_paths.write_pieces(place, pieces, mode)
+
+    def source(self, path: str, size: int) -> ContentSource:
+        return safe_paths.FileSource(path, size)
 
 
 class LocalPlanner:

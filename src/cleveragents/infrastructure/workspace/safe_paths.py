@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from cleveragents.domain.models.core._types import check_workspace_path
@@ -90,14 +91,20 @@ def write_all(fd: int, data: bytes) -> None:
 
 
 def write_new(place: str, data: bytes, mode: int) -> os.stat_result:
-    """Create ``place`` holding ``data`` with exactly ``mode`` (whatever the umask); its stat.
+    """Create ``place`` holding ``data`` with exactly ``mode`` (whatever the umask); its stat."""
+    return write_pieces(place, (data,), mode)
+
+
+def write_pieces(place: str, pieces: Iterable[bytes], mode: int) -> os.stat_result:
+    """Create ``place`` holding ``pieces`` one after the other, with exactly ``mode``; its stat.
 
     Created with ``mode`` less the umask, never more open than wanted; changed to
     ``mode`` only when the umask took bits away (a metadata write saved otherwise).
     """
     fd = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
-        write_all(fd, data)
+        for piece in pieces:
+            write_all(fd, piece)
         info = os.fstat(fd)
         if stat.S_IMODE(info.st_mode) != mode:
             os.fchmod(fd, mode)
@@ -105,6 +112,28 @@ def write_new(place: str, data: bytes, mode: int) -> os.stat_result:
         return info
     finally:
         os.close(fd)
+
+
+class FileSource:
+    """A file's content read again when it is stored, a piece at a time (``ContentSource``).
+
+    Opened without following a symlink; the store checks what it reads against the
+    hash the scan recorded.
+    """
+
+    def __init__(self, path: str, size: int) -> None:
+        self._path = path
+        self._size = size
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def pieces(self, size: int) -> Iterator[bytes]:
+        fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            while piece := handle.read(size):
+                yield piece
 
 
 def sha256_file(path: Path) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +69,9 @@ __all__ = [
 # Timestamps come from a coarse kernel clock that may lag the fine one by a tick.
 RACY_WINDOW_NS: Final = 50_000_000
 _READ_CHUNK: Final = 1 << 20
+# What a scan for a snapshot keeps of the files it reads (see _Budget).
+_KEEP_BYTES: Final = 8 * 1024 * 1024
+_KEEP_FILE_BYTES: Final = 1024 * 1024
 
 _log = get_logger(__name__)
 
@@ -134,16 +138,42 @@ def _walk(
             yield prefix[:-1], folder, os.lstat(folder)
 
 
-def _read(path: str, info: os.stat_result, limit: int) -> tuple[str, bytes | None, FileKind]:
+class _Budget:
+    """How much content a scan keeps in memory for the store; the rest is read again then.
+
+    Small files are kept while the budget lasts (the store needs no second read of
+    them); everything else is hashed a piece at a time, so a scan's memory does not
+    grow with the workspace's bytes.
+    """
+
+    def __init__(self, total: int) -> None:
+        self._left = total
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        if size > _KEEP_FILE_BYTES:
+            return False
+        with self._lock:
+            if size > self._left:
+                return False
+            self._left -= size
+            return True
+
+
+def _read(
+    path: str, info: os.stat_result, limit: int, budget: _Budget
+) -> tuple[str, bytes | None, FileKind]:
     if stat.S_ISLNK(info.st_mode):
         target = link_target(path)
         return hashlib.sha256(target).hexdigest(), target, FileKind.SYMLINK
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(fd, "rb") as handle:
-        if info.st_size > limit:
+        if info.st_size > limit or not budget.take(info.st_size):
             digest = hashlib.sha256()
             for chunk in iter(lambda: handle.read(_READ_CHUNK), b""):
                 digest.update(chunk)
+            if info.st_size <= limit:
+                return digest.hexdigest(), None, FileKind.FILE  # read again when stored
             _log.warning("snapshot.large_file", path=path, size=info.st_size, limit=limit)
             return digest.hexdigest(), None, FileKind.LARGE
         content = handle.read()
@@ -333,13 +363,15 @@ def _settle(
 ) -> None:
     """Add each walked file to ``found``: its previous entry when unchanged, else read it.
 
-    ``keep_content=False`` hashes what it reads without keeping the bytes. ``looked``
+    ``keep_content=False`` hashes what it reads without keeping the bytes; else the
+    bytes of small files are kept up to a budget (the others are read again when stored). ``looked``
     counts the walked paths; the files read are the ``read`` stage of its callback.
     """
     racy_from = previous_started_ns - RACY_WINDOW_NS
     files = found.files
     linked = found.linked
     to_read: list[tuple[str, str, os.stat_result]] = []
+    budget = _Budget(_KEEP_BYTES if keep_content else 0)
     for relative, path, info in paced(walked):
         looked.advance()
         key = stat_key_of(info)
@@ -366,9 +398,9 @@ def _settle(
     def read(item: tuple[str, str, os.stat_result]) -> ScannedFile:
         pause()
         relative, path, info = item
-        digest, content, kind = _read(path, info, settings.size_limit)
+        digest, content, kind = _read(path, info, settings.size_limit, budget)
         if not keep_content:
-            content = None
+            content = None  # a symlink's target
         key = stat_key_of(info)
         return ScannedFile(
             manifest_entry(relative, info.st_size, info.st_mode, digest, kind), key, content

@@ -184,13 +184,33 @@ def diff_from_rows(rows: Iterable[Sequence[object]]) -> list[DiffEntry]:
     return entries
 
 
+class ContentSource(Protocol):
+    """Content that is read only while it is stored, a piece at a time (a sandbox's file).
+
+    The store re-hashes what it reads: content that no longer matches the hash it is
+    given under raises ``SourceChangedError`` and nothing is written.
+    """
+
+    @property
+    def size(self) -> int:
+        """The content's size in bytes, as scanned."""
+        ...
+
+    def pieces(self, size: int) -> Iterator[bytes]:
+        """The content in pieces of at most ``size`` bytes (``OSError`` if it cannot be read)."""
+        ...
+
+
 @dataclass(frozen=True)
 class SnapshotContent:
     """Everything a workspace snapshot writes together with its checkpoint.
 
     ``blobs`` maps sha256 to the bytes of content that may not be stored yet (the
     content of unchanged files is the baseline checkpoint's, which must still exist);
-    ``stat_cache`` is opaque data the scanner reads back for the plan's next snapshot.
+    ``sources`` maps sha256 to content of the same kind that is read only while the
+    write runs, a bounded batch at a time, so a snapshot's memory does not grow with
+    its bytes; ``stat_cache`` is opaque data the scanner reads back for the plan's
+    next snapshot.
     """
 
     manifest: Sequence[ManifestEntry]
@@ -206,6 +226,7 @@ class SnapshotContent:
     # New content hash -> the hash of an earlier version (the same path's, most often):
     # a hint to store the new content as a delta of that one where that is smaller.
     delta_bases: Mapping[str, str] = field(default_factory=dict)
+    sources: Mapping[str, ContentSource] = field(default_factory=dict)
 
 
 def check_content(content: SnapshotContent) -> int:
@@ -231,6 +252,19 @@ def check_content(content: SnapshotContent) -> int:
     for digest, data in content.blobs.items():
         if not isinstance(digest, str) or not isinstance(data, bytes):
             raise ValueError("content.blobs must map sha256 hex digests to bytes")
+        check_sha256(digest)
+    if not isinstance(content.sources, Mapping):
+        raise ValueError("content.sources must map sha256 hex digests to content sources")
+    for digest, source in content.sources.items():
+        size = getattr(source, "size", None)
+        if (
+            not isinstance(digest, str)
+            or not callable(getattr(source, "pieces", None))
+            or isinstance(size, bool)
+            or not isinstance(size, int)
+            or size < 0
+        ):
+            raise ValueError("content.sources must map sha256 hex digests to content sources")
         check_sha256(digest)
     if content.stat_cache is not None and not isinstance(content.stat_cache, bytes):
         raise ValueError("content.stat_cache must be bytes or None")
@@ -316,12 +350,22 @@ class CheckpointStore(Protocol):
         """Both snapshots' entries at every path where they differ (None: one has no snapshot)."""
         ...
 
+    def content_hashes(self, checkpoint_id: str) -> set[str] | None:
+        """The hashes of the stored content (files, symlinks) a checkpoint's snapshot holds,
+        without building its manifest; None without a snapshot."""
+        ...
+
     def diff(self, checkpoint_id: str) -> list[DiffEntry]:
         """The paths the checkpoint changed since its parent, as stored with it."""
         ...
 
     def read_blobs(self, hashes: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """The stored content of each hash (not verified: callers re-hash it)."""
+        ...
+
+    def read_pieces(self, hashes: Iterable[str]) -> Iterator[tuple[str, Iterator[bytes]]]:
+        """The stored content of each hash in pieces, read as they are consumed (a large
+        file's chunk by chunk); consume each one's pieces before the next. Not verified."""
         ...
 
     def known_paths(self, plan_id: str, among: Iterable[str] | None = None) -> set[str]:
