@@ -170,7 +170,9 @@ class CheckpointRepository(CheckpointRetention):
 
         stored, bases = self._read(
             "look up stored objects",
-            lambda session: stored_and_bases(session, objects.keys() | sources.keys(), hints, known),
+            lambda session: stored_and_bases(
+                session, objects.keys() | sources.keys(), hints, known
+            ),
         )
         missing = sorted(set(objects) - stored)
         packed = compress({digest: objects[digest][1] for digest in missing}, bases)
