@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import zstandard
 from behave import given, then, when
 from behave.runner import Context
 from sqlalchemy import text
@@ -39,8 +40,10 @@ def _rows(context: Context, sql: str, **values: Any) -> list[Any]:
 
 
 def _inflate(data: bytes) -> bytes:
-    """An object's bytes, as the raw database holds them (these are never deltas)."""
-    return zlib.decompress(bytes(data))
+    """An object's bytes, as the raw database holds them (these are never deltas): a
+    zstd frame, read with the zstandard library itself."""
+    with zstandard.ZstdDecompressor().stream_reader(bytes(data)) as reader:
+        return reader.read()
 
 
 def _patch(context: Context, owner: Any, name: str, value: Any) -> None:
