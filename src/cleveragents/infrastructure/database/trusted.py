@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -22,3 +23,24 @@ def from_trusted(model: type[M], values: dict[str, Any]) -> M:
     object.__setattr__(instance, "__pydantic_extra__", None)
     object.__setattr__(instance, "__pydantic_private__", None)
     return instance
+
+
+def trusted_builder(model: type[M]) -> Callable[[dict[str, Any]], M]:
+    """:func:`from_trusted` for one ``model``, with its lookups done once.
+
+    For the reads that build thousands of models per call (a plan's entries).
+    """
+    fields = frozenset(model.model_fields)
+    new = model.__new__
+    assign = object.__setattr__
+
+    def build(values: dict[str, Any]) -> M:
+        instance = new(model)
+        assign(instance, "__dict__", values)
+        # A set of its own: validated assignments add to it.
+        assign(instance, "__pydantic_fields_set__", set(fields))
+        assign(instance, "__pydantic_extra__", None)
+        assign(instance, "__pydantic_private__", None)
+        return instance
+
+    return build
