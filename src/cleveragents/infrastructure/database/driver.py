@@ -93,8 +93,6 @@ class CompiledStatement:
         if names != self.names or self.fixed:
             raise ValueError(f"{self.sql!r} takes its parameters {self.names} by name")
         binds = self.binds
-        if not binds:
-            return rows
         processed: list[list[Any]] = []
         append = processed.append
         for row in rows:

@@ -70,7 +70,8 @@ class UtcDateTime(TypeDecorator[datetime]):
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":
             # The text SQLite's DATETIME writes for the naive UTC value above, made in
-            # one step (half the cost of converting, then formatting field by field).
+            # one C call instead of a conversion and a field-by-field format: every
+            # entry of a batch pays for it.
             return _format_sqlite_utc
         return super().bind_processor(dialect)
 
