@@ -6,7 +6,7 @@ more than reading 100 rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, exists, insert, select
@@ -92,53 +92,56 @@ _KINDS = {kind.value: kind for kind in EntryKind}
 _KIND_TEXT = {kind: kind.value for kind in EntryKind}
 
 
-_new_entry = trusted_builder(ChangeEntry)
+def entry_builder() -> Callable[[Sequence[Any]], ChangeEntry]:
+    """What makes the entries of one read from rows of ``_ENTRY_COLUMNS`` (rows that
+    were validated when they were written)."""
+    new_entry = trusted_builder(ChangeEntry)
 
+    def entry_to_domain(row: Sequence[Any]) -> ChangeEntry:
+        (
+            entry_id,
+            changeset_id,
+            plan_id,
+            path,
+            operation,
+            old_path,
+            before_hash,
+            after_hash,
+            diff,
+            insertions,
+            deletions,
+            tool_invocation_id,
+            metadata,
+            created_at,
+            kind,
+            before_mode,
+            after_mode,
+            rolled_back_by,
+        ) = row
+        return new_entry(
+            {
+                "entry_id": entry_id,
+                "changeset_id": changeset_id,
+                "plan_id": plan_id,
+                "path": path,
+                "operation": _OPERATIONS[operation],
+                "old_path": old_path,
+                "before_hash": before_hash,
+                "after_hash": after_hash,
+                "diff": diff,
+                "insertions": insertions,
+                "deletions": deletions,
+                "tool_invocation_id": tool_invocation_id,
+                "metadata": metadata,
+                "created_at": created_at,
+                "kind": _KINDS[kind],
+                "before_mode": before_mode,
+                "after_mode": after_mode,
+                "rolled_back_by": rolled_back_by,
+            }
+        )
 
-def entry_to_domain(row: Sequence[Any]) -> ChangeEntry:
-    """The entry a row of ``_ENTRY_COLUMNS`` holds (validated when it was written)."""
-    (
-        entry_id,
-        changeset_id,
-        plan_id,
-        path,
-        operation,
-        old_path,
-        before_hash,
-        after_hash,
-        diff,
-        insertions,
-        deletions,
-        tool_invocation_id,
-        metadata,
-        created_at,
-        kind,
-        before_mode,
-        after_mode,
-        rolled_back_by,
-    ) = row
-    return _new_entry(
-        {
-            "entry_id": entry_id,
-            "changeset_id": changeset_id,
-            "plan_id": plan_id,
-            "path": path,
-            "operation": _OPERATIONS[operation],
-            "old_path": old_path,
-            "before_hash": before_hash,
-            "after_hash": after_hash,
-            "diff": diff,
-            "insertions": insertions,
-            "deletions": deletions,
-            "tool_invocation_id": tool_invocation_id,
-            "metadata": metadata,
-            "created_at": created_at,
-            "kind": _KINDS[kind],
-            "before_mode": before_mode,
-            "after_mode": after_mode,
-            "rolled_back_by": rolled_back_by,
-        }
-    )
+    return entry_to_domain
 
 
 def invocation_to_row(invocation: ToolInvocation) -> dict[str, Any]:

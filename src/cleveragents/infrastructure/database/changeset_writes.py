@@ -27,7 +27,7 @@ from cleveragents.infrastructure.database.changeset_rows import (
     INVOCATIONS,
     ROW_FIELDS,
     STARTED_QUERY,
-    entry_to_domain,
+    entry_builder,
     entry_to_row,
     entry_values,
     invocation_to_domain,
@@ -162,7 +162,7 @@ def check_entries(entries: object) -> list[ChangeEntry]:
 
 
 def select_entries(statements: Rows, column: Any, value: str) -> list[ChangeEntry]:
-    return statements.built(ENTRY_QUERIES[column.name], {"key": value}, entry_to_domain)
+    return statements.built(ENTRY_QUERIES[column.name], {"key": value}, entry_builder())
 
 
 def select_invocations(statements: Rows, column: Any, value: str) -> list[ToolInvocation]:
