@@ -498,6 +498,18 @@ def compare_git_storage(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def compare_sqlite(session: nox.Session) -> None:
+    """The changeset store against raw `sqlite3` (full scale, exit 1 on a miss).
+
+    Not a default session; extra args replace the default ones, e.g.
+    ``nox -s compare_sqlite -- --scale small``.
+    """
+    session.install("-e", ".")
+    args = session.posargs or ["--scale", "full", "--check"]
+    session.run("python", str(COMPARE_SQLITE), *args)
+
+
+@nox.session(python=PYTHON)
 def compare_git(session: nox.Session) -> None:
     """Checkpoints against `git add -A && git write-tree` (full scale, exit 1 on a miss).
 

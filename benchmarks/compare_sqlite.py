@@ -4,9 +4,18 @@
 
 Both sides use their own SQLite file in one temp folder, with the library's
 settings (WAL, ``synchronous`` as in ``session.SQLITE_SYNCHRONOUS``, the same busy
-timeout, foreign keys on) and the same schema. Every figure is the median of
-several timed runs after a warm-up. ``--scale small`` is a smoke run and always
-exits 0; ``--check`` makes a full-scale run exit 1 when a ratio misses its target.
+timeout, foreign keys on) and the same schema. The two sides take turns after a
+warm-up, and the order swaps on every run. Every line shows the median and the
+best of its runs; the batch paths (``record_many``, ``get_for_plan``) are judged on
+the best of 9 runs, the single-call paths on the median of 400 calls.
+
+What the raw side of a read does: the same ``SELECT`` statements, in one read
+transaction, and ``fetchall()`` of plain tuples. It decodes no JSON, parses no
+timestamp and builds no object; ours returns ``ChangeEntry`` models with their
+metadata decoded and timestamps aware, so the ratio is the whole cost of that.
+
+``--scale small`` is a smoke run and always exits 0; ``--check`` makes a
+full-scale run exit 1 when a ratio misses its target.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import pydantic
 import sqlalchemy
@@ -60,27 +70,72 @@ from cleveragents.infrastructure.database.session import (
 )
 
 SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+# The plan get_for_plan reads: 100 changesets of CHANGESET_SIZE entries.
+PLAN_CHANGESETS = 100
+# What get_for_plan selects, written by hand: every column a model needs, in recording order.
+PLAN_HEADERS_SQL = "SELECT changeset_id, created_at FROM changesets WHERE plan_id = ? ORDER BY seq"
+PLAN_ENTRIES_SQL = (
+    f"SELECT {', '.join(ENTRY_COLUMNS)}, kind, before_mode, after_mode, rolled_back_by "
+    "FROM changeset_entries WHERE plan_id = ? ORDER BY seq"
+)
+PLAN_INVOCATIONS_SQL = (
+    "SELECT invocation_id, plan_id, changeset_id, tool_name, arguments, result, error, "
+    "started_at, duration_ms, change_ids, resource_refs, provider_metadata, rolled_back_by "
+    "FROM tool_invocations WHERE plan_id = ? ORDER BY seq"
+)
 WARMUP_BATCHES = 1
 WARMUP_OPS = 20
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """One measured path: medians in seconds and the largest acceptable ratio."""
+    """One measured path: every run's seconds per side, and the largest acceptable ratio.
+
+    ``judged`` says which ratio must meet the target: ``best`` (the fastest run of
+    each side) or ``median``.
+    """
 
     name: str
-    ours: float
-    raw: float
+    ours_times: Sequence[float]
+    raw_times: Sequence[float]
     target: float
-    samples: int
+    judged: Literal["best", "median"]
+
+    @property
+    def samples(self) -> int:
+        return len(self.ours_times)
+
+    @property
+    def ours(self) -> float:
+        return statistics.median(self.ours_times)
+
+    @property
+    def raw(self) -> float:
+        return statistics.median(self.raw_times)
+
+    @property
+    def ours_best(self) -> float:
+        return min(self.ours_times)
+
+    @property
+    def raw_best(self) -> float:
+        return min(self.raw_times)
 
     @property
     def ratio(self) -> float:
         return self.ours / self.raw
 
     @property
+    def best_ratio(self) -> float:
+        return self.ours_best / self.raw_best
+
+    @property
+    def judged_ratio(self) -> float:
+        return self.best_ratio if self.judged == "best" else self.ratio
+
+    @property
     def met(self) -> bool:
-        return self.ratio <= self.target
+        return self.judged_ratio <= self.target
 
 
 def timed(action: Callable[[], object], *, collect: bool = False) -> float:
@@ -142,6 +197,20 @@ class RawStore:
         ).fetchall()
         return rows
 
+    def get_for_plan(
+        self, plan_id: str
+    ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]]]:
+        """The plan's changeset headers, entries and invocations: our three statements."""
+        self.connection.execute("BEGIN")
+        try:
+            return (
+                self.connection.execute(PLAN_HEADERS_SQL, (plan_id,)).fetchall(),
+                self.connection.execute(PLAN_ENTRIES_SQL, (plan_id,)).fetchall(),
+                self.connection.execute(PLAN_INVOCATIONS_SQL, (plan_id,)).fetchall(),
+            )
+        finally:
+            self.connection.execute("COMMIT")
+
     def settings(self) -> tuple[str, str]:
         journal = self.connection.execute("PRAGMA journal_mode").fetchone()[0]
         synchronous = self.connection.execute("PRAGMA synchronous").fetchone()[0]
@@ -193,11 +262,53 @@ def compare_record_many(
             collect=True,
         )
     return Comparison(
-        f"record_many of {scale.batch_size:,} entries",
-        statistics.median(ours_times),
-        statistics.median(raw_times),
-        1.3,
-        len(ours_times),
+        f"record_many of {scale.batch_size:,} entries", ours_times, raw_times, 1.3, "best"
+    )
+
+
+def fill_plan(
+    ours: SqliteChangeSetStore, raw: RawStore, plan_id: str, pool: Sequence[FileChange]
+) -> None:
+    """The same plan on both sides: ``PLAN_CHANGESETS`` changesets of ``CHANGESET_SIZE``."""
+    for n in range(PLAN_CHANGESETS):
+        changeset = ours.start(plan_id)
+        first = n * CHANGESET_SIZE
+        ours.record_many(make_entries(changeset.changeset_id, plan_id, CHANGESET_SIZE, pool, first))
+        raw.record_many(make_entries(raw.start(plan_id), plan_id, CHANGESET_SIZE, pool, first))
+
+
+def compare_get_for_plan(
+    ours: SqliteChangeSetStore, raw: RawStore, scale: Scale, pool: Sequence[FileChange]
+) -> Comparison:
+    plan_id = "plan-read"
+    fill_plan(ours, raw, plan_id, pool)
+    entries = PLAN_CHANGESETS * CHANGESET_SIZE
+
+    def ours_read() -> None:
+        changesets = ours.get_for_plan(plan_id)
+        if sum(len(changeset.entries) for changeset in changesets) != entries:
+            raise SystemExit("get_for_plan returned the wrong entries")
+
+    def raw_read() -> None:
+        if len(raw.get_for_plan(plan_id)[1]) != entries:
+            raise SystemExit("raw select returned the wrong rows")
+
+    ours_times: list[float] = []
+    raw_times: list[float] = []
+    for run in range(WARMUP_BATCHES + scale.repetitions):
+        alternate(
+            (ours_times, ours_read),
+            (raw_times, raw_read),
+            run,
+            keep=run >= WARMUP_BATCHES,
+            collect=True,
+        )
+    return Comparison(
+        f"get_for_plan of {entries:,} entries ({PLAN_CHANGESETS} changesets)",
+        ours_times,
+        raw_times,
+        2.0,
+        "best",
     )
 
 
@@ -217,13 +328,7 @@ def compare_record(
             op,
             keep=op >= WARMUP_OPS,
         )
-    return Comparison(
-        "record of 1 entry (own transaction)",
-        statistics.median(ours_times),
-        statistics.median(raw_times),
-        2.0,
-        len(ours_times),
-    )
+    return Comparison("record of 1 entry (own transaction)", ours_times, raw_times, 2.0, "median")
 
 
 def compare_get(folder: Path, scale: Scale) -> Comparison:
@@ -253,10 +358,10 @@ def compare_get(folder: Path, scale: Scale) -> Comparison:
         factory.kw["bind"].dispose()
     return Comparison(
         f"get of a {CHANGESET_SIZE}-entry changeset, {table.rows:,}-entry table",
-        statistics.median(ours_times),
-        statistics.median(raw_times),
+        ours_times,
+        raw_times,
         3.0,
-        len(ours_times),
+        "median",
     )
 
 
@@ -286,19 +391,30 @@ def describe_environment(
     print(f"library PRAGMAs  journal_mode={ours[0]} synchronous={ours[1]}")
     print(f"raw PRAGMAs      journal_mode={raw[0]} synchronous={raw[1]}")
     print(f"fsync (temp dir) {fsync * 1000:.3f}ms median; it bounds every single-entry commit")
+    print(f"load average     {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
     print()
 
 
 def print_table(results: Sequence[Comparison]) -> None:
-    header = f"{'measurement':<52} {'ours':>10} {'raw':>10} {'ratio':>7} {'target':>7}  met"
+    header = (
+        f"{'measurement':<52} {'ours':>10} {'raw':>10} {'ratio':>7} "
+        f"{'best':>10} {'best':>10} {'ratio':>7} {'target':>7}  judged  met"
+    )
+    print(f"{'':<52} {'median':^29} {'best (fastest run)':^29}")
     print(header)
     print("-" * len(header))
     for result in results:
         print(
             f"{result.name:<52} {result.ours * 1000:>8.3f}ms {result.raw * 1000:>8.3f}ms "
-            f"{result.ratio:>6.2f}x {result.target:>6.1f}x  {'yes' if result.met else 'NO'}"
+            f"{result.ratio:>6.2f}x {result.ours_best * 1000:>8.3f}ms "
+            f"{result.raw_best * 1000:>8.3f}ms {result.best_ratio:>6.2f}x "
+            f"{result.target:>6.1f}x  {result.judged:<6}  {'yes' if result.met else 'NO'}"
         )
-    print(f"(medians; samples per side: {', '.join(str(r.samples) for r in results)})")
+    print(
+        "runs per side (alternating, order swapped every run): "
+        + ", ".join(str(result.samples) for result in results)
+    )
+    print(f"load average at the end: {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
 
 
 def run(scale: Scale, folder: Path) -> list[Comparison]:
@@ -318,6 +434,7 @@ def run(scale: Scale, folder: Path) -> list[Comparison]:
         check_same_rows(ours, ours_path, pool)
         results = [
             compare_record_many(ours, raw, scale, pool),
+            compare_get_for_plan(ours, raw, scale, pool),
             compare_record(ours, raw, scale, pool),
         ]
     finally:

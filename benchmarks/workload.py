@@ -89,7 +89,7 @@ class Scale:
 
 SCALES: Final = {
     "small": Scale("small", table_rows=20_000, batch_size=10_000, ops=60, repetitions=3),
-    "full": Scale("full", table_rows=1_000_000, batch_size=10_000, ops=400, repetitions=7),
+    "full": Scale("full", table_rows=1_000_000, batch_size=10_000, ops=400, repetitions=9),
 }
 
 

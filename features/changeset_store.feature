@@ -56,6 +56,19 @@ Feature: ChangeSet store
     Then the changesets of plan "plan-1" are "A, B"
     And changeset "B" of plan "plan-1" holds the entry for "b.txt"
 
+  Scenario: Entries read back are models of their own, validated on assignment
+    Given a started changeset "A" for plan "plan-1"
+    And I record into "A" for plan "plan-1"
+      | path  | operation |
+      | a.txt | create    |
+      | b.txt | create    |
+    When I read the entries of plan "plan-1" twice
+    And I set the path of the first entry of the first read to "c.txt"
+    Then the first entry of the first read has path "c.txt" and every field set
+    And the other entries of both reads are as recorded, every field set
+    And setting the path of the second entry of the first read to "../x" raises ValidationError
+    And emptying the fields set of the first read's entries leaves the second read's whole
+
   Scenario: An unknown plan has no changesets
     Then the changesets of plan "nobody" are ""
 

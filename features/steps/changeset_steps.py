@@ -8,6 +8,7 @@ from typing import Any
 
 from behave import given, then, when
 from behave.runner import Context
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from support import parse_types  # noqa: F401  (registers {name:Text})
@@ -200,6 +201,57 @@ def step_changesets_of_plan(context: Context, plan: str, names: str) -> None:
 def step_changeset_holds(context: Context, name: str, plan: str, path: str) -> None:
     by_id = {c.changeset_id: c for c in store(context).get_for_plan(plan)}
     assert [e.path for e in by_id[real_id(context, name)].entries] == [path]
+
+
+@when('I read the entries of plan "{plan}" twice')
+def step_read_twice(context: Context, plan: str) -> None:
+    context.reads = [
+        [entry for changeset in store(context).get_for_plan(plan) for entry in changeset.entries]
+        for _ in range(2)
+    ]
+
+
+@when('I set the path of the first entry of the first read to "{path}"')
+def step_set_path(context: Context, path: str) -> None:
+    context.reads[0][0].path = path
+
+
+def every_field_set(entry: ChangeEntry) -> bool:
+    return entry.model_fields_set == set(ChangeEntry.model_fields) and set(
+        entry.model_dump(exclude_unset=True)
+    ) == set(ChangeEntry.model_fields)
+
+
+@then('the first entry of the first read has path "{path}" and every field set')
+def step_first_changed(context: Context, path: str) -> None:
+    entry = context.reads[0][0]
+    assert entry.path == path and every_field_set(entry), (entry.path, entry.model_fields_set)
+
+
+@then("the other entries of both reads are as recorded, every field set")
+def step_others_unchanged(context: Context) -> None:
+    first, second = context.reads
+    assert [e.path for e in first[1:]] == ["b.txt"], [e.path for e in first]
+    assert [e.path for e in second] == ["a.txt", "b.txt"], [e.path for e in second]
+    assert all(every_field_set(e) for e in first + second)
+    assert second == recorded(context), (second, recorded(context))
+
+
+@then('setting the path of the second entry of the first read to "{path}" raises ValidationError')
+def step_invalid_assignment(context: Context, path: str) -> None:
+    entry = context.reads[0][1]
+    try:
+        entry.path = path
+    except ValidationError:
+        assert entry.path == "b.txt", entry.path
+    else:
+        raise AssertionError(f"assigning {path!r} was accepted")
+
+
+@then("emptying the fields set of the first read's entries leaves the second read's whole")
+def step_reads_share_nothing(context: Context) -> None:
+    context.reads[0][0].model_fields_set.clear()
+    assert all(every_field_set(e) for e in context.reads[1])
 
 
 @when('I summarize changeset "{name}"')

@@ -6,7 +6,7 @@ more than reading 100 rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, exists, insert, select
@@ -26,7 +26,7 @@ from cleveragents.infrastructure.database.models import (
     ChangeSetModel,
     ToolInvocationModel,
 )
-from cleveragents.infrastructure.database.trusted import from_trusted
+from cleveragents.infrastructure.database.trusted import from_trusted, trusted_builder
 
 ENTRIES = cast(Table, ChangeSetEntryModel.__table__)
 INVOCATIONS = cast(Table, ToolInvocationModel.__table__)
@@ -34,27 +34,32 @@ CHANGESETS = cast(Table, ChangeSetModel.__table__)
 CANCELLED = cast(Table, CancelledPlanModel.__table__)
 
 
+def entry_values(entry: ChangeEntry) -> tuple[Any, ...]:
+    """The row of ``entry``, in the order of ``ROW_FIELDS``."""
+    return (
+        entry.entry_id,
+        entry.changeset_id,
+        entry.plan_id,
+        entry.path,
+        _OPERATION_TEXT[entry.operation],
+        entry.old_path,
+        entry.before_hash,
+        entry.after_hash,
+        entry.diff,
+        entry.insertions,
+        entry.deletions,
+        entry.tool_invocation_id,
+        entry.metadata,
+        entry.created_at,
+        _KIND_TEXT[entry.kind],
+        entry.before_mode,
+        entry.after_mode,
+        entry.rolled_back_by,
+    )
+
+
 def entry_to_row(entry: ChangeEntry) -> dict[str, Any]:
-    return {
-        "entry_id": entry.entry_id,
-        "changeset_id": entry.changeset_id,
-        "plan_id": entry.plan_id,
-        "path": entry.path,
-        "operation": entry.operation.value,
-        "old_path": entry.old_path,
-        "before_hash": entry.before_hash,
-        "after_hash": entry.after_hash,
-        "diff": entry.diff,
-        "insertions": entry.insertions,
-        "deletions": entry.deletions,
-        "tool_invocation_id": entry.tool_invocation_id,
-        "entry_metadata": entry.metadata,
-        "created_at": entry.created_at,
-        "kind": entry.kind.value,
-        "before_mode": entry.before_mode,
-        "after_mode": entry.after_mode,
-        "rolled_back_by": entry.rolled_back_by,
-    }
+    return dict(zip(ROW_FIELDS, entry_values(entry), strict=True))
 
 
 _ENTRY_COLUMNS = [
@@ -80,55 +85,63 @@ _ENTRY_COLUMNS = [
 
 
 _OPERATIONS = {operation.value: operation for operation in ChangeOperation}
+_OPERATION_TEXT = {operation: operation.value for operation in ChangeOperation}
 
 
 _KINDS = {kind.value: kind for kind in EntryKind}
+_KIND_TEXT = {kind: kind.value for kind in EntryKind}
 
 
-def entry_to_domain(row: Sequence[Any]) -> ChangeEntry:
-    (
-        entry_id,
-        changeset_id,
-        plan_id,
-        path,
-        operation,
-        old_path,
-        before_hash,
-        after_hash,
-        diff,
-        insertions,
-        deletions,
-        tool_invocation_id,
-        metadata,
-        created_at,
-        kind,
-        before_mode,
-        after_mode,
-        rolled_back_by,
-    ) = row
-    return from_trusted(
-        ChangeEntry,
-        {
-            "entry_id": entry_id,
-            "changeset_id": changeset_id,
-            "plan_id": plan_id,
-            "path": path,
-            "operation": _OPERATIONS[operation],
-            "old_path": old_path,
-            "before_hash": before_hash,
-            "after_hash": after_hash,
-            "diff": diff,
-            "insertions": insertions,
-            "deletions": deletions,
-            "tool_invocation_id": tool_invocation_id,
-            "metadata": metadata,
-            "created_at": created_at,
-            "kind": _KINDS[kind],
-            "before_mode": before_mode,
-            "after_mode": after_mode,
-            "rolled_back_by": rolled_back_by,
-        },
-    )
+def entry_builder() -> Callable[[Sequence[Any]], ChangeEntry]:
+    """What makes the entries of one read from rows of ``_ENTRY_COLUMNS`` (rows that
+    were validated when they were written)."""
+    new_entry = trusted_builder(ChangeEntry)
+
+    def entry_to_domain(row: Sequence[Any]) -> ChangeEntry:
+        (
+            entry_id,
+            changeset_id,
+            plan_id,
+            path,
+            operation,
+            old_path,
+            before_hash,
+            after_hash,
+            diff,
+            insertions,
+            deletions,
+            tool_invocation_id,
+            metadata,
+            created_at,
+            kind,
+            before_mode,
+            after_mode,
+            rolled_back_by,
+        ) = row
+        return new_entry(
+            {
+                "entry_id": entry_id,
+                "changeset_id": changeset_id,
+                "plan_id": plan_id,
+                "path": path,
+                "operation": _OPERATIONS[operation],
+                "old_path": old_path,
+                "before_hash": before_hash,
+                "after_hash": after_hash,
+                "diff": diff,
+                "insertions": insertions,
+                "deletions": deletions,
+                "tool_invocation_id": tool_invocation_id,
+                "metadata": metadata,
+                "created_at": created_at,
+                "kind": _KINDS[kind],
+                "before_mode": before_mode,
+                "after_mode": after_mode,
+                "rolled_back_by": rolled_back_by,
+            }
+        )
+
+    return entry_to_domain
 
 
 def invocation_to_row(invocation: ToolInvocation) -> dict[str, Any]:
@@ -181,7 +194,7 @@ INVOCATION_QUERIES = {
 }
 
 
-_ROW_FIELDS = [column.name for column in _ENTRY_COLUMNS]
+ROW_FIELDS = tuple(column.name for column in _ENTRY_COLUMNS)
 
 
 _INVOCATION_FIELDS = [column.name for column in _INVOCATION_COLUMNS]
@@ -199,7 +212,7 @@ STARTED_QUERY = select(CHANGESETS.c.seq).where(
 )
 
 
-INSERT_ENTRY = insert(ENTRIES).values({name: bindparam(name) for name in _ROW_FIELDS})
+INSERT_ENTRY = insert(ENTRIES).values({name: bindparam(name) for name in ROW_FIELDS})
 
 
 PLAN_HEADERS_QUERY = (
@@ -228,8 +241,8 @@ def _insert_if_started(cast_json: bool) -> ReturningInsert[tuple[int]]:
     return (
         insert(ENTRIES)
         .from_select(
-            _ROW_FIELDS,
-            select(*[value(name) for name in _ROW_FIELDS]).where(
+            ROW_FIELDS,
+            select(*[value(name) for name in ROW_FIELDS]).where(
                 CHANGESETS.c.changeset_id == bindparam("changeset_id"),
                 CHANGESETS.c.plan_id == bindparam("plan_id"),
                 ~exists().where(CANCELLED.c.plan_id == bindparam("plan_id")),

@@ -25,9 +25,11 @@ from cleveragents.infrastructure.database.changeset_rows import (
     INSERT_IF_STARTED,
     INVOCATION_QUERIES,
     INVOCATIONS,
+    ROW_FIELDS,
     STARTED_QUERY,
-    entry_to_domain,
+    entry_builder,
     entry_to_row,
+    entry_values,
     invocation_to_domain,
     invocation_to_row,
 )
@@ -74,7 +76,7 @@ def record_entries(
             if not transaction.rows(STARTED_QUERY, target):
                 return False
             transaction.execute_many(
-                INSERT_ENTRY, [entry_to_row(entry) for entry in paced(entries)]
+                INSERT_ENTRY, ROW_FIELDS, [entry_values(entry) for entry in paced(entries)]
             )
             return True
 
@@ -160,8 +162,7 @@ def check_entries(entries: object) -> list[ChangeEntry]:
 
 
 def select_entries(statements: Rows, column: Any, value: str) -> list[ChangeEntry]:
-    rows = statements.rows(ENTRY_QUERIES[column.name], {"key": value})
-    return [entry_to_domain(row) for row in paced(rows)]
+    return statements.built(ENTRY_QUERIES[column.name], {"key": value}, entry_builder())
 
 
 def select_invocations(statements: Rows, column: Any, value: str) -> list[ToolInvocation]:

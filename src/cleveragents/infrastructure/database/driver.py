@@ -86,16 +86,39 @@ class CompiledStatement:
             parameters[index] = process(parameters[index])
         return parameters
 
-    def convert(self, rows: list[Any]) -> list[Sequence[Any]]:
-        if not self.results:
-            return rows
-        converted: list[Sequence[Any]] = []
+    def positional(
+        self, names: tuple[str, ...], rows: Sequence[Sequence[Any]]
+    ) -> Sequence[Sequence[Any]]:
+        """``rows`` of the values of parameters ``names`` (the statement's order), processed."""
+        if names != self.names or self.fixed:
+            raise ValueError(f"{self.sql!r} takes its parameters {self.names} by name")
+        binds = self.binds
+        processed: list[list[Any]] = []
+        append = processed.append
         for row in rows:
             values = list(row)
-            for index, process in self.results:
+            for index, process in binds:
                 values[index] = process(values[index])
-            converted.append(values)
-        return converted
+            append(values)
+        return processed
+
+    def build_all(self, rows: list[Any], build: Callable[[Sequence[Any]], T]) -> list[T]:
+        """``build`` of each row once processed: one pass, no list of processed rows."""
+        results = self.results
+        if not results:
+            return [build(row) for row in rows]
+        built: list[T] = []
+        append = built.append
+        for row in rows:
+            values = list(row)
+            for index, process in results:
+                values[index] = process(values[index])
+            append(build(values))
+        return built
+
+
+def _same(row: Sequence[Any]) -> Sequence[Any]:
+    return row
 
 
 def _processors(processors: Iterable[Processor | None]) -> tuple[tuple[int, Processor], ...]:
@@ -111,31 +134,41 @@ class DriverTransaction:
 
     def rows(self, statement: Executable, values: Mapping[str, Any]) -> list[Sequence[Any]]:
         """Every row ``statement`` returns for ``values``, processed like SQLAlchemy would."""
+        return self.built(statement, values, _same)
+
+    def built(
+        self, statement: Executable, values: Mapping[str, Any], build: Callable[[Sequence[Any]], T]
+    ) -> list[T]:
+        """``build`` of every row ``statement`` returns for ``values``, processed like
+        SQLAlchemy would."""
         compiled = self._driver.compiled(statement)
         parameters = compiled.parameters(values)
-        raw: list[Any] = []
+        built: list[T] = []
         try:
             cursor = self._cursor.execute(compiled.sql, parameters)
             if not is_paced():
-                return compiled.convert(cursor.fetchall())
+                return compiled.build_all(cursor.fetchall(), build)
             # In pieces, with pause points: see cleveragents._pacing.
             while piece := cursor.fetchmany(PIECE):
-                raw += compiled.convert(piece)
+                built += compiled.build_all(piece, build)
                 pause()
         except self._driver.dbapi_error as exc:
             raise self._driver.wrap(exc, compiled.sql, parameters) from exc
-        return raw
+        return built
 
-    def execute_many(self, statement: Executable, values: Sequence[Mapping[str, Any]]) -> None:
-        """Run ``statement`` once per item of ``values`` (the driver's ``executemany``).
+    def execute_many(
+        self, statement: Executable, names: tuple[str, ...], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Run ``statement`` once per row of ``rows`` (the driver's ``executemany``).
 
-        In pieces of the one transaction, with pause points between them.
+        Each row holds the values of the bind parameters ``names``, in that order,
+        which must be the order the statement takes them in. In pieces of the one
+        transaction, with pause points between them.
         """
         compiled = self._driver.compiled(statement)
         try:
-            for piece in pieces(values):
-                parameters = [compiled.parameters(item) for item in piece]
-                self._cursor.executemany(compiled.sql, parameters)
+            for piece in pieces(rows):
+                self._cursor.executemany(compiled.sql, compiled.positional(names, piece))
         except self._driver.dbapi_error as exc:
             raise self._driver.wrap(exc, compiled.sql, None) from exc
 

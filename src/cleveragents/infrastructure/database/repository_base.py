@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from cleveragents._pacing import PIECE, is_paced, pause
+from cleveragents._pacing import PIECE, is_paced, paced, pause
 from cleveragents.infrastructure.database.driver import SqliteDriver
 from cleveragents.infrastructure.database.session import (
     SessionFactory,
@@ -29,6 +29,12 @@ class Rows(Protocol):
     """Runs one statement of the current transaction and returns its rows."""
 
     def rows(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Sequence[Any]]: ...
+
+    def built(
+        self, statement: Executable, values: Mapping[str, Any], build: Callable[[Sequence[Any]], T]
+    ) -> list[T]:
+        """``build`` of each row, in one pass over the rows."""
+        ...
 
 
 class SessionRows:
@@ -46,6 +52,11 @@ class SessionRows:
             rows += piece
             pause()
         return rows
+
+    def built(
+        self, statement: Executable, values: Mapping[str, Any], build: Callable[[Sequence[Any]], T]
+    ) -> list[T]:
+        return [build(row) for row in paced(self.rows(statement, values))]
 
 
 class Repository:
