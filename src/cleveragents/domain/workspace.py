@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
 from cleveragents.domain.models.core.change import EntryKind
-from cleveragents.domain.models.core.checkpoint import FileKind, ManifestEntry
+from cleveragents.domain.models.core.checkpoint import FileKind, IndexedManifest, ManifestEntry
 
 # --- names the library keeps for itself at the top of a tree -------------------------------
 
@@ -145,6 +145,34 @@ class Scan:
         """The stat cache to hand to the next scan of the same tree: a JSON object by path."""
         rows = ",".join(found.cache_row() for found in self.files.values())
         return f"{{{rows}}}".encode()
+
+
+class ScanManifest(IndexedManifest):
+    """A scan's files as its snapshot's manifest, without copying them.
+
+    ``total_size`` is given by the caller, who keeps it up to date from the previous
+    snapshot's (see ``application.services.snapshot_write``).
+    """
+
+    def __init__(self, files: Mapping[str, ScannedFile], total_size: int) -> None:
+        self._files = files
+        self._total_size = total_size
+
+    @property
+    def total_size(self) -> int:
+        """The sum of the entries' sizes."""
+        return self._total_size
+
+    def entry(self, path: str) -> ManifestEntry | None:
+        """The entry at ``path``, or None."""
+        found = self._files.get(path)
+        return None if found is None else found.entry
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __iter__(self) -> Iterator[ManifestEntry]:
+        return (found.entry for found in self._files.values())
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from cleveragents.application.ports import default_workspace
 from cleveragents.application.services.checkpoint_diff import CheckpointDiff, diff_checkpoints
 from cleveragents.application.services.checkpoint_verify import verify
-from cleveragents.application.services.sandbox_memory import Baseline, Remembered, SandboxMemory
+from cleveragents.application.services.sandbox_memory import Remembered, SandboxMemory
 from cleveragents.application.services.sandbox_states import (
     current_state,
     stored_baseline,
@@ -218,14 +218,13 @@ class CheckpointService:
                     watcher=watcher,
                     progress=progress,
                 )
-            created, lag = persist(
+            created, baseline = persist(
                 self._repository, details, parent, previous, found, progress=progress
             )
         except BaseException:
             if watcher is not None:  # what it reported is in no checkpoint: start over
                 watcher.close()
             raise
-        baseline = Baseline(created.checkpoint_id, found, lag)
         self._memory.remember(key, Remembered(str(root), baseline, watcher))
         return created
 

@@ -24,7 +24,7 @@ from cleveragents.domain.models.core.checkpoint import (
     diff_hash,
 )
 from cleveragents.domain.progress import Progress, Stage
-from cleveragents.domain.workspace import Scan
+from cleveragents.domain.workspace import Scan, ScanManifest
 
 _log = get_logger(__name__)
 
@@ -52,11 +52,14 @@ def persist(
     found: Scan,
     *,
     progress: Progress | None = None,
-) -> tuple[Checkpoint, int]:
-    """Write the snapshot; returns the checkpoint and its stat-cache lag.
+) -> tuple[Checkpoint, Baseline]:
+    """Write the snapshot; returns the checkpoint and the baseline it is for the next one.
 
-    ``progress`` hears the ``store`` stage: the new contents, written in one
-    transaction (reported at its start and its end).
+    After a watcher's scan, everything here follows the touched paths, not the
+    tree: the manifest is the scan's files themselves (:class:`ScanManifest`), and
+    the repository applies the diff to the tree index it kept. ``progress`` hears
+    the ``store`` stage: the new contents, written in one transaction (reported at
+    its start and its end).
     """
     diff, blobs, reused, restated = snapshot_diff(previous.scan if previous else None, found)
     # A full walk always writes the stat cache; a watcher's report only when the
@@ -79,8 +82,9 @@ def persist(
             },
         ),
     )
+    total_size = _total_size(previous, found)
     content = SnapshotContent(
-        manifest=[f.entry for f in found.files.values()],
+        manifest=ScanManifest(found.files, total_size),
         diff=diff,
         blobs=blobs,
         stat_cache=None if lag else found.cache_bytes(),
@@ -92,8 +96,12 @@ def persist(
     try:
         created = repository.create(checkpoint, content)
     finally:
-        for now in found.files.values():
-            now.content = None  # stored now (or not at all): never kept in memory
+        # Stored now (or not at all): never kept in memory. Only a touched path can hold any.
+        holders = found.files.keys() if found.touched is None else found.touched
+        for path in holders:
+            now = found.files.get(path)
+            if now is not None:
+                now.content = None
     _log.info(
         "checkpoint.snapshot",
         plan_id=details.plan_id,
@@ -103,4 +111,19 @@ def persist(
         new_blobs=len(blobs),
     )
     storing.finish()
-    return created, lag
+    return created, Baseline(created.checkpoint_id, found, lag, total_size)
+
+
+def _total_size(previous: Baseline | None, found: Scan) -> int:
+    """The sum of the scan's file sizes: the previous one's, changed along the touched paths."""
+    if previous is None or previous.total_size is None or found.touched is None:
+        return sum(each.entry.size for each in found.files.values())
+    before, now = previous.scan.files, found.files
+    total = previous.total_size
+    for path in found.touched:
+        old, new = before.get(path), now.get(path)
+        if old is not new:
+            total += (new.entry.size if new is not None else 0) - (
+                old.entry.size if old is not None else 0
+            )
+    return total

@@ -130,6 +130,7 @@ class CheckpointRepository(CheckpointRetention):
             if content is not None:
                 index, trees = self._trees(checkpoint.plan_id, content)
                 root = index.root
+                total_size = index.total_size
                 objects = {digest: (TREE, data) for digest, data in trees.items()}
                 for digest, data in content.blobs.items():
                     objects.setdefault(digest, (BLOB, data))
