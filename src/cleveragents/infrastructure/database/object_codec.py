@@ -26,6 +26,8 @@ from cleveragents.domain.models.core.checkpoint import (
 # benchmark workspace, for about a second more of compression on a first snapshot.
 COMPRESSION_LEVEL: Final = 6
 DELTA_MARK: Final = b"\x00"
+# Objects that add up to at most this many bytes are compressed on the calling thread.
+_INLINE_BYTES: Final = 256 * 1024
 
 
 def pack_object(data: bytes, base: tuple[str, bytes] | None = None) -> bytes:
@@ -52,6 +54,9 @@ def compress(
         pause()  # see cleveragents._pacing
         return pack_object(items[key], deltas.get(key))
 
+    if sum(len(data) for data in items.values()) <= _INLINE_BYTES:
+        # A few small objects (a watched snapshot's): handing them to threads costs more.
+        return [(key, len(items[key]), pack_one(key)) for key in keys]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         packed = pool.map(carried(pack_one), keys)
         return [(key, len(items[key]), data) for key, data in zip(keys, packed, strict=True)]
