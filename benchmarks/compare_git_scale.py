@@ -87,8 +87,9 @@ def build_tree(root: Path, files: int, seed: int = SEED) -> Workspace:
     rng = random.Random(seed)
     pool = _line_pool(rng)
     leaves = max(1, files // FILES_PER_FOLDER)
+    per = SUBFOLDERS * SUBFOLDERS
     folders = [
-        f"pkg_{n // (SUBFOLDERS * SUBFOLDERS):03d}/mod_{n // SUBFOLDERS % SUBFOLDERS}/part_{n % SUBFOLDERS}"
+        f"pkg_{n // per:03d}/mod_{n // SUBFOLDERS % SUBFOLDERS}/part_{n % SUBFOLDERS}"
         for n in range(leaves)
     ]
     suffixes = (".py", ".py", ".py", ".md", ".json", ".toml")
@@ -182,9 +183,7 @@ def measure(files: int, steps: int, folder: Path) -> Measured:
 
 def report(results: Sequence[Measured]) -> list[str]:
     """Print the table; returns the targets missed at JUDGED_FILES files."""
-    header = (
-        f"{'files':>7} {'side':<10} {'median':>9} {'best':>9} {'ratio to git':>13}  target"
-    )
+    header = f"{'files':>7} {'side':<10} {'median':>9} {'best':>9} {'ratio to git':>13}  target"
     print(header)
     print("-" * len(header))
     missed = []

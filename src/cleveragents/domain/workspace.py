@@ -133,13 +133,26 @@ class ScannedFile:
 class Scan:
     """The result of one scan of a tree."""
 
+    def previous_entries(self, previous: Scan | None) -> Mapping[str, ScannedFile | None]:
+        """What ``previous`` (the scan this one started from) held at this scan's touched paths."""
+        if self.before is not None:
+            return self.before
+        return previous.files if previous is not None else {}
+
     files: dict[str, ScannedFile]
     started_ns: int
     skipped: list[str] = field(default_factory=list)
     # Files with more than one hard link: a write through another name is not reported.
     linked: set[str] = field(default_factory=set)
-    # The paths a watcher's scan looked at again (see ``rescan``); None after a walk.
+    # The paths that may differ from the previous scan's (the others hold the very same
+    # ``ScannedFile``): a watcher's scan names what it looked at again, a walk what it
+    # read, added or found gone. None: unknown (every path is compared).
     touched: set[str] | None = None
+    # True after a walk of the whole tree (not a watcher's scan).
+    walked: bool = False
+    # A watcher's scan: the previous scan's entries at the touched paths (None: absent),
+    # kept because the previous scan's table may have been updated in place.
+    before: dict[str, ScannedFile | None] | None = None
 
     def cache_bytes(self) -> bytes:
         """The stat cache to hand to the next scan of the same tree: a JSON object by path."""

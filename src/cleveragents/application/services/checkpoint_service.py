@@ -203,6 +203,7 @@ class CheckpointService:
                     watcher,
                     trusted=remembered.trusted,
                     progress=progress,
+                    in_place=True,  # the memory was taken out: this snapshot owns its scan
                 )
             if found is None:
                 if watcher is not None:

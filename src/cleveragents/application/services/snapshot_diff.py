@@ -25,7 +25,7 @@ def snapshot_diff(
     of either scan is compared. A path whose scan kept the previous entry (the same
     object: its stat data did not change) is unchanged without a look.
     """
-    before = previous.files if previous is not None else {}
+    before = found.previous_entries(previous)
     files = found.files
     diff: list[DiffEntry] = []
     blobs: dict[str, bytes] = {}
@@ -50,10 +50,10 @@ def snapshot_diff(
             blobs[now.entry.sha256] = now.content
         elif now.verified and now.entry.kind in STORED_KINDS:
             reused.add(now.entry.sha256)
-    if found.touched is None and blobs:
-        # Content the baseline has is stored already (a watcher's few files are left
-        # to the repository's own lookup).
-        stored = {f.entry.sha256 for f in before.values()}
+    if blobs:
+        # A file read again with the content it had is stored already (the baseline's);
+        # content that moved between paths is left to the repository's own lookup.
+        stored = {old.entry.sha256 for path in paths if (old := before.get(path)) is not None}
         blobs = {digest: data for digest, data in blobs.items() if digest not in stored}
     diff.sort(key=lambda entry: entry.shown_path)
     return diff, blobs, reused, restated

@@ -65,7 +65,7 @@ def persist(
     # A full walk always writes the stat cache; a watcher's report only when the
     # cache has fallen CACHE_LAG_LIMIT files behind.
     lag = (previous.cache_lag if previous else 0) + restated
-    if found.touched is None or lag > CACHE_LAG_LIMIT:
+    if found.walked or found.touched is None or lag > CACHE_LAG_LIMIT:
         lag = 0
     checkpoint = Checkpoint(
         plan_id=details.plan_id,
@@ -118,7 +118,7 @@ def _total_size(previous: Baseline | None, found: Scan) -> int:
     """The sum of the scan's file sizes: the previous one's, changed along the touched paths."""
     if previous is None or previous.total_size is None or found.touched is None:
         return sum(each.entry.size for each in found.files.values())
-    before, now = previous.scan.files, found.files
+    before, now = found.previous_entries(previous.scan), found.files
     total = previous.total_size
     for path in found.touched:
         old, new = before.get(path), now.get(path)

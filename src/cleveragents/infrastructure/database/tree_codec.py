@@ -218,7 +218,7 @@ class TreeIndex:
 
 
 def _says(change: DiffEntry, entry: ManifestEntry) -> bool:
-    """True when the diff's entry puts ``entry`` at its path (content; kind and mode if recorded)."""
+    """True when the diff's entry puts ``entry`` at its path (content; kind, mode if recorded)."""
     return (
         change.sha256 == entry.sha256
         and change.kind in (None, entry.kind)
