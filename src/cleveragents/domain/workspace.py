@@ -148,8 +148,6 @@ class Scan:
     # ``ScannedFile``): a watcher's scan names what it looked at again, a walk what it
     # read, added or found gone. None: unknown (every path is compared).
     touched: set[str] | None = None
-    # True after a walk of the whole tree (not a watcher's scan).
-    walked: bool = False
     # A watcher's scan: the previous scan's entries at the touched paths (None: absent),
     # kept because the previous scan's table may have been updated in place.
     before: dict[str, ScannedFile | None] | None = None

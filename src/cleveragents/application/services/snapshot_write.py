@@ -28,8 +28,8 @@ from cleveragents.domain.workspace import Scan, ScanManifest
 
 _log = get_logger(__name__)
 
-# A snapshot made from a watcher's report rewrites the stat cache only when this many
-# files changed since it was written: a new process re-reads just those files.
+# A snapshot that has a baseline rewrites the stat cache only when this many files
+# changed since it was written: a new process re-reads just those files.
 CACHE_LAG_LIMIT = 1000
 
 
@@ -62,10 +62,10 @@ def persist(
     its start and its end).
     """
     diff, blobs, reused, restated = snapshot_diff(previous.scan if previous else None, found)
-    # A full walk always writes the stat cache; a watcher's report only when the
-    # cache has fallen CACHE_LAG_LIMIT files behind.
+    # The first snapshot writes the stat cache; the next ones (a walk's or a watcher's)
+    # only when it has fallen CACHE_LAG_LIMIT files behind: writing it costs the tree.
     lag = (previous.cache_lag if previous else 0) + restated
-    if found.walked or found.touched is None or lag > CACHE_LAG_LIMIT:
+    if previous is None or found.touched is None or lag > CACHE_LAG_LIMIT:
         lag = 0
     checkpoint = Checkpoint(
         plan_id=details.plan_id,

@@ -116,9 +116,9 @@ class TreeIndex:
 
         The diff must take this index's manifest to ``content.manifest``. That is
         checked, and on any difference the index must be thrown away and built from
-        the manifest. An :class:`IndexedManifest` (a scan's) is checked where the
-        diff changed it and by its length: the work follows the diff, not the tree.
-        A plain list is compared whole.
+        the manifest. An :class:`IndexedManifest` (a scan's, made with its diff) is
+        checked where the diff changed it, by its length and by its total size: the
+        work follows the diff, not the tree. A plain list is compared whole.
         """
         manifest = content.manifest
         indexed = manifest if isinstance(manifest, IndexedManifest) else None
@@ -149,6 +149,8 @@ class TreeIndex:
             files[entry.path] = entry
             self.total_size += entry.size
         if len(files) != len(manifest):
+            return None
+        if indexed is not None and self.total_size != indexed.total_size:
             return None
         if indexed is None:
             for entry in manifest:

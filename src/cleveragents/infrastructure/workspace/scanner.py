@@ -207,7 +207,6 @@ def scan(
     renewed = _settle(found, walked, known, previous_started_ns, settings, keep_content, looked)
     # Every other path holds the very object it had in ``previous``.
     found.touched = renewed | (known.keys() - found.files.keys())
-    found.walked = True
     return found
 
 
