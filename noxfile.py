@@ -36,6 +36,7 @@ ASV_CONFIG = ROOT / "asv.conf.json"
 COMPARE_SQLITE = ROOT / "benchmarks" / "compare_sqlite.py"
 COMPARE_GIT = ROOT / "benchmarks" / "compare_git.py"
 COMPARE_GIT_HISTORY = ROOT / "benchmarks" / "compare_git_history.py"
+COMPARE_GIT_SCALE = ROOT / "benchmarks" / "compare_git_scale.py"
 COMPARE_ERRORS = ROOT / "benchmarks" / "compare_errors.py"
 AIO_HEARTBEAT = ROOT / "benchmarks" / "aio_heartbeat.py"
 LINT_TARGETS = ("src", "features", "benchmarks", "tools", "noxfile.py", "alembic")
@@ -426,6 +427,9 @@ def benchmarks(session: nox.Session) -> None:
     if COMPARE_GIT_HISTORY.exists():
         _require_git(session)
         session.run("python", str(COMPARE_GIT_HISTORY), "--scale", "small", env=env)
+    if COMPARE_GIT_SCALE.exists():
+        _require_git(session)
+        session.run("python", str(COMPARE_GIT_SCALE), "--scale", "small", env=env)
     if COMPARE_ERRORS.exists():
         session.run("python", str(COMPARE_ERRORS), "--scale", "small", env=env)
     if AIO_HEARTBEAT.exists():
@@ -459,6 +463,8 @@ def benchmarks_full(session: nox.Session) -> None:
     if COMPARE_GIT_HISTORY.exists():
         _require_git(session)
         session.run("python", str(COMPARE_GIT_HISTORY), "--scale", "full", env=env)
+    if COMPARE_GIT_SCALE.exists():
+        session.run("python", str(COMPARE_GIT_SCALE), "--scale", "full", env=env)
     if COMPARE_ERRORS.exists():
         session.run("python", str(COMPARE_ERRORS), "--scale", "full", env=env)
     if AIO_HEARTBEAT.exists():
@@ -496,6 +502,19 @@ def compare_git_history(session: nox.Session) -> None:
     _require_git(session)
     args = session.posargs or ["--scale", "full", "--check"]
     session.run("python", str(COMPARE_GIT_HISTORY), *args)
+
+
+@nox.session(python=PYTHON)
+def compare_git_scale(session: nox.Session) -> None:
+    """Watched and unwatched incremental snapshots against git at 10k and 50k files.
+
+    Full scale, exit 1 on a miss. Not a default session; extra args replace the
+    default ones, e.g. ``nox -s compare_git_scale -- --scale small``.
+    """
+    session.install("-e", ".")
+    _require_git(session)
+    args = session.posargs or ["--scale", "full", "--check"]
+    session.run("python", str(COMPARE_GIT_SCALE), *args)
 
 
 @nox.session(python=PYTHON)
