@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
@@ -129,6 +129,57 @@ class ScannedFile:
         return self.row
 
 
+class FolderIndex:
+    """A scan's paths by the folder that holds them, to find what is below a folder
+    without going through every path. Each folder on the way is a child of its own
+    folder ("" is the top)."""
+
+    def __init__(self, paths: Iterable[str] = ()) -> None:
+        self._children: dict[str, set[str]] = {}
+        for path in paths:
+            self.add(path)
+
+    def add(self, path: str) -> None:
+        """``path`` is in the scan now (the folders above it too)."""
+        children = self._children
+        while True:
+            parent = path.rpartition("/")[0]
+            names = children.get(parent)
+            if names is not None:
+                names.add(path)
+                return
+            children[parent] = {path}
+            if not parent:
+                return
+            path = parent
+
+    def remove(self, path: str) -> None:
+        """``path`` is gone from the scan (and each folder above it left empty)."""
+        children = self._children
+        while path:
+            parent = path.rpartition("/")[0]
+            names = children.get(parent)
+            if names is None:
+                return
+            names.discard(path)
+            if names or not parent:
+                return
+            del children[parent]
+            path = parent
+
+    def below(self, folder: str, files: Mapping[str, object]) -> list[str]:
+        """The paths of ``files`` at ``folder`` or below it."""
+        found = [folder] if folder in files else []
+        stack = [folder]
+        while stack:
+            for child in self._children.get(stack.pop(), ()):
+                if child in files:
+                    found.append(child)
+                if child in self._children:
+                    stack.append(child)
+        return found
+
+
 @dataclass
 class Scan:
     """The result of one scan of a tree."""
@@ -151,6 +202,9 @@ class Scan:
     # A watcher's scan: the previous scan's entries at the touched paths (None: absent),
     # kept because the previous scan's table may have been updated in place.
     before: dict[str, ScannedFile | None] | None = None
+    # Built when a watcher's scan first needs the paths below a folder; kept up to date
+    # by the scans that update this one in place.
+    folders: FolderIndex | None = None
 
     def cache_bytes(self) -> bytes:
         """The stat cache to hand to the next scan of the same tree: a JSON object by path."""

@@ -30,6 +30,7 @@ from cleveragents.domain.workspace import (
     NEW_PREFIX,
     OWN_PREFIXES,
     Changes,
+    FolderIndex,
     Scan,
     ScannedFile,
     ScanSettings,
@@ -139,7 +140,7 @@ def _walk(
                 elif item.is_file(follow_symlinks=False) or item.is_symlink():
                     yield relative, f"{folder}/{name}", item.stat(follow_symlinks=False)
             if not entries and prefix:
-                yield prefix[:-1], folder, os.fstat(fd)
+                yield prefix[:-1], folder, os.lstat(folder)
         finally:
             os.close(fd)
 
@@ -267,9 +268,17 @@ def rescan(
     walked: list[tuple[str, str, os.stat_result]] = []
     folders = sorted(f for f in changes.folders | ruled.folders if not git_internal(f))
     fresh = [f for i, f in enumerate(folders) if not _below_any(f, folders[:i])]
+    index: FolderIndex | None = None
+    if in_place and fresh:
+        index = previous.folders = previous.folders or FolderIndex(files)
     for folder in fresh:
         below = f"{folder}/"
-        for path in [p for p in files if p.startswith(below) or p == folder]:
+        gone = (
+            index.below(folder, files)
+            if index is not None
+            else [p for p in files if p.startswith(below) or p == folder]
+        )
+        for path in gone:
             note(path)
             del files[path]
             touched.add(path)
@@ -311,6 +320,14 @@ def rescan(
         known.update((path, file) for path, file in trusted.items() if file is not None)
     looked = Stage(progress, "scan", len(walked))
     _settle(found, walked, known, previous.started_ns, settings, keep_content, looked)
+    if in_place and previous.folders is not None:
+        # ``before`` names every path that changed: the index follows them alone.
+        for path, old in before.items():
+            if old is None and path in files:
+                previous.folders.add(path)
+            elif old is not None and path not in files:
+                previous.folders.remove(path)
+        found.folders = previous.folders
     return found
 
 
