@@ -40,15 +40,14 @@ from cleveragents.domain.workspace import (
 from cleveragents.domain.workspace_ports import Watcher
 from cleveragents.infrastructure.workspace.ignore_rules import (
     INFO_FOLDERS,
-    RULES_FILE,
     IgnoreRules,
-    Layers,
     RuleChanges,
     git_internal,
     rules_changed,
 )
 from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, link_target
 from cleveragents.infrastructure.workspace.stat_cache import load_cache, manifest_entry
+from cleveragents.infrastructure.workspace.tree_walk import walk
 
 # The scan's data types live in the domain (the application keeps scans); they are
 # still importable from here.
@@ -75,74 +74,8 @@ _log = get_logger(__name__)
 # Reading and hashing in threads pays off only for more than a few small files.
 _THREADS_FROM_FILES: Final = 16
 _THREADS_FROM_BYTES: Final = 8 * 1024 * 1024
-_FOLDER_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
 # The walk reports its progress (and lets a paced caller's loop run) this often.
 _WALK_PIECE: Final = 256
-
-
-def _walk(
-    start: tuple[str, str],
-    rules: IgnoreRules,
-    skipped: list[str],
-    watcher: Watcher | None = None,
-) -> Iterator[tuple[str, str, os.stat_result]]:
-    """(relative POSIX path, absolute path, lstat) of every file, symlink and empty folder.
-
-    ``start`` is (relative prefix, absolute path) of the folder to walk. Symlinks are
-    never followed; ``DirEntry`` gives the kind of most entries without a system
-    call, so each file costs one ``lstat``. A folder that holds nothing at all (not
-    even an ignored file) is yielded itself. A ``watcher`` watches each folder
-    before it is listed, so no change after the listing goes unreported. Each
-    folder's ``.gitignore`` is read when the folder is entered; an ignored folder
-    is not entered (see :mod:`.ignore_rules`).
-    """
-    prefix, folder = start
-    stack: list[tuple[str, str, Layers | None]] = [(prefix, folder, None)]
-    while stack:
-        prefix, folder, inherited = stack.pop()
-        if watcher is not None:
-            watcher.watch(prefix, folder)
-        # Listed and stat'ed through the folder's descriptor: each lstat resolves one
-        # name, not the whole path again.
-        fd = os.open(folder, _FOLDER_FLAGS)
-        try:
-            with os.scandir(fd) as listing:
-                entries = list(listing)
-            if inherited is None:
-                layers = rules.layers_in(prefix)
-            else:
-                has_rules = rules.gitignore and any(item.name == RULES_FILE for item in entries)
-                layers = rules.enter(prefix, inherited, listed=has_rules)
-            for item in entries:
-                name = item.name
-                if not name.isascii():
-                    try:
-                        name.encode("utf-8")
-                    except UnicodeEncodeError:
-                        shown = os.fsencode(f"{folder}/{name}").decode("utf-8", "backslashreplace")
-                        skipped.append(shown)
-                        _log.warning("snapshot.skipped_name", path=shown, reason="not valid UTF-8")
-                        continue
-                if "\\" in name:
-                    # A workspace path cannot hold one: such a file could never be restored.
-                    shown = f"{folder}/{name}"
-                    skipped.append(shown)
-                    _log.warning("snapshot.skipped_name", path=shown, reason="backslash")
-                    continue
-                relative = f"{prefix}{name}"
-                if name.startswith(NEW_PREFIX) or (not prefix and name.startswith(OWN_PREFIXES)):
-                    continue
-                is_dir = item.is_dir(follow_symlinks=False)
-                if (layers or name in ALWAYS_EXCLUDED) and rules.ignored(relative, is_dir, layers):
-                    continue
-                if is_dir:
-                    stack.append((f"{relative}/", f"{folder}/{name}", layers))
-                elif item.is_file(follow_symlinks=False) or item.is_symlink():
-                    yield relative, f"{folder}/{name}", item.stat(follow_symlinks=False)
-            if not entries and prefix:
-                yield prefix[:-1], folder, os.lstat(folder)
-        finally:
-            os.close(fd)
 
 
 def _read(path: str, info: os.stat_result, limit: int) -> tuple[str, bytes | None, FileKind]:
@@ -162,7 +95,7 @@ def _read(path: str, info: os.stat_result, limit: int) -> tuple[str, bytes | Non
 
 
 def _acceptable(relative: str, rules: IgnoreRules, skipped: list[str], *, is_dir: bool) -> bool:
-    """The checks :func:`_walk` makes of a name, for one path reported by a watcher."""
+    """The checks :func:`.tree_walk.walk` makes of a name, for one path reported by a watcher."""
     if "\\" in relative:
         skipped.append(relative)
         _log.warning("snapshot.skipped_name", path=relative, reason="backslash")
@@ -202,7 +135,7 @@ def scan(
     if watcher is not None and settings.gitignore:
         _watch_git_folders(watcher, top)
     rules = IgnoreRules(top, settings.excludes, gitignore=settings.gitignore)
-    walked = _walk(("", top), rules, found.skipped, watcher)
+    walked = walk(("", top), rules, found.skipped, watcher)
     looked = Stage(progress, "scan")
     known = previous or {}
     renewed = _settle(found, walked, known, previous_started_ns, settings, keep_content, looked)
@@ -287,7 +220,7 @@ def rescan(
             root, folder
         ):
             continue
-        walked.extend(_walk((below, absolute), rules, found.skipped, watcher))
+        walked.extend(walk((below, absolute), rules, found.skipped, watcher))
     guard = SafeRoot(root)
     for path in sorted(changes.files | previous.linked):
         if git_internal(path):
