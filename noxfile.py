@@ -37,6 +37,7 @@ COMPARE_SQLITE = ROOT / "benchmarks" / "compare_sqlite.py"
 COMPARE_GIT = ROOT / "benchmarks" / "compare_git.py"
 COMPARE_GIT_HISTORY = ROOT / "benchmarks" / "compare_git_history.py"
 COMPARE_GIT_STORAGE = ROOT / "benchmarks" / "compare_git_storage.py"
+COMPARE_GIT_SCALE = ROOT / "benchmarks" / "compare_git_scale.py"
 COMPARE_ERRORS = ROOT / "benchmarks" / "compare_errors.py"
 AIO_HEARTBEAT = ROOT / "benchmarks" / "aio_heartbeat.py"
 MEMORY_PEAK = ROOT / "benchmarks" / "memory_peak.py"
@@ -431,6 +432,9 @@ def benchmarks(session: nox.Session) -> None:
     if COMPARE_GIT_STORAGE.exists():
         _require_git(session)
         session.run("python", str(COMPARE_GIT_STORAGE), "--scale", "small", env=env)
+    if COMPARE_GIT_SCALE.exists():
+        _require_git(session)
+        session.run("python", str(COMPARE_GIT_SCALE), "--scale", "small", env=env)
     if COMPARE_ERRORS.exists():
         session.run("python", str(COMPARE_ERRORS), "--scale", "small", env=env)
     if AIO_HEARTBEAT.exists():
@@ -469,6 +473,8 @@ def benchmarks_full(session: nox.Session) -> None:
     if COMPARE_GIT_STORAGE.exists():
         _require_git(session)
         session.run("python", str(COMPARE_GIT_STORAGE), "--scale", "full", env=env)
+    if COMPARE_GIT_SCALE.exists():
+        session.run("python", str(COMPARE_GIT_SCALE), "--scale", "full", env=env)
     if COMPARE_ERRORS.exists():
         session.run("python", str(COMPARE_ERRORS), "--scale", "full", env=env)
     if AIO_HEARTBEAT.exists():
@@ -534,6 +540,19 @@ def compare_git_history(session: nox.Session) -> None:
     _require_git(session)
     args = session.posargs or ["--scale", "full", "--check"]
     session.run("python", str(COMPARE_GIT_HISTORY), *args)
+
+
+@nox.session(python=PYTHON)
+def compare_git_scale(session: nox.Session) -> None:
+    """Watched and unwatched incremental snapshots against git at 10k and 50k files.
+
+    Full scale, exit 1 on a miss. Not a default session; extra args replace the
+    default ones, e.g. ``nox -s compare_git_scale -- --scale small``.
+    """
+    session.install("-e", ".")
+    _require_git(session)
+    args = session.posargs or ["--scale", "full", "--check"]
+    session.run("python", str(COMPARE_GIT_SCALE), *args)
 
 
 @nox.session(python=PYTHON)

@@ -145,3 +145,17 @@ Feature: Watching the sandbox between snapshots
 
   Scenario: A tree index updated by a snapshot's diff holds the trees built from its whole manifest
     Then for random manifests, updating a tree index by the diff gives the trees built anew
+
+  Scenario: Watched snapshots of a tree with many folders are what walks and git find
+    Given a sandbox of 400 files in 40 folders
+    When both a watching and a walking service snapshot the sandbox after each of 5 rounds
+    Then every watched snapshot has the manifest, diff paths and diff hash of the walked one
+    And the watching service walked the sandbox only for its first snapshot
+    And no snapshot after the first ones built its tree index anew
+    And the last watched snapshot holds what git's write-tree of the sandbox holds
+
+  Scenario: A scan's manifest reads like the list of its entries
+    Then a scan's manifest reads like the list of its entries
+
+  Scenario: A tree index updated through a scan's manifest holds the trees built anew
+    Then for random manifests, a scan's manifest updates a tree index as its whole list would

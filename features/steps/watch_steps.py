@@ -99,7 +99,7 @@ def step_change(context: Context, change: str) -> None:
 @when('I snapshot the sandbox for plan "{plan}" while recording the walks')
 def step_snapshot_walks(context: Context, plan: str) -> None:
     context.walks = []
-    snapshot_probing(context, plan, "_walk", lambda args: context.walks.append(args[0][0]))
+    snapshot_probing(context, plan, "walk", lambda args: context.walks.append(args[0][0]))
 
 
 @then("the snapshot walked nothing")

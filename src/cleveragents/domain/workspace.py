@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
 from cleveragents.domain.models.core.change import EntryKind
-from cleveragents.domain.models.core.checkpoint import FileKind, ManifestEntry
+from cleveragents.domain.models.core.checkpoint import FileKind, IndexedManifest, ManifestEntry
 
 # --- names the library keeps for itself at the top of a tree -------------------------------
 
@@ -130,22 +130,115 @@ class ScannedFile:
         return self.row
 
 
+class FolderIndex:
+    """A scan's paths by the folder that holds them, to find what is below a folder
+    without going through every path. Each folder on the way is a child of its own
+    folder ("" is the top)."""
+
+    def __init__(self, paths: Iterable[str] = ()) -> None:
+        self._children: dict[str, set[str]] = {}
+        for path in paths:
+            self.add(path)
+
+    def add(self, path: str) -> None:
+        """``path`` is in the scan now (the folders above it too)."""
+        children = self._children
+        while True:
+            parent = path.rpartition("/")[0]
+            names = children.get(parent)
+            if names is not None:
+                names.add(path)
+                return
+            children[parent] = {path}
+            if not parent:
+                return
+            path = parent
+
+    def remove(self, path: str) -> None:
+        """``path`` is gone from the scan (and each folder above it left empty)."""
+        children = self._children
+        while path:
+            parent = path.rpartition("/")[0]
+            names = children.get(parent)
+            if names is None:
+                return
+            names.discard(path)
+            if names or not parent:
+                return
+            del children[parent]
+            path = parent
+
+    def below(self, folder: str, files: Mapping[str, object]) -> list[str]:
+        """The paths of ``files`` at ``folder`` or below it."""
+        found = [folder] if folder in files else []
+        stack = [folder]
+        while stack:
+            for child in self._children.get(stack.pop(), ()):
+                if child in files:
+                    found.append(child)
+                if child in self._children:
+                    stack.append(child)
+        return found
+
+
 @dataclass
 class Scan:
     """The result of one scan of a tree."""
+
+    def previous_entries(self, previous: Scan | None) -> Mapping[str, ScannedFile | None]:
+        """What ``previous`` (the scan this one started from) held at this scan's touched paths."""
+        if self.before is not None:
+            return self.before
+        return previous.files if previous is not None else {}
 
     files: dict[str, ScannedFile]
     started_ns: int
     skipped: list[str] = field(default_factory=list)
     # Files with more than one hard link: a write through another name is not reported.
     linked: set[str] = field(default_factory=set)
-    # The paths a watcher's scan looked at again (see ``rescan``); None after a walk.
+    # The paths that may differ from the previous scan's (the others hold the very same
+    # ``ScannedFile``): a watcher's scan names what it looked at again, a walk what it
+    # read, added or found gone. None: unknown (every path is compared).
     touched: set[str] | None = None
+    # A watcher's scan: the previous scan's entries at the touched paths (None: absent),
+    # kept because the previous scan's table may have been updated in place.
+    before: dict[str, ScannedFile | None] | None = None
+    # Built when a watcher's scan first needs the paths below a folder; kept up to date
+    # by the scans that update this one in place.
+    folders: FolderIndex | None = None
 
     def cache_bytes(self) -> bytes:
         """The stat cache to hand to the next scan of the same tree: a JSON object by path."""
         rows = ",".join(found.cache_row() for found in self.files.values())
         return f"{{{rows}}}".encode()
+
+
+class ScanManifest(IndexedManifest):
+    """A scan's files as its snapshot's manifest, without copying them.
+
+    ``total_size`` is given by the caller, who keeps it up to date from the previous
+    snapshot's (see ``application.services.snapshot_write``).
+    """
+
+    def __init__(self, files: Mapping[str, ScannedFile], total_size: int) -> None:
+        self._files = files
+        self._total_size = total_size
+
+    @property
+    def total_size(self) -> int:
+        """The sum of the entries' sizes."""
+        return self._total_size
+
+    def entry(self, path: str) -> ManifestEntry | None:
+        """The entry at ``path``, or None."""
+        found = self._files.get(path)
+        return None if found is None else found.entry
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __iter__(self) -> Iterator[ManifestEntry]:
+        return (found.entry for found in self._files.values())
 
 
 @dataclass(frozen=True)

@@ -85,11 +85,14 @@ class SandboxScanner(Protocol):
         keep_content: bool = True,
         trusted: Mapping[str, ScannedFile | None] | None = None,
         progress: Progress | None = None,
+        in_place: bool = False,
     ) -> Scan | None:
         """``previous`` brought up to date by looking again only at ``changes``.
 
         None when the changes make every path's ignore rule uncertain (the top
         ``.gitignore`` or ``.git/info/exclude`` changed): walk the tree again.
+        ``in_place``: ``previous`` is the caller's to give away, and its table of
+        files may become the new scan's (the result's ``before`` keeps what changed).
         """
 
     def validate_excludes(self, excludes: Sequence[str]) -> tuple[str, ...]:

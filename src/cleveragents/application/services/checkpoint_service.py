@@ -19,7 +19,7 @@ from cleveragents._logging import get_logger
 from cleveragents.application.ports import default_workspace
 from cleveragents.application.services.checkpoint_diff import CheckpointDiff, diff_checkpoints
 from cleveragents.application.services.checkpoint_verify import verify
-from cleveragents.application.services.sandbox_memory import Baseline, Remembered, SandboxMemory
+from cleveragents.application.services.sandbox_memory import Remembered, SandboxMemory
 from cleveragents.application.services.sandbox_states import (
     current_state,
     stored_baseline,
@@ -212,6 +212,7 @@ class CheckpointService:
                     watcher,
                     trusted=remembered.trusted,
                     progress=progress,
+                    in_place=True,  # the memory was taken out: this snapshot owns its scan
                 )
             if found is None:
                 if watcher is not None:
@@ -227,7 +228,7 @@ class CheckpointService:
                     watcher=watcher,
                     progress=progress,
                 )
-            created, lag = persist(
+            created, baseline = persist(
                 self._repository,
                 details,
                 parent,
@@ -240,7 +241,6 @@ class CheckpointService:
             if watcher is not None:  # what it reported is in no checkpoint: start over
                 watcher.close()
             raise
-        baseline = Baseline(created.checkpoint_id, found, lag)
         self._memory.remember(key, Remembered(str(root), baseline, watcher))
         return created
 

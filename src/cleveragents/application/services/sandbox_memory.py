@@ -31,6 +31,8 @@ class Baseline:
     scan: Scan
     # Files whose stat data changed since the stat cache in the database was written.
     cache_lag: int = 0
+    # The sum of the scan's file sizes (None: not counted yet).
+    total_size: int | None = None
 
 
 @dataclass

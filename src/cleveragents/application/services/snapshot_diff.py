@@ -41,7 +41,7 @@ def snapshot_diff(previous: Scan | None, found: Scan) -> SnapshotChanges:
     of either scan is compared. A path whose scan kept the previous entry (the same
     object: its stat data did not change) is unchanged without a look.
     """
-    before = previous.files if previous is not None else {}
+    before = found.previous_entries(previous)
     files = found.files
     changes = SnapshotChanges()
     diff, blobs, unread, reused = changes.diff, changes.blobs, changes.unread, changes.reused
@@ -73,10 +73,10 @@ def snapshot_diff(previous: Scan | None, found: Scan) -> SnapshotChanges:
             reused.add(now.entry.sha256)
         elif now.entry.kind is FileKind.FILE:
             unread[now.entry.sha256] = (path, now.entry.size)
-    if found.touched is None and (blobs or unread):
-        # Content the baseline has is stored already (a watcher's few files are left
-        # to the repository's own lookup).
-        stored = {f.entry.sha256 for f in before.values()}
+    if blobs or unread:
+        # A file read again with the content it had is stored already (the baseline's);
+        # content that moved between paths is left to the repository's own lookup.
+        stored = {old.entry.sha256 for path in paths if (old := before.get(path)) is not None}
         for digest in stored.intersection(blobs):
             del blobs[digest]
         for digest in stored.intersection(unread):

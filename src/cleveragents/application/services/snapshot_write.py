@@ -25,13 +25,13 @@ from cleveragents.domain.models.core.checkpoint import (
     diff_hash,
 )
 from cleveragents.domain.progress import Progress, Stage
-from cleveragents.domain.workspace import Scan
+from cleveragents.domain.workspace import Scan, ScanManifest
 from cleveragents.domain.workspace_ports import SafeFiles
 
 _log = get_logger(__name__)
 
-# A snapshot made from a watcher's report rewrites the stat cache only when this many
-# files changed since it was written: a new process re-reads just those files.
+# A snapshot that has a baseline rewrites the stat cache only when this many files
+# changed since it was written: a new process re-reads just those files.
 CACHE_LAG_LIMIT = 1000
 
 
@@ -55,14 +55,16 @@ def persist(
     files: SafeFiles,
     *,
     progress: Progress | None = None,
-) -> tuple[Checkpoint, int]:
-    """Write the snapshot; returns the checkpoint and its stat-cache lag.
+) -> tuple[Checkpoint, Baseline]:
+    """Write the snapshot; returns the checkpoint and the baseline it is for the next one.
 
     Content the scan did not keep is handed over as ``files`` sources: the store
     reads it again a batch at a time and checks it against the scanned hash
-    (``SourceChangedError`` when it changed since). ``progress`` hears the ``store``
-    stage: the new contents, written in one transaction (reported at its start and
-    its end).
+    (``SourceChangedError`` when it changed since). After a watcher's scan,
+    everything here follows the touched paths, not the tree: the manifest is the
+    scan's files themselves (:class:`ScanManifest`), and the repository applies the
+    diff to the tree index it kept. ``progress`` hears the ``store`` stage: the new
+    contents, written in one transaction (reported at its start and its end).
     """
     changes = snapshot_diff(previous.scan if previous else None, found)
     diff, blobs, restated = changes.diff, changes.blobs, changes.restated
@@ -72,10 +74,10 @@ def persist(
         for digest, (path, size) in changes.unread.items()
         if digest not in blobs
     }
-    # A full walk always writes the stat cache; a watcher's report only when the
-    # cache has fallen CACHE_LAG_LIMIT files behind.
+    # The first snapshot writes the stat cache; the next ones (a walk's or a watcher's)
+    # only when it has fallen CACHE_LAG_LIMIT files behind: writing it costs the tree.
     lag = (previous.cache_lag if previous else 0) + restated
-    if found.touched is None or lag > CACHE_LAG_LIMIT:
+    if previous is None or found.touched is None or lag > CACHE_LAG_LIMIT:
         lag = 0
     checkpoint = Checkpoint(
         plan_id=details.plan_id,
@@ -92,8 +94,9 @@ def persist(
             },
         ),
     )
+    total_size = _total_size(previous, found)
     content = SnapshotContent(
-        manifest=[f.entry for f in found.files.values()],
+        manifest=ScanManifest(found.files, total_size),
         diff=diff,
         blobs=blobs,
         sources=sources,
@@ -107,8 +110,12 @@ def persist(
     try:
         created = repository.create(checkpoint, content)
     finally:
-        for now in found.files.values():
-            now.content = None  # stored now (or not at all): never kept in memory
+        # Stored now (or not at all): never kept in memory. Only a touched path can hold any.
+        holders = found.files.keys() if found.touched is None else found.touched
+        for path in holders:
+            now = found.files.get(path)
+            if now is not None:
+                now.content = None
     _log.info(
         "checkpoint.snapshot",
         plan_id=details.plan_id,
@@ -118,4 +125,19 @@ def persist(
         new_blobs=len(blobs) + len(sources),
     )
     storing.finish()
-    return created, lag
+    return created, Baseline(created.checkpoint_id, found, lag, total_size)
+
+
+def _total_size(previous: Baseline | None, found: Scan) -> int:
+    """The sum of the scan's file sizes: the previous one's, changed along the touched paths."""
+    if previous is None or previous.total_size is None or found.touched is None:
+        return sum(each.entry.size for each in found.files.values())
+    before, now = found.previous_entries(previous.scan), found.files
+    total = previous.total_size
+    for path in found.touched:
+        old, new = before.get(path), now.get(path)
+        if old is not new:
+            total += (new.entry.size if new is not None else 0) - (
+                old.entry.size if old is not None else 0
+            )
+    return total

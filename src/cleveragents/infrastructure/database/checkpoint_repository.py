@@ -151,6 +151,7 @@ class CheckpointRepository(CheckpointRetention):
             if content is not None:
                 index, trees = self._trees(checkpoint.plan_id, content)
                 root = index.root
+                total_size = index.total_size
                 objects = {digest: (TREE, data) for digest, data in trees.items()}
                 for digest, data in content.blobs.items():
                     if len(data) > self._limits.chunk_size:

@@ -17,7 +17,9 @@ from typing import Any, Final, TypeGuard
 from cleveragents.domain.models.core.checkpoint import (
     EMPTY_TREE_SHA256,
     MODE_KINDS,
+    DiffEntry,
     FileKind,
+    IndexedManifest,
     ManifestEntry,
     SnapshotContent,
 )
@@ -52,6 +54,7 @@ class TreeIndex:
         self.children: dict[str, dict[str, list[Any]]] = {"": {}}  # folder -> name -> row
         self.trees: dict[str, tuple[str, bytes]] = {}  # folder -> (hash, bytes)
         self.files: dict[str, ManifestEntry] = {}  # the manifest, by path
+        self.total_size = 0  # of the manifest's entries
         # The trees the last update encoded: new hash -> (hash, bytes) of the folder's
         # tree before it, to store the new one as a delta against (where the chain
         # allows: the repository checks the stored base's depth).
@@ -97,6 +100,7 @@ class TreeIndex:
             else:
                 rows[name] = file_row(name, entry)
             files[entry.path] = entry
+            index.total_size += entry.size
         for path, entry in files.items():
             if entry.kind is FileKind.DIR and children[path]:
                 raise ValueError(
@@ -108,15 +112,21 @@ class TreeIndex:
         """Apply ``content.diff``; the trees that changed, or None if the index is unusable.
 
         The diff must take this index's manifest to ``content.manifest``. That is
-        checked (the same entries, most of them the very same objects), and on any
-        difference the index must be thrown away and built from the manifest.
+        checked, and on any difference the index must be thrown away and built from
+        the manifest. An :class:`IndexedManifest` (a scan's, made with its diff) is
+        checked where the diff changed it, by its length and by its total size: the
+        work follows the diff, not the tree. A plain list is compared whole.
         """
         manifest = content.manifest
-        changed = {d.path for d in content.diff if d.sha256 is not None}
+        indexed = manifest if isinstance(manifest, IndexedManifest) else None
+        lookup = indexed.entry if indexed is not None else {e.path: e for e in manifest}.get
         dirty: set[str] = set()
+        files = self.files
         for change in content.diff:
             if change.sha256 is None:  # deletions first: a file may become a folder
-                self.files.pop(change.path, None)
+                gone = files.pop(change.path, None)
+                if gone is not None:
+                    self.total_size -= gone.size
                 if change.kind is FileKind.DIR:
                     if self.children.get(change.path):
                         return None
@@ -124,18 +134,26 @@ class TreeIndex:
                     self.trees.pop(change.path, None)
                 parent, _, name = change.path.rpartition("/")
                 self._remove(parent, name, dirty)
-        for entry in manifest:
-            if entry.path in changed:
-                if not self._put(entry, dirty):
-                    return None
-                self.files[entry.path] = entry
-        files = self.files
+        for change in content.diff:
+            if change.sha256 is None:
+                continue
+            entry = lookup(change.path)
+            if entry is None or not _says(change, entry) or not self._put(entry, dirty):
+                return None
+            replaced = files.get(entry.path)
+            if replaced is not None:
+                self.total_size -= replaced.size
+            files[entry.path] = entry
+            self.total_size += entry.size
         if len(files) != len(manifest):
             return None
-        for entry in manifest:
-            known = files.get(entry.path)
-            if known is not entry and known != entry:
-                return None
+        if indexed is not None and self.total_size != indexed.total_size:
+            return None
+        if indexed is None:
+            for entry in manifest:
+                known = files.get(entry.path)
+                if known is not entry and known != entry:
+                    return None
         return self._encode(dirty)
 
     def _put(self, entry: ManifestEntry, dirty: set[str]) -> bool:
@@ -194,6 +212,15 @@ class TreeIndex:
                 above, _, name = folder.rpartition("/")
                 self.children[above][name] = [name, TREE, digest, 0, False]
         return trees
+
+
+def _says(change: DiffEntry, entry: ManifestEntry) -> bool:
+    """True when the diff's entry puts ``entry`` at its path (content; kind, mode if recorded)."""
+    return (
+        change.sha256 == entry.sha256
+        and change.kind in (None, entry.kind)
+        and change.mode in (None, entry.mode)
+    )
 
 
 def file_row(name: str, entry: ManifestEntry) -> list[Any]:

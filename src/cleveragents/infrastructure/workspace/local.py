@@ -71,6 +71,7 @@ class LocalScanner:
         keep_content: bool = True,
         trusted: Mapping[str, ScannedFile | None] | None = None,
         progress: Progress | None = None,
+        in_place: bool = False,
     ) -> Scan | None:
         return scanner.rescan(
             root,
@@ -81,6 +82,7 @@ class LocalScanner:
             keep_content=keep_content,
             trusted=trusted,
             progress=progress,
+            in_place=in_place,
         )
 
     def validate_excludes(self, excludes: Sequence[str]) -> tuple[str, ...]:

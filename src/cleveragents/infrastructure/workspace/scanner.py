@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from cleveragents._logging import get_logger
-from cleveragents._pacing import carried, paced, pause
+from cleveragents._pacing import carried, pause
 from cleveragents.domain.models.core.checkpoint import (
     EMPTY_TREE_SHA256,
     FileKind,
@@ -31,6 +31,7 @@ from cleveragents.domain.workspace import (
     NEW_PREFIX,
     OWN_PREFIXES,
     Changes,
+    FolderIndex,
     Scan,
     ScannedFile,
     ScanSettings,
@@ -40,15 +41,14 @@ from cleveragents.domain.workspace import (
 from cleveragents.domain.workspace_ports import Watcher
 from cleveragents.infrastructure.workspace.ignore_rules import (
     INFO_FOLDERS,
-    RULES_FILE,
     IgnoreRules,
-    Layers,
     RuleChanges,
     git_internal,
     rules_changed,
 )
 from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, link_target
 from cleveragents.infrastructure.workspace.stat_cache import load_cache, manifest_entry
+from cleveragents.infrastructure.workspace.tree_walk import walk
 
 # The scan's data types live in the domain (the application keeps scans); they are
 # still importable from here.
@@ -78,64 +78,8 @@ _log = get_logger(__name__)
 # Reading and hashing in threads pays off only for more than a few small files.
 _THREADS_FROM_FILES: Final = 16
 _THREADS_FROM_BYTES: Final = 8 * 1024 * 1024
-
-
-def _walk(
-    start: tuple[str, str],
-    rules: IgnoreRules,
-    skipped: list[str],
-    watcher: Watcher | None = None,
-) -> Iterator[tuple[str, str, os.stat_result]]:
-    """(relative POSIX path, absolute path, lstat) of every file, symlink and empty folder.
-
-    ``start`` is (relative prefix, absolute path) of the folder to walk. Symlinks are
-    never followed; ``DirEntry`` gives the kind of most entries without a system
-    call, so each file costs one ``lstat``. A folder that holds nothing at all (not
-    even an ignored file) is yielded itself. A ``watcher`` watches each folder
-    before it is listed, so no change after the listing goes unreported. Each
-    folder's ``.gitignore`` is read when the folder is entered; an ignored folder
-    is not entered (see :mod:`.ignore_rules`).
-    """
-    prefix, folder = start
-    stack: list[tuple[str, str, Layers | None]] = [(prefix, folder, None)]
-    while stack:
-        prefix, folder, inherited = stack.pop()
-        if watcher is not None:
-            watcher.watch(prefix, folder)
-        with os.scandir(folder) as listing:
-            entries = list(listing)
-            if inherited is None:
-                layers = rules.layers_in(prefix)
-            else:
-                has_rules = rules.gitignore and any(item.name == RULES_FILE for item in entries)
-                layers = rules.enter(prefix, inherited, listed=has_rules)
-            for item in entries:
-                name = item.name
-                if not name.isascii():
-                    try:
-                        name.encode("utf-8")
-                    except UnicodeEncodeError:
-                        shown = os.fsencode(item.path).decode("utf-8", "backslashreplace")
-                        skipped.append(shown)
-                        _log.warning("snapshot.skipped_name", path=shown, reason="not valid UTF-8")
-                        continue
-                if "\\" in name:
-                    # A workspace path cannot hold one: such a file could never be restored.
-                    skipped.append(item.path)
-                    _log.warning("snapshot.skipped_name", path=item.path, reason="backslash")
-                    continue
-                relative = f"{prefix}{name}"
-                if name.startswith(NEW_PREFIX) or (not prefix and name.startswith(OWN_PREFIXES)):
-                    continue
-                is_dir = item.is_dir(follow_symlinks=False)
-                if (layers or name in ALWAYS_EXCLUDED) and rules.ignored(relative, is_dir, layers):
-                    continue
-                if is_dir:
-                    stack.append((f"{relative}/", item.path, layers))
-                elif item.is_file(follow_symlinks=False) or item.is_symlink():
-                    yield relative, item.path, item.stat(follow_symlinks=False)
-        if not entries and prefix:
-            yield prefix[:-1], folder, os.lstat(folder)
+# The walk reports its progress (and lets a paced caller's loop run) this often.
+_WALK_PIECE: Final = 256
 
 
 class _Budget:
@@ -181,7 +125,7 @@ def _read(
 
 
 def _acceptable(relative: str, rules: IgnoreRules, skipped: list[str], *, is_dir: bool) -> bool:
-    """The checks :func:`_walk` makes of a name, for one path reported by a watcher."""
+    """The checks :func:`.tree_walk.walk` makes of a name, for one path reported by a watcher."""
     if "\\" in relative:
         skipped.append(relative)
         _log.warning("snapshot.skipped_name", path=relative, reason="backslash")
@@ -221,9 +165,12 @@ def scan(
     if watcher is not None and settings.gitignore:
         _watch_git_folders(watcher, top)
     rules = IgnoreRules(top, settings.excludes, gitignore=settings.gitignore)
-    walked = _walk(("", top), rules, found.skipped, watcher)
+    walked = walk(("", top), rules, found.skipped, watcher)
     looked = Stage(progress, "scan")
-    _settle(found, walked, previous or {}, previous_started_ns, settings, keep_content, looked)
+    known = previous or {}
+    renewed = _settle(found, walked, known, previous_started_ns, settings, keep_content, looked)
+    # Every other path holds the very object it had in ``previous``.
+    found.touched = renewed | (known.keys() - found.files.keys())
     return found
 
 
@@ -237,6 +184,7 @@ def rescan(
     keep_content: bool = True,
     trusted: Mapping[str, ScannedFile | None] | None = None,
     progress: Progress | None = None,
+    in_place: bool = False,
 ) -> Scan | None:
     """The scan of ``root`` after ``changes``, reported by ``watcher`` since ``previous``.
 
@@ -250,6 +198,10 @@ def rescan(
     A folder whose ``.gitignore`` changed is walked again whole; None when the
     rules of the whole tree may have changed (the top ``.gitignore`` or
     ``.git/info/exclude``): the caller walks the tree.
+
+    The scan's ``before`` holds ``previous``'s entries at the touched paths. With
+    ``in_place``, ``previous`` is the caller's to give away: its table of files
+    becomes the new scan's, changed in place (a big tree's is not copied).
     """
     started = time.time_ns()
     prefix = os.fspath(root)
@@ -261,15 +213,36 @@ def rescan(
     rules = IgnoreRules(prefix, settings.excludes, gitignore=settings.gitignore)
     if ruled.whole or (ruled.git_folders and rules.git_excludes):
         return None
-    files = dict(previous.files)
+    files = previous.files if in_place else dict(previous.files)
     touched: set[str] = set()
-    found = Scan(files=files, started_ns=started, linked=set(previous.linked), touched=touched)
+    before: dict[str, ScannedFile | None] = {}
+    found = Scan(
+        files=files,
+        started_ns=started,
+        linked=set(previous.linked),
+        touched=touched,
+        before=before,
+    )
+
+    def note(path: str) -> None:  # before the path changes: what ``previous`` held there
+        if path not in before:
+            before[path] = files.get(path)
+
     walked: list[tuple[str, str, os.stat_result]] = []
     folders = sorted(f for f in changes.folders | ruled.folders if not git_internal(f))
     fresh = [f for i, f in enumerate(folders) if not _below_any(f, folders[:i])]
+    index: FolderIndex | None = None
+    if in_place and fresh:
+        index = previous.folders = previous.folders or FolderIndex(files)
     for folder in fresh:
         below = f"{folder}/"
-        for path in [p for p in files if p.startswith(below) or p == folder]:
+        gone = (
+            index.below(folder, files)
+            if index is not None
+            else [p for p in files if p.startswith(below) or p == folder]
+        )
+        for path in gone:
+            note(path)
             del files[path]
             touched.add(path)
         absolute = f"{prefix}/{folder}"
@@ -277,11 +250,12 @@ def rescan(
             root, folder
         ):
             continue
-        walked.extend(_walk((below, absolute), rules, found.skipped, watcher))
+        walked.extend(walk((below, absolute), rules, found.skipped, watcher))
     guard = SafeRoot(root)
     for path in sorted(changes.files | previous.linked):
         if git_internal(path):
             continue  # watched for .git/info/exclude only: never content
+        note(path)
         files.pop(path, None)
         touched.add(path)
         if _below_any(path, fresh) or not _acceptable(path, rules, found.skipped, is_dir=False):
@@ -296,16 +270,27 @@ def rescan(
         if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
             walked.append((path, absolute, info))
     found.linked = {p for p in found.linked if p in files}
-    touched.update(path for path, _, _ in walked)
     walked_paths = {path for path, _, _ in walked}
-    around = {path.rpartition("/")[0] for path in [*touched, *fresh]} - walked_paths
-    walked.extend(_empty_folders(guard, sorted(around - {""}), rules, found))
-    touched.update(around - {""})
-    known: Mapping[str, ScannedFile] = previous.files
+    touched.update(walked_paths)
+    around = {path.rpartition("/")[0] for path in [*touched, *fresh]} - walked_paths - {""}
+    for path in [*walked_paths, *around]:
+        note(path)
+    walked.extend(_empty_folders(guard, sorted(around), rules, found))
+    touched.update(around)
+    # Every walked path's previous entry is in ``before``: only those can be reused.
+    known = {path: old for path, old in before.items() if old is not None}
     if trusted:
-        known = {**previous.files, **{p: f for p, f in trusted.items() if f is not None}}
+        known.update((path, file) for path, file in trusted.items() if file is not None)
     looked = Stage(progress, "scan", len(walked))
     _settle(found, walked, known, previous.started_ns, settings, keep_content, looked)
+    if in_place and previous.folders is not None:
+        # ``before`` names every path that changed: the index follows them alone.
+        for path, old in before.items():
+            if old is None and path in files:
+                previous.folders.add(path)
+            elif old is not None and path not in files:
+                previous.folders.remove(path)
+        found.folders = previous.folders
     return found
 
 
@@ -360,40 +345,53 @@ def _settle(
     settings: ScanSettings,
     keep_content: bool,
     looked: Stage,
-) -> None:
+) -> set[str]:
     """Add each walked file to ``found``: its previous entry when unchanged, else read it.
 
     ``keep_content=False`` hashes what it reads without keeping the bytes; else the
     bytes of small files are kept up to a budget (the others are read again when stored). ``looked``
     counts the walked paths; the files read are the ``read`` stage of its callback.
+    Returns the paths given a new entry (read, or an empty folder new here).
     """
     racy_from = previous_started_ns - RACY_WINDOW_NS
     files = found.files
     linked = found.linked
     to_read: list[tuple[str, str, os.stat_result]] = []
     budget = _Budget(_KEEP_BYTES if keep_content else 0)
-    for relative, path, info in paced(walked):
-        looked.advance()
-        key = stat_key_of(info)
-        old = known.get(relative)
-        if stat.S_ISDIR(info.st_mode):  # an empty folder: nothing to read
+    renewed: set[str] = set()
+    known_get = known.get
+    counted = 0
+    # One tight loop per walked path: a full walk of a big tree spends its time here.
+    for relative, path, info in walked:
+        counted += 1
+        if counted == _WALK_PIECE:
+            looked.advance(counted)
+            counted = 0
+            pause()
+        mode = info.st_mode
+        key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, mode)
+        old = known_get(relative)
+        if stat.S_ISDIR(mode):  # an empty folder: nothing to read
             if old is not None and old.entry.kind is FileKind.DIR:
                 files[relative] = old
             else:
                 files[relative] = ScannedFile(
                     manifest_entry(relative, 0, 0, EMPTY_TREE_SHA256, FileKind.DIR), key
                 )
+                renewed.add(relative)
             continue
         if info.st_nlink > 1:
             linked.add(relative)
         if (
             old is not None
             and old.stat_key == key
-            and (old.verified or max(key[1], key[2]) < racy_from)
+            and (old.verified or (key[1] < racy_from and key[2] < racy_from))
         ):
             files[relative] = old  # the same object: callers skip it by identity
         else:
             to_read.append((relative, path, info))
+            renewed.add(relative)
+    looked.advance(counted)
 
     def read(item: tuple[str, str, os.stat_result]) -> ScannedFile:
         pause()
@@ -425,3 +423,4 @@ def _settle(
             files[item.entry.path] = item
             reading.advance()
     reading.finish()
+    return renewed

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Protocol, overload, runtime_checkable
 
 from pydantic import Field, JsonValue
 
@@ -201,6 +202,34 @@ class ContentSource(Protocol):
         ...
 
 
+class IndexedManifest(Sequence[ManifestEntry]):
+    """A manifest that finds an entry by path and knows its total size.
+
+    A write that applies its snapshot's diff to the previous snapshot's tree index
+    looks up only the diff's entries, so it never goes through the whole manifest
+    (a scan hands its files over this way; :class:`~cleveragents.domain.workspace.ScanManifest`).
+    """
+
+    @abstractmethod
+    def entry(self, path: str) -> ManifestEntry | None:
+        """The entry at ``path``, or None."""
+
+    @property
+    @abstractmethod
+    def total_size(self) -> int:
+        """The sum of the entries' sizes."""
+
+    @overload
+    def __getitem__(self, index: int) -> ManifestEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ManifestEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> ManifestEntry | Sequence[ManifestEntry]:
+        # By position only for callers that want a list's behaviour: it goes through all.
+        return list(self)[index]
+
+
 @dataclass(frozen=True)
 class SnapshotContent:
     """Everything a workspace snapshot writes together with its checkpoint.
@@ -235,8 +264,10 @@ def check_content(content: SnapshotContent) -> int:
     ``SnapshotContent`` is a plain dataclass: its parts are checked here, before
     anything is written (``ValueError``).
     """
+    # An indexed manifest is a scan's own entries: only a list from elsewhere is checked.
+    indexed = isinstance(content.manifest, IndexedManifest)
     parts: tuple[tuple[str, object, type[ManifestEntry | DiffEntry]], ...] = (
-        ("manifest", content.manifest, ManifestEntry),
+        *(() if indexed else (("manifest", content.manifest, ManifestEntry),)),
         ("diff", content.diff, DiffEntry),
     )
     for name, items, kind in parts:
@@ -288,7 +319,11 @@ def check_content(content: SnapshotContent) -> int:
         check_sha256(base)
     if content.baseline_checkpoint_id is not None:
         require_id(content.baseline_checkpoint_id, "content.baseline_checkpoint_id")
-    total = sum(entry.size for entry in content.manifest)
+    manifest = content.manifest
+    if isinstance(manifest, IndexedManifest):
+        total = manifest.total_size
+    else:
+        total = sum(entry.size for entry in manifest)
     if total > INT64_MAX:
         raise ValueError("the manifest's sizes add up to more than 2**63 - 1 bytes")
     return total
