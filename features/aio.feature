@@ -56,3 +56,29 @@ Feature: The async API, cleveragents.aio
   Scenario: A closed async database refuses every call
     When I close the async database twice and then call it and its stores
     Then every call failed with DatabaseError
+
+  @unit
+  Scenario: Full collections are put off and the switch interval is short only while calls run
+    Given the application's collector thresholds are 700, 10, 10 and its switch interval 5 ms
+    When a worker call returns, another raises and a third is cancelled while it runs
+    Then during each call the thresholds were 700, 10, 1000 and the switch interval 1 ms
+    And after each call the thresholds were 700, 10, 10 and the switch interval 5 ms again
+
+  @unit
+  Scenario: Overlapping calls give the settings back when the last of them ends
+    Given the application's collector thresholds are 700, 10, 10 and its switch interval 5 ms
+    When two calls on two workers overlap and the first one ends before the second
+    Then the thresholds were 700, 10, 1000 until the second call ended, and 700, 10, 10 after it
+
+  @unit
+  Scenario: Settings the application changes while a call runs are its own
+    Given the application's collector thresholds are 700, 10, 10 and its switch interval 5 ms
+    When the application sets thresholds 500, 5, 5 and a 2 ms switch interval while a call runs
+    Then after the call the thresholds are 500, 5, 5 and the switch interval 2 ms
+    And a call on a collector the application switched off with a threshold of 0 leaves it off
+
+  @unit
+  Scenario: A paced map returns what map returns, in order, and stops at an error
+    When a worker call maps 2000 items on a pool through the paced map
+    Then the results are those of the builtin map, in order
+    And a failing item's error reaches the caller and the calls after it were not all run

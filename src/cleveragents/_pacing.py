@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import heapq
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Rows per piece for batched reads and writes: a piece takes well under a millisecond.
 PIECE = 256
@@ -79,6 +82,31 @@ def carried(function: Callable[P, T]) -> Callable[P, T]:
             return function(*args, **kwargs)
 
     return run
+
+
+def mapped(pool: Executor, function: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """``pool.map(function, items)``, ``function`` :func:`carried`.
+
+    When paced, the calls are submitted a piece at a time, with a pause point
+    between pieces, a piece ahead of the results: ``Executor.map`` submits every
+    call in one Python loop that no pause point interrupts. A call's error is
+    raised from the results; the calls not started yet are then withdrawn.
+    """
+    function = carried(function)
+    if getattr(_state, "pacer", None) is None:
+        yield from pool.map(function, items)
+        return
+    pending: deque[Future[R]] = deque()
+    try:
+        for piece in pieces(items):
+            pending.extend(pool.submit(function, item) for item in piece)
+            while len(pending) > PIECE:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 def paced_sorted(items: Sequence[T], key: Callable[[T], Any]) -> list[T]:

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from cleveragents._pacing import pacing
+from cleveragents.aio.interpreter import SETTINGS
 from cleveragents.domain.errors import DatabaseError
 
 P = ParamSpec("P")
@@ -111,7 +112,7 @@ class Pacer:
 
 
 def _paced(pacer: Pacer, call: Callable[[], T]) -> T:
-    with pacing(pacer):
+    with SETTINGS.working(), pacing(pacer):
         return call()
 
 

@@ -17,7 +17,7 @@ from typing import Final, NamedTuple
 
 import zstandard
 
-from cleveragents._pacing import carried, pause
+from cleveragents._pacing import mapped, pause
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import (
     DiffEntry,
@@ -139,7 +139,7 @@ def compress(
         return pack_object(items[key], deltas.get(key))
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        packed = pool.map(carried(pack_one), keys)
+        packed = mapped(pool, pack_one, keys)
         return [(key, len(items[key]), data) for key, data in zip(keys, packed, strict=True)]
 
 

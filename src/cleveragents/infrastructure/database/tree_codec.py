@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Final, TypeGuard
 
+from cleveragents._pacing import paced, paced_sorted
 from cleveragents.domain.models.core.checkpoint import (
     EMPTY_TREE_SHA256,
     MODE_KINDS,
@@ -259,14 +260,13 @@ def flatten(
     stack: list[tuple[str, str]] = [(prefix, root)]
     while stack:
         folder, digest = stack.pop()
-        for name, kind, sha256, size, mode in trees[digest]:
+        for name, kind, sha256, size, mode in paced(trees[digest]):
             path = f"{folder}{name}"
             if kind == TREE and trees[sha256]:
                 stack.append((f"{path}/", sha256))
             else:
                 entries.append(entry_of(path, kind, sha256, size, mode))
-    entries.sort(key=lambda entry: entry.path)
-    return entries
+    return paced_sorted(entries, key=lambda entry: entry.path)
 
 
 def entry_of(path: str, kind: str, sha256: str, size: int, mode: bool | int) -> ManifestEntry:

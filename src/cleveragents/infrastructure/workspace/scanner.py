@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from cleveragents._logging import get_logger
-from cleveragents._pacing import carried, pause
+from cleveragents._pacing import mapped, pause
 from cleveragents.domain.models.core.checkpoint import (
     EMPTY_TREE_SHA256,
     FileKind,
@@ -411,7 +411,7 @@ def _settle(
         # hashlib and file reads release the GIL: two threads keep both cores busy.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             try:
-                for item in pool.map(carried(read), to_read):
+                for item in mapped(pool, read, to_read):
                     files[item.entry.path] = item
                     reading.advance()
             except BaseException:  # a failed read or report: the other reads are not waited for
