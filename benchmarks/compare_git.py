@@ -411,7 +411,7 @@ class OursSide:
         # report: counted by wrapping the scanner's two entry points.
         self.read: set[str] = set()
         self.watched = 0
-        real_read, real_rescan = scanner._read, scanner.rescan
+        real_read, real_rescan = scanner.read_content, scanner.rescan
         prefix = f"{work_tree}/"
 
         def counting_read(path: str, *args: Any) -> Any:
@@ -422,7 +422,7 @@ class OursSide:
             self.watched += 1
             return real_rescan(*args, **options)
 
-        scanner._read = counting_read
+        scanner.read_content = counting_read
         scanner.rescan = counting_rescan  # the local workspace calls it by attribute
 
     def warm_up(self, folder: Path) -> None:

@@ -8,10 +8,8 @@ timestamps. Those are always re-hashed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +37,11 @@ from cleveragents.domain.workspace import (
     stat_key_of,
 )
 from cleveragents.domain.workspace_ports import Watcher
+from cleveragents.infrastructure.workspace.file_content import (
+    KEEP_BYTES,
+    ContentBudget,
+    read_content,
+)
 from cleveragents.infrastructure.workspace.ignore_rules import (
     INFO_FOLDERS,
     IgnoreRules,
@@ -46,7 +49,7 @@ from cleveragents.infrastructure.workspace.ignore_rules import (
     git_internal,
     rules_changed,
 )
-from cleveragents.infrastructure.workspace.safe_paths import SafeRoot, link_target
+from cleveragents.infrastructure.workspace.safe_paths import SafeRoot
 from cleveragents.infrastructure.workspace.stat_cache import load_cache, manifest_entry
 from cleveragents.infrastructure.workspace.tree_walk import walk
 
@@ -68,10 +71,6 @@ __all__ = [
 
 # Timestamps come from a coarse kernel clock that may lag the fine one by a tick.
 RACY_WINDOW_NS: Final = 50_000_000
-_READ_CHUNK: Final = 1 << 20
-# What a scan for a snapshot keeps of the files it reads (see _Budget).
-_KEEP_BYTES: Final = 8 * 1024 * 1024
-_KEEP_FILE_BYTES: Final = 1024 * 1024
 
 _log = get_logger(__name__)
 
@@ -80,48 +79,6 @@ _THREADS_FROM_FILES: Final = 16
 _THREADS_FROM_BYTES: Final = 8 * 1024 * 1024
 # The walk reports its progress (and lets a paced caller's loop run) this often.
 _WALK_PIECE: Final = 256
-
-
-class _Budget:
-    """How much content a scan keeps in memory for the store; the rest is read again then.
-
-    Small files are kept while the budget lasts (the store needs no second read of
-    them); everything else is hashed a piece at a time, so a scan's memory does not
-    grow with the workspace's bytes.
-    """
-
-    def __init__(self, total: int) -> None:
-        self._left = total
-        self._lock = threading.Lock()
-
-    def take(self, size: int) -> bool:
-        if size > _KEEP_FILE_BYTES:
-            return False
-        with self._lock:
-            if size > self._left:
-                return False
-            self._left -= size
-            return True
-
-
-def _read(
-    path: str, info: os.stat_result, limit: int, budget: _Budget
-) -> tuple[str, bytes | None, FileKind]:
-    if stat.S_ISLNK(info.st_mode):
-        target = link_target(path)
-        return hashlib.sha256(target).hexdigest(), target, FileKind.SYMLINK
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as handle:
-        if info.st_size > limit or not budget.take(info.st_size):
-            digest = hashlib.sha256()
-            for chunk in iter(lambda: handle.read(_READ_CHUNK), b""):
-                digest.update(chunk)
-            if info.st_size <= limit:
-                return digest.hexdigest(), None, FileKind.FILE  # read again when stored
-            _log.warning("snapshot.large_file", path=path, size=info.st_size, limit=limit)
-            return digest.hexdigest(), None, FileKind.LARGE
-        content = handle.read()
-    return hashlib.sha256(content).hexdigest(), content, FileKind.FILE
 
 
 def _acceptable(relative: str, rules: IgnoreRules, skipped: list[str], *, is_dir: bool) -> bool:
@@ -357,7 +314,7 @@ def _settle(
     files = found.files
     linked = found.linked
     to_read: list[tuple[str, str, os.stat_result]] = []
-    budget = _Budget(_KEEP_BYTES if keep_content else 0)
+    budget = ContentBudget(KEEP_BYTES if keep_content else 0)
     renewed: set[str] = set()
     known_get = known.get
     counted = 0
@@ -396,7 +353,7 @@ def _settle(
     def read(item: tuple[str, str, os.stat_result]) -> ScannedFile:
         pause()
         relative, path, info = item
-        digest, content, kind = _read(path, info, settings.size_limit, budget)
+        digest, content, kind = read_content(path, info, settings.size_limit, budget)
         if not keep_content:
             content = None  # a symlink's target
         key = stat_key_of(info)
