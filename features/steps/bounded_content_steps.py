@@ -97,7 +97,7 @@ def step_same_bytes(context: Context, copy: str, original: str) -> None:
 
 @given("the scan keeps no file content in memory")
 def step_keep_nothing(context: Context) -> None:
-    _patch(context, scanner, "_KEEP_BYTES", 0)
+    _patch(context, scanner, "KEEP_BYTES", 0)
 
 
 class _Rewriting:

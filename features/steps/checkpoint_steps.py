@@ -243,7 +243,7 @@ def step_snapshot_counting(context: Context, plan: str) -> None:
     snapshot_probing(
         context,
         plan,
-        "_read",
+        "read_content",
         lambda args: context.read_paths.append(
             Path(args[0]).relative_to(context.sandbox).as_posix()
         ),
