@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 
 from cleveragents._logging import get_logger
 from cleveragents.domain.errors import IntegrityCheckError
@@ -11,8 +12,8 @@ from cleveragents.domain.models.core.checkpoint import (
     DIFF_PATHS,
     Checkpoint,
     CheckpointStore,
-    diff_hash,
 )
+from cleveragents.domain.models.core.diff_rows import canonical_rows
 from cleveragents.domain.progress import Progress, Stage
 
 _log = get_logger(__name__)
@@ -34,13 +35,36 @@ def verify(
     if DIFF_HASH not in extra:
         return True
     try:
-        diff = repository.diff(checkpoint_id)
-    except IntegrityCheckError as exc:
+        return _diff_intact(repository, checkpoint_id, extra[DIFF_HASH], extra.get(DIFF_PATHS))
+    except (IntegrityCheckError, ValueError) as exc:
         _log.warning("checkpoint.corrupt", checkpoint_id=checkpoint_id, reason=str(exc))
         return False
-    return extra[DIFF_HASH] == diff_hash(diff) and extra.get(DIFF_PATHS) == [
-        entry.shown_path for entry in diff
-    ]
+
+
+def _diff_intact(
+    repository: CheckpointStore, checkpoint_id: str, recorded: object, paths: object
+) -> bool:
+    """The stored diff's canonical bytes hash to ``recorded`` and list ``paths``, in order.
+
+    The bytes are hashed as they are stored (the diff hash was taken of those very
+    bytes), a piece at a time, and only each row's path is looked at: no entry is
+    built per path (``ValueError`` for bytes that are not canonical rows).
+    """
+    hashed = hashlib.sha256()
+
+    def hashing(pieces: Iterable[bytes]) -> Iterator[bytes]:
+        for piece in pieces:
+            hashed.update(piece)
+            yield piece
+
+    listed: list[object] = paths if isinstance(paths, list) else []
+    same = isinstance(paths, list)
+    count = 0
+    for row in canonical_rows(hashing(repository.canonical_diff(checkpoint_id))):
+        shown = row[0] if row else None
+        same = same and count < len(listed) and listed[count] == shown
+        count += 1
+    return same and count == len(listed) and hashed.hexdigest() == recorded
 
 
 def _content_intact(

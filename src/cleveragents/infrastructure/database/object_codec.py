@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, NamedTuple
 
@@ -52,6 +52,8 @@ MAX_DELTA_CHAIN: Final = 16
 LARGE_OBJECT_BYTES: Final = 4 * 1024 * 1024
 _ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 _THREADED_BYTES: Final = 256 * 1024
+# The decompressed bytes of a stored diff handed out at once.
+DIFF_PIECE: Final = 64 * 1024
 _CLEARLY_SMALLER: Final = 8
 
 
@@ -207,6 +209,56 @@ def added_paths(checkpoint_id: str, data: bytes | None) -> list[str]:
         return [str(row[0]).removesuffix("/") for row in rows if row[1] is not None]
     except (zlib.error, ValueError, TypeError, IndexError) as exc:
         raise IntegrityCheckError(f"the diff of checkpoint {checkpoint_id} is corrupt") from exc
+
+
+def diff_pieces(checkpoint_id: str, data: bytes | None) -> Iterator[bytes]:
+    """The canonical bytes :func:`encode_diff` stored, decompressed a piece at a time.
+
+    ``IntegrityCheckError`` (after the pieces before the damage) if it is damaged.
+    """
+    if data is None:
+        yield diff_canonical_bytes([])
+        return
+    try:
+        yield from _inflate(data, DIFF_PIECE)
+    except zlib.error as exc:
+        raise IntegrityCheckError(f"the diff of checkpoint {checkpoint_id} is corrupt") from exc
+
+
+def _inflate(data: bytes, size: int) -> Iterator[bytes]:
+    """A zlib stream's content in pieces of at most ``size`` bytes (``zlib.error`` if damaged)."""
+    inflater = zlib.decompressobj()
+    pending = data
+    while True:
+        piece = inflater.decompress(pending, size)
+        pending = inflater.unconsumed_tail
+        if piece:
+            pause()  # see cleveragents._pacing
+            yield piece
+        if inflater.eof:
+            break
+        if not piece and not pending:
+            raise zlib.error("incomplete or truncated stream")
+    if inflater.unused_data:
+        raise zlib.error("data after the end of the stream")
+
+
+def unpack_pieces(digest: str, data: bytes, size: int) -> Iterator[bytes]:
+    """A whole (not delta) stored object's content in pieces of at most ``size`` bytes,
+    decompressed as they are consumed: a large object is never held whole twice.
+
+    ``IntegrityCheckError`` if it cannot be decompressed (callers re-hash what they read).
+    """
+    try:
+        if data[:4] == _ZSTD_MAGIC:
+            reader = zstandard.ZstdDecompressor()
+            for piece in reader.read_to_iter(data, write_size=size):
+                pause()  # see cleveragents._pacing
+                yield piece
+        else:
+            yield from _inflate(data, size)
+    except (zlib.error, zstandard.ZstdError) as exc:
+        raise IntegrityCheckError(f"object {digest} is corrupt: {exc}") from exc
 
 
 def decode_diff(checkpoint_id: str, data: bytes | None) -> list[DiffEntry]:
