@@ -25,7 +25,13 @@ from cleveragents._pacing import pause
 from cleveragents.domain.errors import IntegrityCheckError, SourceChangedError
 from cleveragents.domain.models.core.checkpoint import ContentSource
 from cleveragents.infrastructure.database.models import CheckpointObjectModel
-from cleveragents.infrastructure.database.object_codec import LARGE_OBJECT_BYTES, compress
+from cleveragents.infrastructure.database.object_codec import (
+    DELTA_HEAD,
+    LARGE_OBJECT_BYTES,
+    compress,
+    delta_base,
+    unpack_pieces,
+)
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     CHUNKS,
@@ -33,6 +39,7 @@ from cleveragents.infrastructure.database.object_store import (
     decode_chunk_list,
     insert_ignoring_existing,
     load_objects,
+    stored_forms,
 )
 
 _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
@@ -178,7 +185,8 @@ def read_pieces(
     """(hash, pieces) of each stored object of ``hashes``; missing ones are skipped.
 
     Whole objects are read a batch of at most ``limits.read_bytes`` at a time (one
-    piece each); a chunk list's chunks one at a time, as its pieces are consumed.
+    piece each); one larger than that alone, decompressed in pieces of that size as
+    they are consumed; a chunk list's chunks one at a time.
     ``read(action, work)`` runs ``work`` in a read transaction.
     """
     wanted = sorted(set(hashes))
@@ -190,6 +198,9 @@ def read_pieces(
         for digest, kind, size in sorted(rows):
             if kind == CHUNKS:
                 listed.append(digest)
+                continue
+            if size > limits.read_bytes:  # alone, and decompressed as it is consumed
+                yield from _streamed(read, digest, limits.read_bytes)
                 continue
             if batch and held + size > limits.read_bytes:
                 yield from _whole(read, batch)
@@ -221,6 +232,23 @@ def _whole(read: Read, batch: Sequence[str]) -> Iterator[tuple[str, Iterator[byt
         return
     for digest, data in _load(read, batch).items():
         yield digest, iter((data,))
+
+
+def _streamed(read: Read, digest: str, size: int) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """One large object (none if it is gone): a whole one in pieces of ``size``
+    bytes, a delta (which needs its base whole anyway) in one piece."""
+    stored = cast(
+        dict[str, bytes],
+        read("read checkpoint content", lambda session: stored_forms(session, [digest])),
+    )
+    data = stored.pop(digest, None)
+    if data is None:
+        return
+    if delta_base(data[:DELTA_HEAD]) is None:
+        yield digest, unpack_pieces(digest, data, size)
+        return
+    del data
+    yield from _whole(read, [digest])
 
 
 def _chunks_of(read: Read, digest: str, listing: Sequence[tuple[str, int]]) -> Iterator[bytes]:
