@@ -4,6 +4,7 @@ diff's rows and a large object's content (features/unit_logic.feature)."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 import zlib
@@ -52,7 +53,7 @@ def _cut(data: bytes, cuts: list[int]) -> list[bytes]:
     """``data`` cut at the given offsets (taken modulo its length)."""
     points = sorted({cut % (len(data) + 1) for cut in cuts})
     bounds = [0, *points, len(data)]
-    return [data[start:end] for start, end in zip(bounds, bounds[1:], strict=False)]
+    return [data[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 @then("the rows of random diffs read in random pieces are the rows of their canonical form")
