@@ -1,7 +1,7 @@
 Feature: Restores and verifies read large stored objects a piece at a time
   A stored object larger than the read batch is decompressed in pieces as a
-  restore writes it or a verify hashes it, never held whole twice; a delta,
-  which needs its base whole anyway, is read whole. Small sizes are set through
+  restore writes it or a verify hashes it, never held whole twice (a delta's
+  base is read whole: it is the dictionary). Small sizes are set through
   the repository's content limits so the scenarios stay fast.
 
   Background:
@@ -15,14 +15,21 @@ Feature: Restores and verifies read large stored objects a piece at a time
     When I restore the last checkpoint into a new folder
     Then the new folder holds exactly the files of the sandbox
 
-  Scenario: A delta above the read batch is read whole, restores exactly and verifies
+  Scenario: A delta above the read batch comes back in pieces too, restores exactly and verifies
     When "assets/mid.bin" changes in a few bytes
     And I snapshot the sandbox for plan "plan-1" before decision "d2"
     Then the stored object of "assets/mid.bin" is a delta
-    And the content of "assets/mid.bin" is read back from the store in 1 piece of at most 20000 bytes
+    And the content of "assets/mid.bin" is read back from the store in 20 pieces of at most 1024 bytes
     And the last checkpoint verifies
     When I restore the last checkpoint into a new folder
     Then the new folder holds exactly the files of the sandbox
+
+  Scenario: A delta above the read batch whose base is gone is reported by verify and refused by restore
+    When "assets/mid.bin" changes in a few bytes
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    And the base of the stored object of "assets/mid.bin" is deleted from the database
+    Then the last checkpoint does not verify
+    And restoring the last checkpoint into a new folder fails with an integrity error and leaves no folder
 
   Scenario: An object stored with zlib before zstd is read in pieces too
     When the stored object of "assets/mid.bin" is stored again with zlib, as before zstd

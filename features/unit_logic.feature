@@ -33,6 +33,7 @@ Feature: Pure logic, without a database: codecs, tree index, terms, marks, redac
 
   Scenario: A large stored object is decompressed a piece at a time
     Then unpacking random objects in pieces gives them back, zstd and legacy zlib alike
+    And unpacking deltas in pieces, given their base, gives them back, zstd and legacy zlib alike
     And unpacking a damaged object in pieces raises IntegrityCheckError
 
   Scenario: The canonical diff form is what the documentation says, byte for byte

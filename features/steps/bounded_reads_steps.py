@@ -85,3 +85,13 @@ def step_store_zlib(context: Context, rel: str) -> None:
 def step_damage_object(context: Context, rel: str) -> None:
     stored = _stored(context, rel)
     _store(context, rel, stored[:16] + bytes(len(stored) - 16))
+
+
+@when('the base of the stored object of "{rel}" is deleted from the database')
+def step_delete_base(context: Context, rel: str) -> None:
+    base = _stored(context, rel)[1:33].hex()
+    with factory(context)() as session, session.begin():
+        gone = session.execute(
+            text("DELETE FROM checkpoint_objects WHERE object_hash = :digest"), {"digest": base}
+        )
+        assert gone.rowcount == 1, base

@@ -25,8 +25,10 @@ from cleveragents.domain.models.core.checkpoint import (
 )
 from cleveragents.domain.models.core.diff_rows import canonical_rows
 from cleveragents.infrastructure.database.object_codec import (
+    DeltaBase,
     diff_pieces,
     encode_diff,
+    pack_delta,
     pack_object,
     unpack_pieces,
 )
@@ -108,6 +110,20 @@ def step_unpack_pieces(context: Context) -> None:
             assert b"".join(pieces) == data
             assert all(len(piece) <= 4096 for piece in pieces)
             assert len(pieces) >= size // 4096
+
+
+@then("unpacking deltas in pieces, given their base, gives them back, zstd and legacy zlib alike")
+def step_unpack_delta_pieces(context: Context) -> None:
+    rng = random.Random(11)
+    base = rng.randbytes(30_000)
+    data = base[:10_000] + b"changed" + base[10_000:]
+    digest = hashlib.sha256(base).hexdigest()
+    inflater = zlib.compressobj(zdict=base)
+    legacy = b"\x00" + bytes.fromhex(digest) + inflater.compress(data) + inflater.flush()
+    for stored in (pack_delta(data, DeltaBase(digest, base)), legacy):
+        pieces = list(unpack_pieces("unit", stored, 4096, base))
+        assert b"".join(pieces) == data
+        assert len(pieces) >= len(data) // 4096
 
 
 @then("unpacking a damaged object in pieces raises IntegrityCheckError")

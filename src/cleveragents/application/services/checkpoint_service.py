@@ -312,7 +312,9 @@ class CheckpointService:
         ``progress`` hears the ``verify`` stage (:mod:`cleveragents.domain.progress`).
         """
         progress = checked_progress(progress)
-        return verify(self._repository, self._require(checkpoint_id), progress=progress)
+        key = self._header(checkpoint_id).checkpoint_id  # known, before anything is read
+        # Its metadata (a first snapshot's lists every path) only once the content is checked.
+        return verify(self._repository, key, lambda: self._require(key), progress=progress)
 
     # --- restoring ------------------------------------------------------------------------
 

@@ -182,15 +182,15 @@ Read = Callable[[str, Callable[[Session], Any]], Any]
 def read_pieces(
     read: Read, hashes: Sequence[str], limits: ContentLimits
 ) -> Iterator[tuple[str, Iterator[bytes]]]:
-    """(hash, pieces) of each stored object of ``hashes``; missing ones are skipped.
+    """(hash, pieces) of each stored object of ``hashes`` (sorted, each once); missing ones
+    are skipped.
 
     Whole objects are read a batch of at most ``limits.read_bytes`` at a time (one
     piece each); one larger than that alone, decompressed in pieces of that size as
     they are consumed; a chunk list's chunks one at a time.
     ``read(action, work)`` runs ``work`` in a read transaction.
     """
-    wanted = sorted(set(hashes))
-    for part in chunks(wanted):
+    for part in chunks(hashes):
         rows = cast(list[tuple[str, str, int]], read("read checkpoint content sizes", _sizes(part)))
         batch: list[str] = []
         held = 0
@@ -235,8 +235,8 @@ def _whole(read: Read, batch: Sequence[str]) -> Iterator[tuple[str, Iterator[byt
 
 
 def _streamed(read: Read, digest: str, size: int) -> Iterator[tuple[str, Iterator[bytes]]]:
-    """One large object (none if it is gone): a whole one in pieces of ``size``
-    bytes, a delta (which needs its base whole anyway) in one piece."""
+    """One large object (none if it is gone), decompressed in pieces of ``size`` bytes;
+    a delta's base is read whole first (a dictionary is used whole)."""
     stored = cast(
         dict[str, bytes],
         read("read checkpoint content", lambda session: stored_forms(session, [digest])),
@@ -244,11 +244,13 @@ def _streamed(read: Read, digest: str, size: int) -> Iterator[tuple[str, Iterato
     data = stored.pop(digest, None)
     if data is None:
         return
-    if delta_base(data[:DELTA_HEAD]) is None:
-        yield digest, unpack_pieces(digest, data, size)
-        return
-    del data
-    yield from _whole(read, [digest])
+    base: bytes | None = None
+    named = delta_base(data[:DELTA_HEAD])
+    if named is not None:
+        base = _load(read, [named]).get(named)
+        if base is None:
+            raise IntegrityCheckError(f"object {digest} is a delta of {named}, which is missing")
+    yield digest, unpack_pieces(digest, data, size, base)
 
 
 def _chunks_of(read: Read, digest: str, listing: Sequence[tuple[str, int]]) -> Iterator[bytes]:

@@ -225,9 +225,10 @@ def diff_pieces(checkpoint_id: str, data: bytes | None) -> Iterator[bytes]:
         raise IntegrityCheckError(f"the diff of checkpoint {checkpoint_id} is corrupt") from exc
 
 
-def _inflate(data: bytes, size: int) -> Iterator[bytes]:
-    """A zlib stream's content in pieces of at most ``size`` bytes (``zlib.error`` if damaged)."""
-    inflater = zlib.decompressobj()
+def _inflate(data: bytes, size: int, base: bytes = b"") -> Iterator[bytes]:
+    """A zlib stream's content (``base`` its preset dictionary) in pieces of at most
+    ``size`` bytes (``zlib.error`` if damaged)."""
+    inflater = zlib.decompressobj(zdict=base) if base else zlib.decompressobj()
     pending = data
     while True:
         piece = inflater.decompress(pending, size)
@@ -243,20 +244,29 @@ def _inflate(data: bytes, size: int) -> Iterator[bytes]:
         raise zlib.error("data after the end of the stream")
 
 
-def unpack_pieces(digest: str, data: bytes, size: int) -> Iterator[bytes]:
-    """A whole (not delta) stored object's content in pieces of at most ``size`` bytes,
-    decompressed as they are consumed: a large object is never held whole twice.
+def unpack_pieces(
+    digest: str, data: bytes, size: int, base: bytes | None = None
+) -> Iterator[bytes]:
+    """A stored object's content in pieces of at most ``size`` bytes, decompressed as
+    they are consumed: a large object is never held whole twice. A delta needs its
+    base's content, ``base``.
 
     ``IntegrityCheckError`` if it cannot be decompressed (callers re-hash what they read).
     """
+    pieces: Iterator[bytes]
     try:
-        if data[:4] == _ZSTD_MAGIC:
-            reader = zstandard.ZstdDecompressor()
-            for piece in reader.read_to_iter(data, write_size=size):
-                pause()  # see cleveragents._pacing
-                yield piece
+        if data[:1] == DELTA_MARK:
+            reader = zstandard.ZstdDecompressor(dict_data=_dictionary(base or b""))
+            pieces = reader.read_to_iter(data[DELTA_HEAD + 1 :], write_size=size)
+        elif data[:4] == _ZSTD_MAGIC:
+            pieces = zstandard.ZstdDecompressor().read_to_iter(data, write_size=size)
+        elif data[:1] == ZLIB_DELTA_MARK:
+            pieces = _inflate(data[DELTA_HEAD:], size, base or b"")
         else:
-            yield from _inflate(data, size)
+            pieces = _inflate(data, size)
+        for piece in pieces:
+            pause()  # see cleveragents._pacing
+            yield piece
     except (zlib.error, zstandard.ZstdError) as exc:
         raise IntegrityCheckError(f"object {digest} is corrupt: {exc}") from exc
 
