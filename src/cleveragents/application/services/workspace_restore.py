@@ -208,9 +208,14 @@ def _stage(
     file's stamp (inode, size, mtime) by its staged name in ``stamps`` unless it
     is None; ``written`` counts them.
     """
-    by_hash: dict[str, list[Step]] = {}
+    # One step per content, and the few others with the same content apart: a list
+    # per content would cost more than the step itself.
+    first: dict[str, Step] = {}
+    more: dict[str, list[Step]] = {}
     for step in ins:
-        by_hash.setdefault(wanted[step.path].sha256, []).append(step)
+        digest = wanted[step.path].sha256
+        if first.setdefault(digest, step) is not step:
+            more.setdefault(digest, []).append(step)
 
     def put(step: Step, pieces: Iterable[bytes]) -> None:
         stamp = _put(files, wanted[step.path], staged_at(step, *rooms), pieces)
@@ -218,27 +223,29 @@ def _stage(
             stamps[step.staged] = stamp
         written.advance()
 
-    while by_hash:
+    while first:
         again: dict[str, list[Step]] = {}
-        for digest, pieces in paced(repository.read_pieces(list(by_hash))):
-            steps = by_hash.pop(digest)
-            first = next(pieces, b"")
+        for digest, pieces in paced(repository.read_pieces(list(first))):
+            step = first.pop(digest)
+            others = more.pop(digest, [])
+            head = next(pieces, b"")
             second = next(pieces, None)
             if second is None:  # whole: every step is written from these bytes
-                _check(digest, first)
-                for step in steps:
-                    put(step, (first,))
+                _check(digest, head)
+                for each in (step, *others):
+                    put(each, (head,))
                 continue
-            # In chunks: written as they are read, never held whole; another step with
+            # In pieces: written as they are read, never held whole; another step with
             # the same content reads it again.
-            step, *others = steps
             if others:
                 again[digest] = others
-            put(step, _checked(digest, itertools.chain((first, second), pieces)))
-        if by_hash:
-            missing = sorted(step.path for steps in by_hash.values() for step in steps)
+            put(step, _checked(digest, itertools.chain((head, second), pieces)))
+        if first:
+            gone = (*first.values(), *(each for steps in more.values() for each in steps))
+            missing = sorted(each.path for each in gone)
             raise IntegrityCheckError(f"stored content for {missing[0]} is missing")
-        by_hash = again
+        first = {digest: steps[0] for digest, steps in again.items()}
+        more = {digest: steps[1:] for digest, steps in again.items() if len(steps) > 1}
 
 
 def _put(files: SafeFiles, entry: ManifestEntry, place: str, pieces: Iterable[bytes]) -> _Stamp:

@@ -166,8 +166,14 @@ def unpack(
     stored: Mapping[str, tuple[str, bytes]],
     unpacked: dict[str, bytes],
     bases: set[str] | None,
+    *,
+    drop: bool = False,
 ) -> bytes:
-    """The bytes of ``digest``, following its chain of deltas down to a whole object."""
+    """The bytes of ``digest``, following its chain of deltas down to a whole object.
+
+    ``drop``: each base below ``digest`` goes from ``unpacked`` once the next version
+    is decoded (nothing else needs it), so a chain costs two versions at a time.
+    """
     chain: list[str] = []
     at = digest
     while at not in unpacked:
@@ -189,6 +195,8 @@ def unpack(
             unpacked[each] = _decode(data, None if base is None else unpacked[base])
         except (zlib.error, zstandard.ZstdError) as exc:
             raise IntegrityCheckError(f"object {each} is corrupt: {exc}") from exc
+        if drop and base is not None:
+            del unpacked[base]
     return unpacked[digest]
 
 
