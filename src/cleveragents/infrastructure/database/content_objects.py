@@ -241,16 +241,14 @@ def _streamed(read: Read, digest: str, size: int) -> Iterator[tuple[str, Iterato
         dict[str, bytes],
         read("read checkpoint content", lambda session: stored_forms(session, [digest])),
     )
-    data = stored.pop(digest, None)
-    if data is None:
-        return
-    base: bytes | None = None
-    named = delta_base(data[:DELTA_HEAD])
-    if named is not None:
-        base = _load(read, [named]).get(named)
-        if base is None:
-            raise IntegrityCheckError(f"object {digest} is a delta of {named}, which is missing")
-    yield digest, unpack_pieces(digest, data, size, base)
+    for found, data in stored.items():  # none when it was deleted since its size was read
+        base: bytes | None = None
+        named = delta_base(data[:DELTA_HEAD])
+        if named is not None:
+            base = _load(read, [named]).get(named)
+            if base is None:
+                raise IntegrityCheckError(f"object {found} is a delta of {named}, which is missing")
+        yield found, unpack_pieces(found, data, size, base)
 
 
 def _chunks_of(read: Read, digest: str, listing: Sequence[tuple[str, int]]) -> Iterator[bytes]:
