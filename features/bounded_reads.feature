@@ -24,6 +24,17 @@ Feature: Restores and verifies read large stored objects a piece at a time
     When I restore the last checkpoint into a new folder
     Then the new folder holds exactly the files of the sandbox
 
+  Scenario: A delta of a delta above the read batch comes back in pieces, restores exactly and verifies
+    When "assets/mid.bin" changes in a few bytes
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    And "assets/mid.bin" changes in a few more bytes
+    And I snapshot the sandbox for plan "plan-1" before decision "d3"
+    Then the stored object of "assets/mid.bin" is a delta 2 deep
+    And the content of "assets/mid.bin" is read back from the store in 20 pieces of at most 1024 bytes
+    And the last checkpoint verifies
+    When I restore the last checkpoint into a new folder
+    Then the new folder holds exactly the files of the sandbox
+
   Scenario: A delta above the read batch whose base is gone is reported by verify and refused by restore
     When "assets/mid.bin" changes in a few bytes
     And I snapshot the sandbox for plan "plan-1" before decision "d2"

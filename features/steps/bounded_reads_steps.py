@@ -70,9 +70,23 @@ def step_change_few(context: Context, rel: str) -> None:
     path.write_bytes(bytes(data))
 
 
+@when('"{rel}" changes in a few more bytes')
+def step_change_more(context: Context, rel: str) -> None:
+    path = context.sandbox / rel
+    data = bytearray(path.read_bytes())
+    data[5000:5004] = b"more"
+    path.write_bytes(bytes(data))
+
+
 @then('the stored object of "{rel}" is a delta')
 def step_is_delta(context: Context, rel: str) -> None:
     assert _stored(context, rel)[:1] == b"\x01"
+
+
+@then('the stored object of "{rel}" is a delta {depth:d} deep')
+def step_delta_depth(context: Context, rel: str, depth: int) -> None:
+    stored = _stored(context, rel)
+    assert stored[:1] == b"\x01" and stored[33] == depth, stored[:34]
 
 
 @when('the stored object of "{rel}" is stored again with zlib, as before zstd')
