@@ -55,12 +55,12 @@ from cleveragents.infrastructure.database.object_packing import (
     object_rows,
     stored_and_bases,
 )
+from cleveragents.infrastructure.database.object_reads import hashes_below
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     checkpoint_exists,
     delete_checkpoints,
     existing_objects,
-    hashes_below,
     insert_ignoring_existing,
     lock_objects,
     paths_among,

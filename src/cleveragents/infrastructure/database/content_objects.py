@@ -32,6 +32,7 @@ from cleveragents.infrastructure.database.object_codec import (
     delta_base,
     unpack_pieces,
 )
+from cleveragents.infrastructure.database.object_reads import stored_forms
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     CHUNKS,
@@ -39,7 +40,6 @@ from cleveragents.infrastructure.database.object_store import (
     decode_chunk_list,
     insert_ignoring_existing,
     load_objects,
-    stored_forms,
 )
 
 _OBJECTS = cast(Table, CheckpointObjectModel.__table__)

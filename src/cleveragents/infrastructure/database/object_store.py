@@ -52,8 +52,6 @@ CHUNKS: Final = "chunks"
 _CHUNK: Final = 500
 # How many parsed trees the process keeps for restores (a few MB at most).
 PARSED_TREES: Final = 8192
-# Trees parsed at once by a walk that only collects hashes.
-_TREES_AT_ONCE: Final = 64
 _OBJECTS_LOCK_KEY: Final = 0x63686B70  # PostgreSQL advisory lock over checkpoint_objects
 
 
@@ -89,17 +87,6 @@ def existing_objects(session: Session, hashes: Sequence[str]) -> set[str]:
                 select(_OBJECTS.c.object_hash).where(_OBJECTS.c.object_hash.in_(chunk))
             ).scalars()
         )
-    return found
-
-
-def stored_forms(session: Session, hashes: Sequence[str]) -> dict[str, bytes]:
-    """The stored (packed) bytes of each stored object of ``hashes``, not decoded."""
-    found: dict[str, bytes] = {}
-    for chunk in chunks(hashes):
-        rows = session.execute(
-            select(_OBJECTS.c.object_hash, _OBJECTS.c.data).where(_OBJECTS.c.object_hash.in_(chunk))
-        )
-        found.update((digest, bytes(data)) for digest, data in rows)
     return found
 
 
@@ -206,30 +193,6 @@ def walk_trees(
             next_level.update(c[2] for c in children if c[1] == TREE and c[2] not in trees)
         wanted = sorted(next_level - set(trees))
     return trees
-
-
-def hashes_below(session: Session, root: str, kinds: frozenset[str]) -> set[str]:
-    """The hashes that the rows of ``kinds`` name in the tree ``root`` and below.
-
-    Read a few trees at a time, each let go once its rows are read: the memory
-    follows the hashes found, not the parsed trees.
-    """
-    found: set[str] = set()
-    seen = {root}
-    level = [root]
-    while level:
-        below: set[str] = set()
-        for part in range(0, len(level), _TREES_AT_ONCE):
-            for rows in walk_level(session, level[part : part + _TREES_AT_ONCE]).values():
-                for _, kind, digest, _, _ in rows:
-                    if kind == TREE:
-                        if digest not in seen:
-                            below.add(digest)
-                    elif kind in kinds:
-                        found.add(digest)
-        seen |= below
-        level = sorted(below)
-    return found
 
 
 def tree_diff_of(
