@@ -104,6 +104,27 @@ Feature: Restoring, verifying and pruning checkpoints
     When the stored diff hash of checkpoint 2 is tampered with
     Then checkpoint 2 does not verify
 
+  Scenario Outline: A diff_paths that is not the stored diff's paths fails verification
+    Given checkpoint 2 verifies
+    When the diff_paths of checkpoint 2 are <damage>
+    Then checkpoint 2 does not verify
+
+    Examples:
+      | damage                  |
+      | missing their last path |
+      | given one path more     |
+      | in another order        |
+      | not a list              |
+
+  Scenario Outline: A stored diff that is not the bytes its hash was taken of fails verification
+    When checkpoint 2's stored diff is <damage>
+    Then checkpoint 2 does not verify
+
+    Examples:
+      | damage                                 |
+      | rewritten without its last row         |
+      | rewritten with spaces between its rows |
+
   Scenario: A symlinked parent in the target is never written through
     Given an outside folder for the restore
     And the sandbox's "src" is replaced by a symlink to the outside folder

@@ -26,6 +26,16 @@ Feature: Pure logic, without a database: codecs, tree index, terms, marks, redac
     Then encoding and decoding random diffs gives them back with the same diff hash
     And decoding bytes that are not a stored diff raises IntegrityCheckError
 
+  Scenario: A stored diff is read back a row at a time, whatever the pieces' boundaries
+    Then the rows of random diffs read in random pieces are the rows of their canonical form
+    And the pieces of a stored diff hash to its diff hash, and a damaged one is refused
+    And reading bytes that are not canonical diff rows raises ValueError
+
+  Scenario: A large stored object is decompressed a piece at a time
+    Then unpacking random objects in pieces gives them back, zstd and legacy zlib alike
+    And unpacking deltas in pieces, given their base, gives them back, zstd and legacy zlib alike
+    And unpacking a damaged object in pieces raises IntegrityCheckError
+
   Scenario: The canonical diff form is what the documentation says, byte for byte
     Then the canonical form of a diff with a file, a symlink, an empty folder and a deletion is
       """

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
@@ -35,14 +35,15 @@ StepKind = Literal["chmod", "out", "rmdir", "mkdir", "in"]
 STEP_ORDER: tuple[StepKind, ...] = ("chmod", "out", "rmdir", "mkdir", "in")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """One undoable change of one path (see ``infrastructure.workspace.file_swap``)."""
 
     kind: StepKind
     path: str
     # "in": the staged file (under the staging folder, or with ``beside`` a temporary
-    # name in the tree next to ``path``); "out": where the original goes.
+    # name in the tree next to ``path``, given by ``place_beside``); "out": where the
+    # original goes.
     staged: str = ""
     mode: int = 0  # "chmod": the new bits; "rmdir": the folder's bits, to make it again
     old_mode: int = 0  # "chmod": the bits to put back
@@ -63,22 +64,17 @@ def beside_name(path: str, token: str, index: int) -> str:
     return f"{folder}/{name}" if folder else name
 
 
-def place_beside(
-    steps: Sequence[Step], beside: set[str], token: str
-) -> tuple[list[Step], dict[str, str]]:
-    """``steps`` with each "in" step whose staged name is in ``beside`` staged beside its path.
-
-    Returns the steps and, for each of them, the new staged name by the old one.
-    """
-    placed: list[Step] = []
-    names: dict[str, str] = {}
+def place_beside(steps: list[Step], token: str) -> None:
+    """Name, in place, each "in" step of ``steps`` marked ``beside``: its file is staged
+    under a temporary name next to its path (:func:`beside_name`)."""
     for index, step in enumerate(steps):
-        if step.kind == "in" and step.staged in beside:
-            name = beside_name(step.path, token, index)
-            names[step.staged] = name
-            step = Step("in", step.path, staged=name, beside=True)
-        placed.append(step)
-    return placed, names
+        if step.kind == "in" and step.beside:
+            steps[index] = Step("in", step.path, beside_name(step.path, token, index), beside=True)
+
+
+def staged_at(step: Step, target: str, staging: str) -> str:
+    """Where an "in" step's file is staged: beside its path, or in the staging folder."""
+    return f"{target}/{step.staged}" if step.beside else f"{staging}/{step.staged}"
 
 
 def staging_token(staging: Path) -> str:
@@ -297,11 +293,10 @@ def same_state(have: ManifestEntry | None, want: ManifestEntry) -> bool:
 class RestorePlan:
     """The steps of a restore and what it reports (shown paths: folders end with ``/``)."""
 
+    # An "in" step writes the wanted entry at its path. One whose folder is there
+    # before the swap is marked ``beside`` (named by ``place_beside``); any other is
+    # staged in the staging folder as ``new/N``.
     steps: list[Step] = field(default_factory=list)
-    # staged name (``new/N``) -> the manifest entry whose content goes there
-    staged: dict[str, ManifestEntry] = field(default_factory=dict)
-    # the staged names whose folder is there before the swap: staged beside their path
-    beside: set[str] = field(default_factory=set)
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)

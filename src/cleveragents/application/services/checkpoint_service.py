@@ -301,13 +301,20 @@ class CheckpointService:
             raise RecordNotFoundError(f"checkpoint {checkpoint_id} does not exist")
         return checkpoint
 
+    def _header(self, checkpoint_id: str) -> Checkpoint:
+        """The checkpoint without its metadata: all a restore needs (the metadata of a
+        first snapshot lists every path)."""
+        return self._require(checkpoint_id).model_copy(update={"metadata": CheckpointMetadata()})
+
     def verify_checkpoint(self, checkpoint_id: str, *, progress: Progress | None = None) -> bool:
         """Re-read and re-hash every object the checkpoint needs, and recompute its diff hash.
 
         ``progress`` hears the ``verify`` stage (:mod:`cleveragents.domain.progress`).
         """
         progress = checked_progress(progress)
-        return verify(self._repository, self._require(checkpoint_id), progress=progress)
+        key = self._header(checkpoint_id).checkpoint_id  # known, before anything is read
+        # Its metadata (a first snapshot's lists every path) only once the content is checked.
+        return verify(self._repository, key, lambda: self._require(key), progress=progress)
 
     # --- restoring ------------------------------------------------------------------------
 
@@ -331,7 +338,7 @@ class CheckpointService:
         hears the ``scan``, ``read`` (in place), ``stage`` and ``swap`` stages.
         """
         progress = checked_progress(progress)
-        checkpoint = self._require(checkpoint_id)
+        checkpoint = self._header(checkpoint_id)
         if not isinstance(target_dir, str | os.PathLike):
             raise ValueError(f"target_dir must be a path, got {type(target_dir).__name__}")
         target = Path(target_dir)
@@ -356,7 +363,7 @@ class CheckpointService:
         them could not be undone. Ignored paths are never removed.
         """
         progress = checked_progress(progress)
-        checkpoint = self._require(checkpoint_id)
+        checkpoint = self._header(checkpoint_id)
         target = self._workspace.files.existing_directory(target_dir, "target_dir")
         return self._restore(checkpoint, target, True, dry_run, keep_large=True, progress=progress)
 
@@ -419,6 +426,7 @@ class CheckpointService:
             dry_run=dry_run,
             keep_large=keep_large,
             progress=progress,
+            noting=self._memory.watches(checkpoint.plan_id, target),
         )
         if written:
             self._memory.note_restore(checkpoint.plan_id, target, written)

@@ -37,6 +37,7 @@ from cleveragents.domain.workspace import (
     STEP_ORDER,
     Step,
     place_beside,
+    staged_at,
     staging_token,
 )
 from cleveragents.domain.workspace_ports import PathGuard, SafeFiles, Workspace
@@ -179,20 +180,19 @@ def _execute(plan: ApplyPlan, sandbox: Path, target: Path, workspace: Workspace)
     steps["mkdir"] = [Step("mkdir", folder) for folder in missing]
     writes = sorted(plan.writes.items())
     steps["in"] = [
-        Step("in", path, staged=f"new/{index}") for index, (path, _) in enumerate(writes)
+        Step("in", path, staged=f"new/{index}", beside=path.rpartition("/")[0] not in missing)
+        for index, (path, _) in enumerate(writes)
     ]
-    beside = {step.staged for step in steps["in"] if step.path.rpartition("/")[0] not in missing}
     swap = workspace.swap
     with swap.locked_staging(target) as staging:
-        ordered, names = place_beside(
-            [step for kind in STEP_ORDER for step in steps[kind]], beside, staging_token(staging)
-        )
+        ordered = [step for kind in STEP_ORDER for step in steps[kind]]
+        place_beside(ordered, staging_token(staging))
         sandbox_guard = files.guard(sandbox)
 
         def stage() -> None:
-            for index, (path, final) in enumerate(writes):
-                name = f"new/{index}"
-                place = f"{target}/{names[name]}" if name in names else f"{staging}/{name}"
+            placed = (step for step in ordered if step.kind == "in")  # in the order of writes
+            for step, (path, final) in zip(placed, writes, strict=True):
+                place = staged_at(step, os.fspath(target), os.fspath(staging))
                 _stage(files, sandbox_guard, path, final, place)
 
         swap.run_steps(target, staging, ordered, stage)

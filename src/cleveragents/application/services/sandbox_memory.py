@@ -103,6 +103,11 @@ class SandboxMemory:
         fresh = watcher.drain() if watcher is not None else None
         return remembered, watcher, None if fresh is None else remembered.since_baseline(fresh)
 
+    def watches(self, key: str, target: Path) -> bool:
+        """True when the plan's memory watches ``target`` (a restore there notes its writes)."""
+        remembered = self.get(key)
+        return remembered is not None and remembered.watches(target)
+
     def note_restore(self, key: str, target: Path, written: dict[str, ScannedFile | None]) -> None:
         """A restore wrote ``written`` into the plan's watched sandbox ``target``.
 

@@ -33,6 +33,7 @@ from cleveragents.domain.workspace import (
     ScannedFile,
     Step,
     place_beside,
+    staged_at,
     staging_token,
     stat_key_of,
 )
@@ -81,10 +82,12 @@ def restore(
     dry_run: bool,
     keep_large: bool = False,
     progress: Progress | None = None,
+    noting: bool = True,
 ) -> tuple[RestoreResult, Written]:
     """Restore ``checkpoint``'s snapshot into ``target`` (see ``CheckpointService``).
 
-    Returns the result and what was written (see :func:`_written`). What a killed
+    Returns the result and what was written (see :func:`_written`; with ``noting``
+    False, nothing: no one watches the folder to be told). What a killed
     restore or apply left in ``target`` must have been recovered before ``states``
     were read. ``keep_large`` keeps the files above the size limit that the
     checkpoint lacks, even with ``remove_untracked``: no snapshot could have stored
@@ -119,17 +122,15 @@ def restore(
     try:
         swap = workspace.swap
         with swap.locked_staging(target) as staging:
-            steps, names = place_beside(plan.steps, plan.beside, staging_token(staging))
-            staged = {names.get(name, name): entry for name, entry in plan.staged.items()}
-            in_tree = set(names.values())
-            places = {
-                name: f"{target}/{name}" if name in in_tree else f"{staging}/{name}"
-                for name in staged
-            }
+            place_beside(plan.steps, staging_token(staging))
+            steps = plan.steps
+            ins = [step for step in steps if step.kind == "in"]
 
             def stage() -> None:
-                written = Stage(progress, "stage", len(staged))
-                stamps.update(_stage(repository, workspace.files, staged, places, written))
+                written = Stage(progress, "stage", len(ins))
+                kept = stamps if noting else None
+                rooms = os.fspath(target), os.fspath(staging)
+                _stage(repository, workspace.files, ins, wanted, rooms, written, kept)
                 written.finish()
                 # Still before the steps: a report that raises here is undone with them.
                 swapping.append(Stage(progress, "swap", len(steps)))
@@ -149,7 +150,7 @@ def restore(
         partial=states.partial,
     )
     result = RestoreResult(plan.written, plan.removed, plan.skipped)
-    return result, _written(target, steps, staged, stamps, wanted)
+    return result, _written(target, steps, stamps, wanted) if noting else {}
 
 
 # What a restore wrote, by path: the written file or symlink with the stat data it had
@@ -161,7 +162,6 @@ _Stamp = tuple[int, int, int]  # inode, size, mtime_ns of a staged file
 def _written(
     target: Path,
     steps: Sequence[Step],
-    staged: Mapping[str, ManifestEntry],
     stamps: Mapping[str, _Stamp],
     wanted: Mapping[str, ManifestEntry],
 ) -> Written:
@@ -182,11 +182,10 @@ def _written(
             except OSError:
                 written[step.path] = None
                 continue
+            entry = wanted[step.path]
             if step.kind == "in":
-                entry = staged[step.staged]
                 trusted = (info.st_ino, info.st_size, info.st_mtime_ns) == stamps[step.staged]
             else:
-                entry = wanted[step.path]
                 trusted = stat.S_IMODE(info.st_mode) == step.mode
             written[step.path] = (
                 ScannedFile(entry, stat_key_of(info), verified=True) if trusted else None
@@ -197,43 +196,56 @@ def _written(
 def _stage(
     repository: CheckpointStore,
     files: SafeFiles,
-    staged: Mapping[str, ManifestEntry],
-    places: Mapping[str, str],
+    ins: Sequence[Step],
+    wanted: Mapping[str, ManifestEntry],
+    rooms: tuple[str, str],
     written: Stage,
-) -> dict[str, _Stamp]:
-    """Write every staged entry's content at its place after checking its hash.
+    stamps: dict[str, _Stamp] | None,
+) -> None:
+    """Stage the wanted content of every "in" step after checking its hash.
 
-    Returns each staged file's stamp (inode, size, mtime); ``written`` counts them.
+    ``rooms``: the target's and the staging folder's paths. Notes each staged
+    file's stamp (inode, size, mtime) by its staged name in ``stamps`` unless it
+    is None; ``written`` counts them.
     """
-    stamps: dict[str, _Stamp] = {}
-    by_hash: dict[str, list[str]] = {}
-    for name, entry in staged.items():
-        by_hash.setdefault(entry.sha256, []).append(name)
-    while by_hash:
-        again: dict[str, list[str]] = {}
-        for digest, pieces in paced(repository.read_pieces(list(by_hash))):
-            names = by_hash.pop(digest)
-            first = next(pieces, b"")
+    # One step per content, and the few others with the same content apart: a list
+    # per content would cost more than the step itself.
+    first: dict[str, Step] = {}
+    more: dict[str, list[Step]] = {}
+    for step in ins:
+        digest = wanted[step.path].sha256
+        if first.setdefault(digest, step) is not step:
+            more.setdefault(digest, []).append(step)
+
+    def put(step: Step, pieces: Iterable[bytes]) -> None:
+        stamp = _put(files, wanted[step.path], staged_at(step, *rooms), pieces)
+        if stamps is not None:
+            stamps[step.staged] = stamp
+        written.advance()
+
+    while first:
+        again: dict[str, list[Step]] = {}
+        for digest, pieces in paced(repository.read_pieces(list(first))):
+            step = first.pop(digest)
+            others = more.pop(digest, [])
+            head = next(pieces, b"")
             second = next(pieces, None)
-            if second is None:  # whole: every name is written from these bytes
-                _check(digest, first)
-                for name in names:
-                    stamps[name] = _put(files, staged[name], places[name], (first,))
-                    written.advance()
+            if second is None:  # whole: every step is written from these bytes
+                _check(digest, head)
+                for each in (step, *others):
+                    put(each, (head,))
                 continue
-            # In chunks: written as they are read, never held whole; another name with
+            # In pieces: written as they are read, never held whole; another step with
             # the same content reads it again.
-            name, *others = names
             if others:
                 again[digest] = others
-            streamed = _checked(digest, itertools.chain((first, second), pieces))
-            stamps[name] = _put(files, staged[name], places[name], streamed)
-            written.advance()
-        if by_hash:
-            missing = sorted(staged[name].path for names in by_hash.values() for name in names)
+            put(step, _checked(digest, itertools.chain((head, second), pieces)))
+        if first:
+            gone = (*first.values(), *(each for steps in more.values() for each in steps))
+            missing = sorted(each.path for each in gone)
             raise IntegrityCheckError(f"stored content for {missing[0]} is missing")
-        by_hash = again
-    return stamps
+        first = {digest: steps[0] for digest, steps in again.items()}
+        more = {digest: steps[1:] for digest, steps in again.items() if len(steps) > 1}
 
 
 def _put(files: SafeFiles, entry: ManifestEntry, place: str, pieces: Iterable[bytes]) -> _Stamp:

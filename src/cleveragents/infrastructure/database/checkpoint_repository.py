@@ -47,6 +47,7 @@ from cleveragents.infrastructure.database.object_codec import (
     added_paths,
     compress,
     decode_diff,
+    diff_pieces,
     encode_diff,
 )
 from cleveragents.infrastructure.database.object_packing import (
@@ -54,6 +55,7 @@ from cleveragents.infrastructure.database.object_packing import (
     object_rows,
     stored_and_bases,
 )
+from cleveragents.infrastructure.database.object_reads import hashes_below
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     checkpoint_exists,
@@ -337,10 +339,7 @@ class CheckpointRepository(CheckpointRetention):
 
         def work(session: Session) -> set[str] | None:
             root = self._root_of(session, key)
-            if root is None:
-                return None
-            trees = walk_trees(session, [root])
-            return {row[2] for rows in trees.values() for row in rows if row[1] in STORED}
+            return None if root is None else hashes_below(session, root, STORED)
 
         return self._read(f"read the content hashes of checkpoint {key}", work)
 
@@ -378,6 +377,20 @@ class CheckpointRepository(CheckpointRetention):
             return decode_diff(key, row[0])
 
         return self._read(f"read the diff of checkpoint {key}", work)
+
+    def canonical_diff(self, checkpoint_id: str) -> Iterator[bytes]:
+        """The diff as stored: its canonical bytes in pieces, decompressed as consumed."""
+        key = valid_id(checkpoint_id, "checkpoint_id")
+
+        def work(session: Session) -> bytes | None:
+            row = session.execute(
+                select(_CHECKPOINTS.c.diff_data).where(_CHECKPOINTS.c.checkpoint_id == key)
+            ).first()
+            if row is None:
+                raise RecordNotFoundError(f"checkpoint {key} does not exist")
+            return cast(bytes | None, row[0])
+
+        return diff_pieces(key, self._read(f"read the diff of checkpoint {key}", work))
 
     def read_blobs(self, hashes: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """(hash, content) of each stored blob, a batch at a time; missing ones are skipped."""

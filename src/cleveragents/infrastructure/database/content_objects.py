@@ -25,7 +25,14 @@ from cleveragents._pacing import pause
 from cleveragents.domain.errors import IntegrityCheckError, SourceChangedError
 from cleveragents.domain.models.core.checkpoint import ContentSource
 from cleveragents.infrastructure.database.models import CheckpointObjectModel
-from cleveragents.infrastructure.database.object_codec import LARGE_OBJECT_BYTES, compress
+from cleveragents.infrastructure.database.object_codec import (
+    DELTA_HEAD,
+    LARGE_OBJECT_BYTES,
+    compress,
+    delta_base,
+    unpack_pieces,
+)
+from cleveragents.infrastructure.database.object_reads import stored_forms
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     CHUNKS,
@@ -175,14 +182,15 @@ Read = Callable[[str, Callable[[Session], Any]], Any]
 def read_pieces(
     read: Read, hashes: Sequence[str], limits: ContentLimits
 ) -> Iterator[tuple[str, Iterator[bytes]]]:
-    """(hash, pieces) of each stored object of ``hashes``; missing ones are skipped.
+    """(hash, pieces) of each stored object of ``hashes`` (sorted, each once); missing ones
+    are skipped.
 
     Whole objects are read a batch of at most ``limits.read_bytes`` at a time (one
-    piece each); a chunk list's chunks one at a time, as its pieces are consumed.
+    piece each); one larger than that alone, decompressed in pieces of that size as
+    they are consumed; a chunk list's chunks one at a time.
     ``read(action, work)`` runs ``work`` in a read transaction.
     """
-    wanted = sorted(set(hashes))
-    for part in chunks(wanted):
+    for part in chunks(hashes):
         rows = cast(list[tuple[str, str, int]], read("read checkpoint content sizes", _sizes(part)))
         batch: list[str] = []
         held = 0
@@ -190,6 +198,9 @@ def read_pieces(
         for digest, kind, size in sorted(rows):
             if kind == CHUNKS:
                 listed.append(digest)
+                continue
+            if size > limits.read_bytes:  # alone, and decompressed as it is consumed
+                yield from _streamed(read, digest, limits.read_bytes)
                 continue
             if batch and held + size > limits.read_bytes:
                 yield from _whole(read, batch)
@@ -221,6 +232,23 @@ def _whole(read: Read, batch: Sequence[str]) -> Iterator[tuple[str, Iterator[byt
         return
     for digest, data in _load(read, batch).items():
         yield digest, iter((data,))
+
+
+def _streamed(read: Read, digest: str, size: int) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """One large object (none if it is gone), decompressed in pieces of ``size`` bytes;
+    a delta's base is read whole first (a dictionary is used whole)."""
+    stored = cast(
+        dict[str, bytes],
+        read("read checkpoint content", lambda session: stored_forms(session, [digest])),
+    )
+    for found, data in stored.items():  # none when it was deleted since its size was read
+        base: bytes | None = None
+        named = delta_base(data[:DELTA_HEAD])
+        if named is not None:
+            base = _load(read, [named]).get(named)
+            if base is None:
+                raise IntegrityCheckError(f"object {found} is a delta of {named}, which is missing")
+        yield found, unpack_pieces(found, data, size, base)
 
 
 def _chunks_of(read: Read, digest: str, listing: Sequence[tuple[str, int]]) -> Iterator[bytes]:

@@ -135,10 +135,12 @@ def _loads_json_column(text: str) -> Any:
     pydantic-core's parser (Rust) builds the same values as ``json.loads`` for
     everything ``json.dumps`` writes, except what it refuses (a lone surrogate,
     nesting beyond its depth limit): that goes to ``json.loads``, which returns
-    it or raises its usual error.
+    it or raises its usual error. Only keys go to its process-wide string cache: a
+    value cached there (a first snapshot's ``diff_paths`` lists every path) would
+    stay in memory for the life of the process.
     """
     try:
-        return from_json(text)
+        return from_json(text, cache_strings="keys")
     except ValueError:
         return json.loads(text)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, NamedTuple
 
@@ -52,6 +52,8 @@ MAX_DELTA_CHAIN: Final = 16
 LARGE_OBJECT_BYTES: Final = 4 * 1024 * 1024
 _ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 _THREADED_BYTES: Final = 256 * 1024
+# The decompressed bytes of a stored diff handed out at once.
+DIFF_PIECE: Final = 64 * 1024
 _CLEARLY_SMALLER: Final = 8
 
 
@@ -164,8 +166,14 @@ def unpack(
     stored: Mapping[str, tuple[str, bytes]],
     unpacked: dict[str, bytes],
     bases: set[str] | None,
+    *,
+    drop: bool = False,
 ) -> bytes:
-    """The bytes of ``digest``, following its chain of deltas down to a whole object."""
+    """The bytes of ``digest``, following its chain of deltas down to a whole object.
+
+    ``drop``: each base below ``digest`` goes from ``unpacked`` once the next version
+    is decoded (nothing else needs it), so a chain costs two versions at a time.
+    """
     chain: list[str] = []
     at = digest
     while at not in unpacked:
@@ -187,6 +195,8 @@ def unpack(
             unpacked[each] = _decode(data, None if base is None else unpacked[base])
         except (zlib.error, zstandard.ZstdError) as exc:
             raise IntegrityCheckError(f"object {each} is corrupt: {exc}") from exc
+        if drop and base is not None:
+            del unpacked[base]
     return unpacked[digest]
 
 
@@ -207,6 +217,66 @@ def added_paths(checkpoint_id: str, data: bytes | None) -> list[str]:
         return [str(row[0]).removesuffix("/") for row in rows if row[1] is not None]
     except (zlib.error, ValueError, TypeError, IndexError) as exc:
         raise IntegrityCheckError(f"the diff of checkpoint {checkpoint_id} is corrupt") from exc
+
+
+def diff_pieces(checkpoint_id: str, data: bytes | None) -> Iterator[bytes]:
+    """The canonical bytes :func:`encode_diff` stored, decompressed a piece at a time.
+
+    ``IntegrityCheckError`` (after the pieces before the damage) if it is damaged.
+    """
+    if data is None:
+        yield diff_canonical_bytes([])
+        return
+    try:
+        yield from _inflate(data, DIFF_PIECE)
+    except zlib.error as exc:
+        raise IntegrityCheckError(f"the diff of checkpoint {checkpoint_id} is corrupt") from exc
+
+
+def _inflate(data: bytes, size: int, base: bytes = b"") -> Iterator[bytes]:
+    """A zlib stream's content (``base`` its preset dictionary) in pieces of at most
+    ``size`` bytes (``zlib.error`` if damaged)."""
+    inflater = zlib.decompressobj(zdict=base) if base else zlib.decompressobj()
+    pending = data
+    while True:
+        piece = inflater.decompress(pending, size)
+        pending = inflater.unconsumed_tail
+        if piece:
+            pause()  # see cleveragents._pacing
+            yield piece
+        if inflater.eof:
+            break
+        if not piece and not pending:
+            raise zlib.error("incomplete or truncated stream")
+    if inflater.unused_data:
+        raise zlib.error("data after the end of the stream")
+
+
+def unpack_pieces(
+    digest: str, data: bytes, size: int, base: bytes | None = None
+) -> Iterator[bytes]:
+    """A stored object's content in pieces of at most ``size`` bytes, decompressed as
+    they are consumed: a large object is never held whole twice. A delta needs its
+    base's content, ``base``.
+
+    ``IntegrityCheckError`` if it cannot be decompressed (callers re-hash what they read).
+    """
+    pieces: Iterator[bytes]
+    try:
+        if data[:1] == DELTA_MARK:
+            reader = zstandard.ZstdDecompressor(dict_data=_dictionary(base or b""))
+            pieces = reader.read_to_iter(data[DELTA_HEAD + 1 :], write_size=size)
+        elif data[:4] == _ZSTD_MAGIC:
+            pieces = zstandard.ZstdDecompressor().read_to_iter(data, write_size=size)
+        elif data[:1] == ZLIB_DELTA_MARK:
+            pieces = _inflate(data[DELTA_HEAD:], size, base or b"")
+        else:
+            pieces = _inflate(data, size)
+        for piece in pieces:
+            pause()  # see cleveragents._pacing
+            yield piece
+    except (zlib.error, zstandard.ZstdError) as exc:
+        raise IntegrityCheckError(f"object {digest} is corrupt: {exc}") from exc
 
 
 def decode_diff(checkpoint_id: str, data: bytes | None) -> list[DiffEntry]:

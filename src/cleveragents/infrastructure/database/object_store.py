@@ -115,8 +115,9 @@ def load_objects(
         }
         wanted = sorted(needed - stored.keys())
     unpacked: dict[str, bytes] = {}
+    alone = len(hashes) == 1  # no other object can share its chain's bases
     return {
-        digest: (stored[digest][0], unpack(digest, stored, unpacked, bases))
+        digest: (stored[digest][0], unpack(digest, stored, unpacked, bases, drop=alone))
         for digest in paced(hashes)
         if digest in stored
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Final, TypeGuard
 
@@ -24,7 +24,7 @@ from cleveragents.domain.models.core.checkpoint import (
     ManifestEntry,
     SnapshotContent,
 )
-from cleveragents.infrastructure.database.trusted import from_trusted
+from cleveragents.infrastructure.database.trusted import from_trusted, trusted_builder
 
 # The kind of a folder: of its row in its parent's tree, and of its stored object.
 TREE: Final = "tree"
@@ -257,6 +257,7 @@ def flatten(
 ) -> list[ManifestEntry]:
     """Every entry of the tree ``root`` (whose folder is ``prefix``), sorted by path."""
     entries: list[ManifestEntry] = []
+    build = trusted_builder(ManifestEntry)  # a manifest of 20,000 files: 20,000 entries
     stack: list[tuple[str, str]] = [(prefix, root)]
     while stack:
         folder, digest = stack.pop()
@@ -265,23 +266,31 @@ def flatten(
             if kind == TREE and trees[sha256]:
                 stack.append((f"{path}/", sha256))
             else:
-                entries.append(entry_of(path, kind, sha256, size, mode))
+                entries.append(entry_of(path, kind, sha256, size, mode, build))
     return paced_sorted(entries, key=lambda entry: entry.path)
 
 
-def entry_of(path: str, kind: str, sha256: str, size: int, mode: bool | int) -> ManifestEntry:
-    """The manifest entry of one tree row (a row of an empty sub-tree: an empty folder)."""
+def entry_of(
+    path: str,
+    kind: str,
+    sha256: str,
+    size: int,
+    mode: bool | int,
+    build: Callable[[dict[str, Any]], ManifestEntry] | None = None,
+) -> ManifestEntry:
+    """The manifest entry of one tree row (a row of an empty sub-tree: an empty folder).
+
+    ``build``: a :func:`.trusted.trusted_builder` shared by the entries of one read.
+    """
     file_kind = FileKind.DIR if kind == TREE else FileKind(kind)
-    return from_trusted(
-        ManifestEntry,
-        {
-            "path": path,
-            "kind": file_kind,
-            "sha256": sha256,
-            "size": 0 if file_kind is FileKind.DIR else size,
-            "mode": mode_of(file_kind, mode),
-        },
-    )
+    values = {
+        "path": path,
+        "kind": file_kind,
+        "sha256": sha256,
+        "size": 0 if file_kind is FileKind.DIR else size,
+        "mode": mode_of(file_kind, mode),
+    }
+    return from_trusted(ManifestEntry, values) if build is None else build(values)
 
 
 def is_folder_row(row: Sequence[Any] | None) -> TypeGuard[Sequence[Any]]:

@@ -41,7 +41,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ from cleveragents.domain.workspace import (
     StepKind,
     beside_name,
     place_beside,
+    staged_at,
     staging_token,
 )
 from cleveragents.infrastructure.workspace.safe_paths import write_all
@@ -88,14 +89,16 @@ JOURNAL = "journal.json"
 STAGED = "staged"  # every file is staged: from here on, steps may have run
 COMMITTED = "committed"
 LOCK = "lock"
+_JOURNAL_PIECE = 1024  # steps encoded at once
 
 
-def _fsync_write(path: Path, data: bytes) -> None:
+def _fsync_write(path: Path, pieces: Iterable[bytes]) -> None:
     """Write ``path`` whole or not at all: a kill mid-write leaves only ``*.partial``."""
     partial = path.with_name(path.name + ".partial")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        write_all(fd, data)
+        for piece in pieces:
+            write_all(fd, piece)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -143,11 +146,7 @@ def run_steps(
     known to a recovery; a ``staged`` marker then tells it that steps may have run.
     """
     (staging / "backup").mkdir(exist_ok=True)
-    rows = [
-        [step.kind, step.path, step.staged, step.mode, step.old_mode, step.beside] for step in steps
-    ]
-    journal = {"version": 3, "steps": rows}
-    _fsync_write(staging / JOURNAL, json.dumps(journal).encode())
+    _fsync_write(staging / JOURNAL, _journal(steps))
     prefix = os.fspath(target)
     room = os.fspath(staging)
     try:
@@ -174,12 +173,25 @@ def run_steps(
     except BaseException:
         recover(staging, target)
         raise
-    _fsync_write(staging / COMMITTED, b"")
+    _fsync_write(staging / COMMITTED, ())
+
+
+def _journal(steps: Sequence[Step]) -> Iterator[bytes]:
+    """``json.dumps({"version": 3, "steps": rows})``, a row per step, encoded a piece
+    at a time: the journal of a 20,000-file restore is never held whole."""
+    yield b'{"version": 3, "steps": ['
+    for start in range(0, len(steps), _JOURNAL_PIECE):
+        rows = [
+            [step.kind, step.path, step.staged, step.mode, step.old_mode, step.beside]
+            for step in steps[start : start + _JOURNAL_PIECE]
+        ]
+        yield (", " if start else "").encode() + json.dumps(rows)[1:-1].encode()
+    yield b"]}"
 
 
 def _source(step: Step, target: str, room: str) -> str:
     """Where an "in" step's staged file is."""
-    return f"{target}/{step.staged}" if step.beside else f"{room}/{step.staged}"
+    return staged_at(step, target, room)
 
 
 def _undo(step: Step, target: str, room: str) -> bool:

@@ -255,13 +255,12 @@ class _Planner:
             if made_early:
                 early.add(folder)
             steps["mkdir"].append(Step("mkdir", folder, beside=made_early))
-        for index, (path, want) in enumerate(sorted(self.writes.items())):
-            name = f"new/{index}"
-            self.plan.staged[name] = want
+        for index, path in enumerate(sorted(self.writes)):
             parent = path.rpartition("/")[0]
             if parent not in mkdirs or parent in early:
-                self.plan.beside.add(name)
-            steps["in"].append(Step("in", path, staged=name))
+                steps["in"].append(Step("in", path, beside=True))
+            else:
+                steps["in"].append(Step("in", path, staged=f"new/{index}"))
         self.plan.steps = [step for kind in STEP_ORDER for step in steps[kind]]
 
 

@@ -394,6 +394,11 @@ class CheckpointStore(Protocol):
         """The paths the checkpoint changed since its parent, as stored with it."""
         ...
 
+    def canonical_diff(self, checkpoint_id: str) -> Iterator[bytes]:
+        """The stored diff's canonical bytes (:func:`diff_canonical_bytes`) in pieces, read
+        as consumed (``IntegrityCheckError`` if damaged). Not verified: callers re-hash it."""
+        ...
+
     def read_blobs(self, hashes: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """The stored content of each hash (not verified: callers re-hash it)."""
         ...

@@ -1,0 +1,111 @@
+"""Steps for large stored objects read back a piece at a time (features/bounded_reads.feature)."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+
+from behave import given, then, when
+from behave.runner import Context
+from bounded_content_steps import _inflate, _rows, _service
+from sqlalchemy import text
+from support.world import factory
+
+from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
+from cleveragents.infrastructure.database.content_objects import ContentLimits
+
+
+@given(
+    "a checkpoint service storing content in chunks of {chunk:d} bytes "
+    "and reading {read:d} bytes at a time"
+)
+def step_reading_service(context: Context, chunk: int, read: int) -> None:
+    limits = ContentLimits(chunk_size=chunk, read_bytes=read)
+    context.bounded_repository = CheckpointRepository(factory(context), content_limits=limits)
+    context.checkpoint_repository = context.bounded_repository
+    _service(context)
+
+
+def _digest(context: Context, rel: str) -> str:
+    return hashlib.sha256((context.sandbox / rel).read_bytes()).hexdigest()
+
+
+def _stored(context: Context, rel: str) -> bytes:
+    rows = _rows(
+        context,
+        "SELECT data FROM checkpoint_objects WHERE object_hash = :digest",
+        digest=_digest(context, rel),
+    )
+    assert len(rows) == 1, rows
+    return bytes(rows[0][0])
+
+
+def _store(context: Context, rel: str, data: bytes) -> None:
+    with factory(context)() as session, session.begin():
+        session.execute(
+            text("UPDATE checkpoint_objects SET data = :data WHERE object_hash = :digest"),
+            {"data": data, "digest": _digest(context, rel)},
+        )
+
+
+@then(
+    'the content of "{rel}" is read back from the store in {count:d} {noun} of at most '
+    "{most:d} bytes"
+)
+def step_read_in_pieces(context: Context, rel: str, count: int, noun: str, most: int) -> None:
+    digest = _digest(context, rel)
+    found = list(context.bounded_repository.read_pieces([digest]))
+    assert [name for name, _ in found] == [digest]
+    pieces = list(found[0][1])
+    assert len(pieces) == count, (len(pieces), count)
+    assert all(len(piece) <= most for piece in pieces)
+    assert b"".join(pieces) == (context.sandbox / rel).read_bytes()
+
+
+@when('"{rel}" changes in a few bytes')
+def step_change_few(context: Context, rel: str) -> None:
+    path = context.sandbox / rel
+    data = bytearray(path.read_bytes())
+    data[100:108] = b"changed!"
+    path.write_bytes(bytes(data))
+
+
+@when('"{rel}" changes in a few more bytes')
+def step_change_more(context: Context, rel: str) -> None:
+    path = context.sandbox / rel
+    data = bytearray(path.read_bytes())
+    data[5000:5004] = b"more"
+    path.write_bytes(bytes(data))
+
+
+@then('the stored object of "{rel}" is a delta')
+def step_is_delta(context: Context, rel: str) -> None:
+    assert _stored(context, rel)[:1] == b"\x01"
+
+
+@then('the stored object of "{rel}" is a delta {depth:d} deep')
+def step_delta_depth(context: Context, rel: str, depth: int) -> None:
+    stored = _stored(context, rel)
+    assert stored[:1] == b"\x01" and stored[33] == depth, stored[:34]
+
+
+@when('the stored object of "{rel}" is stored again with zlib, as before zstd')
+def step_store_zlib(context: Context, rel: str) -> None:
+    data = _inflate(_stored(context, rel))
+    _store(context, rel, zlib.compress(data, 6))
+
+
+@when('the stored object of "{rel}" is damaged after its first bytes')
+def step_damage_object(context: Context, rel: str) -> None:
+    stored = _stored(context, rel)
+    _store(context, rel, stored[:16] + bytes(len(stored) - 16))
+
+
+@when('the base of the stored object of "{rel}" is deleted from the database')
+def step_delete_base(context: Context, rel: str) -> None:
+    base = _stored(context, rel)[1:33].hex()
+    with factory(context)() as session, session.begin():
+        gone = session.execute(
+            text("DELETE FROM checkpoint_objects WHERE object_hash = :digest"), {"digest": base}
+        )
+        assert gone.rowcount == 1, base
