@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
@@ -43,18 +43,30 @@ _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
 STORED: Final = frozenset({FileKind.FILE.value, FileKind.SYMLINK.value})
 
 
+def _column_of(session: Session, checkpoint_id: str, column: Any) -> Any:
+    """One column of a checkpoint's row; ``RecordNotFoundError`` without the checkpoint."""
+    row = session.execute(
+        select(column).where(_CHECKPOINTS.c.checkpoint_id == checkpoint_id)
+    ).first()
+    if row is None:
+        raise RecordNotFoundError(f"checkpoint {checkpoint_id} does not exist")
+    return row[0]
+
+
 class CheckpointContentReads(Repository):
     """The snapshot reads of the checkpoint repository."""
 
     _limits: ContentLimits  # batch sizes of content read back (set by the repository)
 
     def _root_of(self, session: Session, checkpoint_id: str) -> str | None:
-        row = session.execute(
-            select(_CHECKPOINTS.c.root_tree).where(_CHECKPOINTS.c.checkpoint_id == checkpoint_id)
-        ).first()
-        if row is None:
-            raise RecordNotFoundError(f"checkpoint {checkpoint_id} does not exist")
-        return cast(str | None, row[0])
+        return cast(str | None, _column_of(session, checkpoint_id, _CHECKPOINTS.c.root_tree))
+
+    def _stored_diff(self, key: str) -> bytes | None:
+        """The checkpoint's diff as stored (compressed canonical form), or None."""
+        return self._read(
+            f"read the diff of checkpoint {key}",
+            lambda session: cast(bytes | None, _column_of(session, key, _CHECKPOINTS.c.diff_data)),
+        )
 
     def manifest(self, checkpoint_id: str) -> list[ManifestEntry] | None:
         """The files of the checkpoint's snapshot sorted by path; None if it has no snapshot."""
@@ -100,30 +112,12 @@ class CheckpointContentReads(Repository):
     def diff(self, checkpoint_id: str) -> list[DiffEntry]:
         """The paths the checkpoint changed since its parent, sorted by path."""
         key = valid_id(checkpoint_id, "checkpoint_id")
-
-        def work(session: Session) -> list[DiffEntry]:
-            row = session.execute(
-                select(_CHECKPOINTS.c.diff_data).where(_CHECKPOINTS.c.checkpoint_id == key)
-            ).first()
-            if row is None:
-                raise RecordNotFoundError(f"checkpoint {key} does not exist")
-            return decode_diff(key, row[0])
-
-        return self._read(f"read the diff of checkpoint {key}", work)
+        return decode_diff(key, self._stored_diff(key))
 
     def canonical_diff(self, checkpoint_id: str) -> Iterator[bytes]:
         """The diff as stored: its canonical bytes in pieces, decompressed as consumed."""
         key = valid_id(checkpoint_id, "checkpoint_id")
-
-        def work(session: Session) -> bytes | None:
-            row = session.execute(
-                select(_CHECKPOINTS.c.diff_data).where(_CHECKPOINTS.c.checkpoint_id == key)
-            ).first()
-            if row is None:
-                raise RecordNotFoundError(f"checkpoint {key} does not exist")
-            return cast(bytes | None, row[0])
-
-        return diff_pieces(key, self._read(f"read the diff of checkpoint {key}", work))
+        return diff_pieces(key, self._stored_diff(key))
 
     def read_blobs(self, hashes: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """(hash, content) of each stored blob, a batch at a time; missing ones are skipped."""
