@@ -21,7 +21,7 @@ from checkpoint_steps import (
     snapshot_probing,
     step_snapshot,
 )
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, example, settings
 from hypothesis import given as hypothesis_given
 from hypothesis import strategies as st
 from support import parse_types  # noqa: F401  (registers {name:Text})
@@ -242,6 +242,9 @@ def step_watch_property(context: Context) -> None:
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @hypothesis_given(st.lists(st.lists(_OPERATION, max_size=6), min_size=1, max_size=6))
+    # An empty folder's entry goes when a folder appears in it; the index must still
+    # find that folder below when the whole tree is removed.
+    @example([[("move", "a.txt", "d/e/f.txt")], [("mkdir", "d/e/f.txt")], [("rmtree", "d")]])
     def check(rounds: list[list[tuple[Any, ...]]]) -> None:
         work = Path(tempfile.mkdtemp(dir=context.tmp))
         sandbox = work / "sandbox"

@@ -151,9 +151,15 @@ class FolderIndex:
             path = parent
 
     def remove(self, path: str) -> None:
-        """``path`` is gone from the scan (and each folder above it left empty)."""
+        """``path`` is gone from the scan (and each folder above it left empty).
+
+        A path that still holds paths stays: an empty folder's entry goes when a file
+        appears in it, but the folder is still on the way to that file.
+        """
         children = self._children
         while path:
+            if children.get(path):
+                return
             parent = path.rpartition("/")[0]
             names = children.get(parent)
             if names is None:
