@@ -9,6 +9,7 @@ Feature: Pure logic, without a database: codecs, tree index, terms, marks, redac
     Then packing and unpacking random objects gives them back, deltas included
     And a delta of similar content is smaller than the content packed whole
     And content above the large-object cap, or a base that deep or that large, packs whole
+    And packed objects of very compressible content hold memory of their packed size
     And remembered recent content stays within its bound, the least recently used forgotten first
 
   Scenario Outline: A damaged chain of stored objects is refused with IntegrityCheckError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tracemalloc
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -111,6 +112,20 @@ def step_no_delta_beyond_caps(context: Context) -> None:
         assert _unpacked({_sha(data): packed}, _sha(data)) == data, name
     delta = pack_object(edited, DeltaBase(_sha(small), small, MAX_DELTA_CHAIN - 1))
     assert delta[:1] == DELTA_MARK and delta[33] == MAX_DELTA_CHAIN, delta[:34]
+
+
+@then("packed objects of very compressible content hold memory of their packed size")
+def step_packed_memory(context: Context) -> None:
+    contents = [bytes(300_000 + n) for n in range(8)]  # zeros: a few dozen bytes packed
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        packed = [pack_object(content) for content in contents]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert all(len(one) < 200 for one in packed), [len(one) for one in packed]
+    assert held < 16_000, f"{len(packed)} packed objects hold {held} bytes"
 
 
 @then("remembered recent content stays within its bound, the least recently used forgotten first")
