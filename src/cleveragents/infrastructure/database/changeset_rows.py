@@ -20,13 +20,13 @@ from cleveragents.domain.models.core.change import (
     SpecChangeSet,
     ToolInvocation,
 )
+from cleveragents.domain.models.trusted import from_trusted, trusted_builder
 from cleveragents.infrastructure.database.models import (
     CancelledPlanModel,
     ChangeSetEntryModel,
     ChangeSetModel,
     ToolInvocationModel,
 )
-from cleveragents.infrastructure.database.trusted import from_trusted, trusted_builder
 
 ENTRIES = cast(Table, ChangeSetEntryModel.__table__)
 INVOCATIONS = cast(Table, ToolInvocationModel.__table__)

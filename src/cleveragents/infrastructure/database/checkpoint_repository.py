@@ -30,6 +30,7 @@ from cleveragents.domain.models.core.checkpoint import (
     SnapshotContent,
     check_content,
 )
+from cleveragents.domain.models.trusted import from_trusted
 from cleveragents.infrastructure.database.checkpoint_reads import CheckpointContentReads
 from cleveragents.infrastructure.database.content_objects import (
     ContentLimits,
@@ -65,7 +66,6 @@ from cleveragents.infrastructure.database.session import (
     SessionFactory,
 )
 from cleveragents.infrastructure.database.tree_codec import TREE, TreeIndex
-from cleveragents.infrastructure.database.trusted import from_trusted
 
 __all__ = ["CheckpointRepository", "TreeIndex", "delete_checkpoints"]
 

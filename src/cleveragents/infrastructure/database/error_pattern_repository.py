@@ -47,6 +47,7 @@ from cleveragents.domain.models.core.error_pattern import (
     fold,
     match_score,
 )
+from cleveragents.domain.models.trusted import from_trusted
 from cleveragents.infrastructure.database.error_pattern_match import (
     ANCHOR_KINDS,
     COLUMNS,
@@ -65,7 +66,6 @@ from cleveragents.infrastructure.database.error_pattern_terms import (
 from cleveragents.infrastructure.database.errors import RecordNotFoundError
 from cleveragents.infrastructure.database.models import UtcDateTime
 from cleveragents.infrastructure.database.repository_base import Repository
-from cleveragents.infrastructure.database.trusted import from_trusted
 
 __all__ = ["ErrorPatternRepository", "TermKind", "pattern_terms"]
 

@@ -24,7 +24,7 @@ from cleveragents.domain.models.core.checkpoint import (
     ManifestEntry,
     SnapshotContent,
 )
-from cleveragents.infrastructure.database.trusted import from_trusted, trusted_builder
+from cleveragents.domain.models.trusted import from_trusted, trusted_builder
 
 # The kind of a folder: of its row in its parent's tree, and of its stored object.
 TREE: Final = "tree"
@@ -280,7 +280,8 @@ def entry_of(
 ) -> ManifestEntry:
     """The manifest entry of one tree row (a row of an empty sub-tree: an empty folder).
 
-    ``build``: a :func:`.trusted.trusted_builder` shared by the entries of one read.
+    ``build``: a :func:`~cleveragents.domain.models.trusted.trusted_builder` shared by
+    the entries of one read.
     """
     file_kind = FileKind.DIR if kind == TREE else FileKind(kind)
     values = {

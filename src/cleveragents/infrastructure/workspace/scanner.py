@@ -21,7 +21,9 @@ from cleveragents._pacing import mapped, pause
 from cleveragents.domain.models.core.checkpoint import (
     EMPTY_TREE_SHA256,
     FileKind,
+    ManifestEntry,
 )
+from cleveragents.domain.models.trusted import trusted_builder
 from cleveragents.domain.progress import Progress, Stage
 from cleveragents.domain.workspace import (
     ALWAYS_EXCLUDED,
@@ -317,6 +319,7 @@ def _settle(
     budget = ContentBudget(KEEP_BYTES if keep_content else 0)
     renewed: set[str] = set()
     known_get = known.get
+    build = trusted_builder(ManifestEntry)  # the new entries of this scan share field names
     counted = 0
     # One tight loop per walked path: a full walk of a big tree spends its time here.
     for relative, path, info in walked:
@@ -333,7 +336,7 @@ def _settle(
                 files[relative] = old
             else:
                 files[relative] = ScannedFile(
-                    manifest_entry(relative, 0, 0, EMPTY_TREE_SHA256, FileKind.DIR), key
+                    manifest_entry(relative, 0, 0, EMPTY_TREE_SHA256, FileKind.DIR, build), key
                 )
                 renewed.add(relative)
             continue
@@ -358,7 +361,9 @@ def _settle(
             content = None  # a symlink's target
         key = stat_key_of(info)
         return ScannedFile(
-            manifest_entry(relative, info.st_size, info.st_mode, digest, kind), key, content
+            manifest_entry(relative, info.st_size, info.st_mode, digest, kind, build),
+            key,
+            content,
         )
 
     looked.finish()

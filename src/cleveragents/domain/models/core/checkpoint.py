@@ -28,6 +28,7 @@ from cleveragents.domain.models.core._types import (
     require_id,
     utc_now,
 )
+from cleveragents.domain.models.trusted import from_trusted
 from cleveragents.domain.retention import PruneReport, RetentionLimits
 
 DIFF_PATHS = "diff_paths"
@@ -116,9 +117,10 @@ class DiffEntry(DomainModel):
 
     @classmethod
     def of(cls, entry: ManifestEntry) -> DiffEntry:
-        """The diff entry saying that ``entry`` is there now."""
+        """The diff entry saying that ``entry`` is there now (its values are valid already)."""
         mode = entry.mode if entry.kind in MODE_KINDS else None
-        return cls(path=entry.path, sha256=entry.sha256, kind=entry.kind, mode=mode)
+        values = {"path": entry.path, "sha256": entry.sha256, "kind": entry.kind, "mode": mode}
+        return from_trusted(cls, values)
 
     @classmethod
     def gone(cls, entry: ManifestEntry) -> DiffEntry:
