@@ -12,7 +12,10 @@ as in ``compare_git``):
 
 - ``snapshot tree``: the first snapshot of a tree (400 MB, 20,000 files at ``full``);
 - ``restore tree`` / ``verify tree``: that snapshot restored into an empty folder,
-  and verified (figure per file: the extra peak divided by the tree's files);
+  and verified (figure per file: the extra peak divided by the tree's files; and per
+  added file: how much more the same operation needs on the tree than on a tree of
+  half its files and bytes, divided by the files added, which leaves out what does
+  not grow with the tree: read batches, a chunk, compression contexts, imports);
 - ``snapshot big file``: the first snapshot of one file (150 MB at ``full``), with
   ``size_limit`` raised above it; then its restore and verify.
 
@@ -35,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -161,6 +164,18 @@ def _series(url: str, folder: Path, files: int, size_limit: int, work: Path) -> 
     ]
 
 
+def _halved(scale: WorkspaceScale) -> WorkspaceScale:
+    """A tree like ``scale``'s with half its files and bytes."""
+    return replace(
+        scale,
+        name=f"{scale.name}-half",
+        files=scale.files // 2,
+        binaries=scale.binaries // 2,
+        text_bytes=scale.text_bytes // 2,
+        binary_bytes=scale.binary_bytes // 2,
+    )
+
+
 @dataclass(frozen=True)
 class Row:
     operation: str
@@ -192,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(scratch)
         url = args.url or f"sqlite:///{work / 'memory.db'}"
         tree = build_workspace(work / "tree", scale.tree)
+        half = build_workspace(work / "half", _halved(scale.tree))
         big = work / "big" / "big.bin"
         _big_file(big, scale.big_file)
         print(
@@ -201,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             f"load {os.getloadavg()[0]:.2f}"
         )
         trees = _series(url, tree.root, tree.file_count, 100 * 1024 * 1024, work)
+        halves = _series(url, half.root, half.file_count, 100 * 1024 * 1024, work)
         bigs = _series(url, big.parent, 1, scale.big_file * 2, work)
     print(f"{'case':<20} {'extra peak RSS':>15} {'per file':>12}  limit")
     misses: list[str] = []
@@ -209,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
         limit = f"{PER_FILE_LIMIT} B/file" if per_file else f"{TREE_LIMIT / MB:.0f} MB"
         over = row.per_file > PER_FILE_LIMIT if per_file else row.extra > TREE_LIMIT
         _show(f"{row.operation} tree", row, limit, over, misses)
+    for row, smaller in zip(trees, halves, strict=True):
+        if row.operation != "snapshot":
+            added = (row.extra - smaller.extra) / (row.files - smaller.files)
+            print(
+                f"{row.operation} tree: {added:.0f} B per added file "
+                f"({smaller.extra / MB:.1f} MB for {smaller.files} files)"
+            )
     for row in bigs:
         _show(
             f"{row.operation} big file",
