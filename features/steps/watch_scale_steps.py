@@ -16,12 +16,11 @@ from checkpoint_steps import repository, service
 from hypothesis import given as hypothesis_given
 from hypothesis import settings
 from hypothesis import strategies as st
-from watch_steps import _MANIFEST, _manifest
+from watch_steps import _MANIFEST, _manifest, _manifest_diff
 
 from cleveragents.application.services.checkpoint_service import CheckpointService
 from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
-    DiffEntry,
     FileKind,
     IndexedManifest,
     ManifestEntry,
@@ -211,11 +210,7 @@ def step_indexed_update_property(context: Context) -> None:
         index, _ = TreeIndex.of(old)
         before = {e.shown_path: e for e in old}
         after = {e.shown_path: e for e in new}
-        diff = [
-            DiffEntry.of(after[p]) if p in after else DiffEntry.gone(before[p])
-            for p in sorted(before.keys() | after.keys())
-            if before.get(p) != after.get(p)
-        ]
+        diff = _manifest_diff(old, new)
         dropped = diff.pop(left_out % len(diff)) if lie and diff else None
         trees = index.update(SnapshotContent(manifest=_scan_manifest(new), diff=diff))
         fresh, fresh_trees = TreeIndex.of(new)

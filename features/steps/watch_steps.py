@@ -303,6 +303,17 @@ def _manifest(drawn: dict[str, tuple[bytes, str]]) -> list[ManifestEntry]:
     return entries
 
 
+def _manifest_diff(old: list[ManifestEntry], new: list[ManifestEntry]) -> list[DiffEntry]:
+    """The diff from ``old`` to ``new``, built by comparing every path of both."""
+    before = {e.shown_path: e for e in old}
+    after = {e.shown_path: e for e in new}
+    return [
+        DiffEntry.of(after[p]) if p in after else DiffEntry.gone(before[p])
+        for p in sorted(before.keys() | after.keys())
+        if before.get(p) != after.get(p)
+    ]
+
+
 @then("for random manifests, updating a tree index by the diff gives the trees built anew")
 def step_tree_index_property(context: Context) -> None:
     @settings(max_examples=300, deadline=None)
@@ -310,13 +321,7 @@ def step_tree_index_property(context: Context) -> None:
     def check(first: dict[str, Any], second: dict[str, Any], lie: bool, left_out: int) -> None:
         old, new = _manifest(first), _manifest(second)
         index, _ = TreeIndex.of(old)
-        before = {e.shown_path: e for e in old}
-        after = {e.shown_path: e for e in new}
-        diff = [
-            DiffEntry.of(after[p]) if p in after else DiffEntry.gone(before[p])
-            for p in sorted(before.keys() | after.keys())
-            if before.get(p) != after.get(p)
-        ]
+        diff = _manifest_diff(old, new)
         if lie and diff:  # a diff that misses a change must not be trusted
             del diff[left_out % len(diff)]
         trees = index.update(SnapshotContent(manifest=new, diff=diff))
