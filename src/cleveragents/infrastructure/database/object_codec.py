@@ -115,7 +115,7 @@ def pack_object(data: bytes, base: DeltaBase | None = None) -> bytes:
     delta = pack_delta(data, base) if base is not None and can_delta(data, base) else None
     if delta is not None and len(delta) * _CLEARLY_SMALLER <= len(data):
         return delta
-    whole = _exact(_packer(len(data)).compress(data))
+    whole = _exact(_packer(len(data)).compress(data), len(data))
     return delta if delta is not None and len(delta) < len(whole) else whole
 
 
@@ -135,11 +135,15 @@ def _packer(size: int, base: bytes | None = None) -> zstandard.ZstdCompressor:
     return zstandard.ZstdCompressor(compression_params=params, dict_data=dictionary)
 
 
-def _exact(frame: bytes) -> bytes:
-    """``frame`` in memory of its own size: python-zstandard's ``compress`` hands out
-    bytes that keep the whole worst-case output buffer (about the input's size), which
-    every packed object waiting for its insert would otherwise hold."""
-    return bytes(memoryview(frame))
+def _exact(frame: bytes, size: int) -> bytes:
+    """``frame`` (packed from ``size`` bytes) in memory of its own size.
+
+    python-zstandard's ``compress`` hands out bytes that keep the whole worst-case
+    output buffer (about the input's size), which every packed object waiting for
+    its insert would otherwise hold. A frame of at least half its input (content
+    that hardly compresses) wastes less than it would cost to copy.
+    """
+    return frame if len(frame) * 2 >= size else bytes(memoryview(frame))
 
 
 def pack_delta(data: bytes, base: DeltaBase) -> bytes:
