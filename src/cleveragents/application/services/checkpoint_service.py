@@ -40,10 +40,10 @@ from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
     CheckpointMetadata,
-    CheckpointStore,
     diff_canonical_bytes,
     diff_hash,
 )
+from cleveragents.domain.models.core.checkpoint_store import CheckpointStore
 from cleveragents.domain.progress import Progress, checked_progress
 from cleveragents.domain.retention import PruneReport, RetentionLimits
 from cleveragents.domain.workspace import DEFAULT_SIZE_LIMIT, ScanSettings
