@@ -44,7 +44,7 @@ _EXPORTS: dict[str, str] = {
     "ChangeSetStore": f"{_CORE}.change",
     "Checkpoint": f"{_CORE}.checkpoint",
     "CheckpointMetadata": f"{_CORE}.checkpoint",
-    "CheckpointStore": f"{_CORE}.checkpoint",
+    "CheckpointStore": f"{_CORE}.checkpoint_store",
     "ErrorPattern": f"{_CORE}.error_pattern",
     "PlanInfo": f"{_CORE}.plan",
     "PlanDeletion": f"{_CORE}.plan",
@@ -128,11 +128,8 @@ if TYPE_CHECKING:
         SpecChangeSet,
         ToolInvocation,
     )
-    from cleveragents.domain.models.core.checkpoint import (
-        Checkpoint,
-        CheckpointMetadata,
-        CheckpointStore,
-    )
+    from cleveragents.domain.models.core.checkpoint import Checkpoint, CheckpointMetadata
+    from cleveragents.domain.models.core.checkpoint_store import CheckpointStore
     from cleveragents.domain.models.core.error_pattern import ErrorPattern
     from cleveragents.domain.models.core.plan import PlanDeletion, PlanInfo
 

@@ -24,7 +24,8 @@ from fnmatch import fnmatchcase
 
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core._types import require_id
-from cleveragents.domain.models.core.checkpoint import CheckpointStore, FileKind, ManifestEntry
+from cleveragents.domain.models.core.checkpoint import FileKind, ManifestEntry
+from cleveragents.domain.models.core.checkpoint_store import CheckpointStore
 
 DEV_NULL = "/dev/null"
 CONTEXT_LINES = 3

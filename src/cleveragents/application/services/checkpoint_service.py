@@ -5,45 +5,33 @@ metadata ``diff_paths``, ``diff_based``, ``diff_hash``) *before* the one
 ``repository.create`` call that persists it (:mod:`.snapshot_write`), and never
 touches the checkpoint afterwards. ``diff_hash`` is the sha256 of
 :func:`diff_canonical_bytes`. Snapshots, restores and verifications report their
-progress to an optional callback (:mod:`cleveragents.domain.progress`).
+progress to an optional callback (:mod:`cleveragents.domain.progress`). Restores and
+resets are in :mod:`.checkpoint_restores`, which the service inherits.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 
 from cleveragents._logging import get_logger
 from cleveragents.application.ports import default_workspace
 from cleveragents.application.services.checkpoint_diff import CheckpointDiff, diff_checkpoints
+from cleveragents.application.services.checkpoint_restores import CheckpointRestores
 from cleveragents.application.services.checkpoint_verify import verify
 from cleveragents.application.services.sandbox_memory import Remembered, SandboxMemory
-from cleveragents.application.services.sandbox_states import (
-    current_state,
-    stored_baseline,
-    watched_states,
-)
+from cleveragents.application.services.sandbox_states import stored_baseline
 from cleveragents.application.services.snapshot_write import SnapshotDetails, persist
-from cleveragents.application.services.workspace_restore import (
-    RestoreResult,
-    TreeStates,
-    restore,
-)
-from cleveragents.domain.errors import (
-    BaselineGoneError,
-    RecordNotFoundError,
-    SourceChangedError,
-)
+from cleveragents.application.services.workspace_restore import RestoreResult
+from cleveragents.domain.errors import BaselineGoneError, SourceChangedError
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
     CheckpointMetadata,
-    CheckpointStore,
     diff_canonical_bytes,
     diff_hash,
 )
+from cleveragents.domain.models.core.checkpoint_store import CheckpointStore
 from cleveragents.domain.progress import Progress, checked_progress
 from cleveragents.domain.retention import PruneReport, RetentionLimits
 from cleveragents.domain.workspace import DEFAULT_SIZE_LIMIT, ScanSettings
@@ -61,7 +49,7 @@ __all__ = [
 ]
 
 
-class CheckpointService:
+class CheckpointService(CheckpointRestores):
     """Snapshots a plan's sandbox before each decision, and brings it back.
 
     A snapshot leaves out what git would ignore (with ``gitignore``: every
@@ -295,17 +283,6 @@ class CheckpointService:
         stored content of the whole database takes at most ``max_bytes``."""
         return self._repository.prune_all(max_bytes, dry_run=dry_run)
 
-    def _require(self, checkpoint_id: str) -> Checkpoint:
-        checkpoint = self._repository.get(checkpoint_id)
-        if checkpoint is None:
-            raise RecordNotFoundError(f"checkpoint {checkpoint_id} does not exist")
-        return checkpoint
-
-    def _header(self, checkpoint_id: str) -> Checkpoint:
-        """The checkpoint without its metadata: all a restore needs (the metadata of a
-        first snapshot lists every path)."""
-        return self._require(checkpoint_id).model_copy(update={"metadata": CheckpointMetadata()})
-
     def verify_checkpoint(self, checkpoint_id: str, *, progress: Progress | None = None) -> bool:
         """Re-read and re-hash every object the checkpoint needs, and recompute its diff hash.
 
@@ -315,119 +292,3 @@ class CheckpointService:
         key = self._header(checkpoint_id).checkpoint_id  # known, before anything is read
         # Its metadata (a first snapshot's lists every path) only once the content is checked.
         return verify(self._repository, key, lambda: self._require(key), progress=progress)
-
-    # --- restoring ------------------------------------------------------------------------
-
-    def restore_workspace(
-        self,
-        checkpoint_id: str,
-        target_dir: str | Path,
-        *,
-        remove_untracked: bool = False,
-        dry_run: bool = False,
-        progress: Progress | None = None,
-    ) -> RestoreResult:
-        """Bring every path the plan's checkpoints know back to its state at the checkpoint.
-
-        Content, permission bits, symlink targets and empty folders come back
-        exactly. Paths no checkpoint of the plan knows stay unless
-        ``remove_untracked``; ignored paths are never removed. Every refusal and
-        every stored object's hash check happen before the first write; the writes
-        run under a journal, so a restore killed at any instant is undone or
-        completed by the next restore, apply or snapshot of the folder. ``progress``
-        hears the ``scan``, ``read`` (in place), ``stage`` and ``swap`` stages.
-        """
-        progress = checked_progress(progress)
-        checkpoint = self._header(checkpoint_id)
-        if not isinstance(target_dir, str | os.PathLike):
-            raise ValueError(f"target_dir must be a path, got {type(target_dir).__name__}")
-        target = Path(target_dir)
-        if target.exists() and not target.is_dir():
-            raise ValueError(f"target_dir is not a directory: {target}")
-        return self._restore(
-            checkpoint, target, remove_untracked, dry_run, keep_large=False, progress=progress
-        )
-
-    def reset_workspace(
-        self,
-        checkpoint_id: str,
-        target_dir: str | Path,
-        *,
-        dry_run: bool = False,
-        progress: Progress | None = None,
-    ) -> RestoreResult:
-        """Restore the checkpoint and remove every path it lacks (what a rollback does).
-
-        Like ``restore_workspace(..., remove_untracked=True)``, except that files
-        above the size limit stay: no snapshot stored their content, so removing
-        them could not be undone. Ignored paths are never removed.
-        """
-        progress = checked_progress(progress)
-        checkpoint = self._header(checkpoint_id)
-        target = self._workspace.files.existing_directory(target_dir, "target_dir")
-        return self._restore(checkpoint, target, True, dry_run, keep_large=True, progress=progress)
-
-    def _restore(
-        self,
-        checkpoint: Checkpoint,
-        target: Path,
-        remove_untracked: bool,
-        dry_run: bool,
-        *,
-        keep_large: bool,
-        progress: Progress | None,
-    ) -> RestoreResult:
-        exists = target.exists()
-        if exists and not dry_run:
-            # What a killed restore or apply left: undone first.
-            self._workspace.swap.recover_interrupted(target)
-        scanner = self._workspace.scanner
-        states = (
-            watched_states(
-                self._repository,
-                scanner,
-                self._memory,
-                self._settings,
-                checkpoint,
-                target,
-                progress=progress,
-            )
-            if exists
-            else None
-        )
-        if states is None:
-            manifest = self._repository.manifest(checkpoint.checkpoint_id)
-            if manifest is None:
-                raise ValueError(
-                    f"checkpoint {checkpoint.checkpoint_id} has no workspace snapshot to restore"
-                )
-            current, known = (
-                current_state(
-                    self._repository,
-                    scanner,
-                    self._memory,
-                    self._settings,
-                    checkpoint.plan_id,
-                    target,
-                    progress=progress,
-                )
-                if exists
-                else ({}, frozenset[str]())
-            )
-            wanted = {entry.path: entry for entry in manifest}
-            states = TreeStates(wanted, current, known=known)
-        result, written = restore(
-            self._repository,
-            checkpoint,
-            target,
-            states,
-            self._workspace,
-            remove_untracked=remove_untracked,
-            dry_run=dry_run,
-            keep_large=keep_large,
-            progress=progress,
-            noting=self._memory.watches(checkpoint.plan_id, target),
-        )
-        if written:
-            self._memory.note_restore(checkpoint.plan_id, target, written)
-        return result

@@ -11,8 +11,8 @@ from cleveragents.domain.models.core.checkpoint import (
     DIFF_HASH,
     DIFF_PATHS,
     Checkpoint,
-    CheckpointStore,
 )
+from cleveragents.domain.models.core.checkpoint_store import CheckpointStore
 from cleveragents.domain.models.core.diff_rows import canonical_rows
 from cleveragents.domain.progress import Progress, Stage
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from cleveragents.application.services.sandbox_memory import Baseline, SandboxMemory
 from cleveragents.application.services.workspace_restore import TreeStates
 from cleveragents.domain.errors import RecordNotFoundError
-from cleveragents.domain.models.core.checkpoint import Checkpoint, CheckpointStore, ManifestEntry
+from cleveragents.domain.models.core.checkpoint import Checkpoint, ManifestEntry
+from cleveragents.domain.models.core.checkpoint_store import CheckpointStore
 from cleveragents.domain.progress import Progress
 from cleveragents.domain.workspace import Scan, ScannedFile, ScanSettings, same_state
 from cleveragents.domain.workspace_ports import SandboxScanner

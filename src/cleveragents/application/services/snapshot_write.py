@@ -20,10 +20,10 @@ from cleveragents.domain.models.core.checkpoint import (
     DIFF_PATHS,
     Checkpoint,
     CheckpointMetadata,
-    CheckpointStore,
     SnapshotContent,
     diff_hash,
 )
+from cleveragents.domain.models.core.checkpoint_store import CheckpointStore
 from cleveragents.domain.progress import Progress, Stage
 from cleveragents.domain.workspace import Scan, ScanManifest
 from cleveragents.domain.workspace_ports import SafeFiles

@@ -25,10 +25,10 @@ from cleveragents._pacing import paced
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import (
     Checkpoint,
-    CheckpointStore,
     FileKind,
     ManifestEntry,
 )
+from cleveragents.domain.models.core.checkpoint_store import CheckpointStore
 from cleveragents.domain.progress import Progress, Stage
 from cleveragents.domain.workspace import (
     ScannedFile,
