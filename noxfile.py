@@ -489,6 +489,16 @@ def _require_git(session: nox.Session) -> None:
         session.error("git is required to compare checkpoints with git")
 
 
+def _full_scale(session: nox.Session, script: Path, *, needs_git: bool = False) -> None:
+    """Run a benchmark script at full scale with ``--check`` (exit 1 on a missed target);
+    the session's extra args replace those."""
+    session.install("-e", ".")
+    if needs_git:
+        _require_git(session)
+    args = session.posargs or ["--scale", "full", "--check"]
+    session.run("python", str(script), *args)
+
+
 @nox.session(python=PYTHON)
 def compare_git_storage(session: nox.Session) -> None:
     """Stored size against `git gc --aggressive` (full scale, exit 1 on a miss).
@@ -497,10 +507,7 @@ def compare_git_storage(session: nox.Session) -> None:
     ``nox -s compare_git_storage -- --scale small``. The history workload replays
     this repository's own commits, so it needs a clone with its history.
     """
-    session.install("-e", ".")
-    _require_git(session)
-    args = session.posargs or ["--scale", "full", "--check"]
-    session.run("python", str(COMPARE_GIT_STORAGE), *args)
+    _full_scale(session, COMPARE_GIT_STORAGE, needs_git=True)
 
 
 @nox.session(python=PYTHON)
@@ -510,9 +517,7 @@ def compare_sqlite(session: nox.Session) -> None:
     Not a default session; extra args replace the default ones, e.g.
     ``nox -s compare_sqlite -- --scale small``.
     """
-    session.install("-e", ".")
-    args = session.posargs or ["--scale", "full", "--check"]
-    session.run("python", str(COMPARE_SQLITE), *args)
+    _full_scale(session, COMPARE_SQLITE)
 
 
 @nox.session(python=PYTHON)
@@ -522,10 +527,7 @@ def compare_git(session: nox.Session) -> None:
     Not a default session; extra args replace the default ones, e.g.
     ``nox -s compare_git -- --scale small``.
     """
-    session.install("-e", ".")
-    _require_git(session)
-    args = session.posargs or ["--scale", "full", "--check"]
-    session.run("python", str(COMPARE_GIT), *args)
+    _full_scale(session, COMPARE_GIT, needs_git=True)
 
 
 @nox.session(python=PYTHON)
@@ -536,10 +538,7 @@ def compare_git_history(session: nox.Session) -> None:
     also exits 1 when a restore of ours is not the expected tree. Not a default session;
     extra args replace the default ones, e.g. ``nox -s compare_git_history -- --scale small``.
     """
-    session.install("-e", ".")
-    _require_git(session)
-    args = session.posargs or ["--scale", "full", "--check"]
-    session.run("python", str(COMPARE_GIT_HISTORY), *args)
+    _full_scale(session, COMPARE_GIT_HISTORY, needs_git=True)
 
 
 @nox.session(python=PYTHON)
@@ -549,10 +548,7 @@ def compare_git_scale(session: nox.Session) -> None:
     Full scale, exit 1 on a miss. Not a default session; extra args replace the
     default ones, e.g. ``nox -s compare_git_scale -- --scale small``.
     """
-    session.install("-e", ".")
-    _require_git(session)
-    args = session.posargs or ["--scale", "full", "--check"]
-    session.run("python", str(COMPARE_GIT_SCALE), *args)
+    _full_scale(session, COMPARE_GIT_SCALE, needs_git=True)
 
 
 @nox.session(python=PYTHON)
@@ -562,9 +558,7 @@ def compare_errors(session: nox.Session) -> None:
     Not a default session; extra args replace the default ones, e.g.
     ``nox -s compare_errors -- --scale small``.
     """
-    session.install("-e", ".")
-    args = session.posargs or ["--scale", "full", "--check"]
-    session.run("python", str(COMPARE_ERRORS), *args)
+    _full_scale(session, COMPARE_ERRORS)
 
 
 @nox.session(python=PYTHON)
@@ -574,9 +568,7 @@ def aio_heartbeat(session: nox.Session) -> None:
     Not a default session; extra args replace the default ones, e.g.
     ``nox -s aio_heartbeat -- --scale small``.
     """
-    session.install("-e", ".")
-    args = session.posargs or ["--scale", "full", "--check"]
-    session.run("python", str(AIO_HEARTBEAT), *args)
+    _full_scale(session, AIO_HEARTBEAT)
 
 
 @nox.session(python=PYTHON)
@@ -585,9 +577,7 @@ def memory_peak(session: nox.Session) -> None:
     exit 1 on a miss). Not a default session; extra args replace the default ones, e.g.
     ``nox -s memory_peak -- --scale small``.
     """
-    session.install("-e", ".")
-    args = session.posargs or ["--scale", "full", "--check"]
-    session.run("python", str(MEMORY_PEAK), *args)
+    _full_scale(session, MEMORY_PEAK)
 
 
 SOAK_TOOL = ROOT / "tools" / "mixed_workload.py"
