@@ -62,20 +62,21 @@ def step_read_in_pieces(context: Context, rel: str, count: int, noun: str, most:
     assert b"".join(pieces) == (context.sandbox / rel).read_bytes()
 
 
-@when('"{rel}" changes in a few bytes')
-def step_change_few(context: Context, rel: str) -> None:
+def _overwrite(context: Context, rel: str, at: int, new: bytes) -> None:
     path = context.sandbox / rel
     data = bytearray(path.read_bytes())
-    data[100:108] = b"changed!"
+    data[at : at + len(new)] = new
     path.write_bytes(bytes(data))
+
+
+@when('"{rel}" changes in a few bytes')
+def step_change_few(context: Context, rel: str) -> None:
+    _overwrite(context, rel, 100, b"changed!")
 
 
 @when('"{rel}" changes in a few more bytes')
 def step_change_more(context: Context, rel: str) -> None:
-    path = context.sandbox / rel
-    data = bytearray(path.read_bytes())
-    data[5000:5004] = b"more"
-    path.write_bytes(bytes(data))
+    _overwrite(context, rel, 5000, b"more")
 
 
 @then('the stored object of "{rel}" is a delta')

@@ -129,10 +129,9 @@ class DiffEntry(DomainModel):
 
     @classmethod
     def gone(cls, entry: ManifestEntry) -> DiffEntry:
-        """The diff entry saying that ``entry`` is gone."""
-        return cls(
-            path=entry.path, sha256=None, kind=FileKind.DIR if entry.kind is FileKind.DIR else None
-        )
+        """The diff entry saying that ``entry`` is gone (its values are valid already)."""
+        kind = FileKind.DIR if entry.kind is FileKind.DIR else None
+        return from_trusted(cls, {"path": entry.path, "sha256": None, "kind": kind, "mode": None})
 
     def canonical_row(self) -> list[str | int | None]:
         """This entry's row in :func:`diff_canonical_bytes`."""
