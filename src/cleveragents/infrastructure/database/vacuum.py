@@ -3,8 +3,9 @@
 New SQLite files are made with ``auto_vacuum = INCREMENTAL`` (see :mod:`.engine`):
 the pages a prune or a plan deletion frees go to SQLite's free list, and
 :func:`give_back` returns them to the file system in steps of
-``VACUUM_STEP_PAGES`` pages, each its own short write transaction, so that
-other writers wait for a step (milliseconds), never for the whole of it. Each
+``VACUUM_STEP_PAGES`` pages, each its own short write transaction followed by
+as long a pause, so that other writers wait for a step (milliseconds), never
+for the whole of it. Each
 step is checkpointed into the database file at once (the file shrinks and the
 write-ahead log restarts instead of growing), and the log is truncated at the
 end. :func:`vacuum` rewrites the whole file (``VACUUM``); it also switches a
@@ -121,15 +122,22 @@ def give_back(engine: Engine | None, *, step_pages: int = VACUUM_STEP_PAGES) -> 
         if _pragma(connection, "auto_vacuum") == AUTO_VACUUM_INCREMENTAL:
             free = _pragma(connection, "freelist_count")
             while free > 0:
+                began = time.monotonic()
                 # executescript steps the pragma to its end (execute frees one page).
                 connection.executescript(
                     f"BEGIN IMMEDIATE; PRAGMA incremental_vacuum({step_pages}); COMMIT;"
                 )
+                held = time.monotonic() - began
                 connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 left = _pragma(connection, "freelist_count")
                 if left >= free:
                     break
                 free = left
+                if free:
+                    # A waiting writer polls for the lock (SQLite's busy handler sleeps
+                    # between tries): taken again at once, the lock would be free too
+                    # briefly for it to notice, and it would wait for every step.
+                    time.sleep(held)
         _truncate_log(connection)
     return max(0, before - file_bytes(database))
 
