@@ -53,3 +53,10 @@ Feature: Restores and verifies read large stored objects a piece at a time
     When the stored object of "assets/mid.bin" is damaged after its first bytes
     Then the last checkpoint does not verify
     And restoring the last checkpoint into a new folder fails with an integrity error and leaves no folder
+
+  Scenario: Reads of batches of every length share a few statements
+    Given a sandbox of 40 files of random bytes and "assets/mid.bin" of 100 random bytes
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    When the stored contents are read back in batches of every length from 1 to 41
+    Then every batch came back whole
+    And the reads ran at most 14 distinct statements

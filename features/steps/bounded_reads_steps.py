@@ -8,7 +8,7 @@ import zlib
 from behave import given, then, when
 from behave.runner import Context
 from bounded_content_steps import _inflate, _rows, _service
-from sqlalchemy import text
+from sqlalchemy import event, text
 from support.world import factory
 
 from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
@@ -110,3 +110,46 @@ def step_delete_base(context: Context, rel: str) -> None:
             text("DELETE FROM checkpoint_objects WHERE object_hash = :digest"), {"digest": base}
         )
         assert gone.rowcount == 1, base
+
+
+@when("the stored contents are read back in batches of every length from {low:d} to {high:d}")
+def step_read_every_length(context: Context, low: int, high: int) -> None:
+    digests = sorted(
+        hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in context.sandbox.rglob("*")
+        if path.is_file()
+    )
+    assert len(digests) >= high, len(digests)
+    statements: set[str] = set()
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.add(statement)
+
+    engine = factory(context).kw["bind"]
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        context.batches_read = [
+            (
+                digests[:length],
+                sorted(
+                    name for name, _ in context.bounded_repository.read_pieces(digests[:length])
+                ),
+            )
+            for length in range(low, high + 1)
+        ]
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    context.statements_run = statements
+
+
+@then("every batch came back whole")
+def step_batches_whole(context: Context) -> None:
+    for wanted, found in context.batches_read:
+        assert found == wanted, (len(found), len(wanted))
+
+
+@then("the reads ran at most {most:d} distinct statements")
+def step_distinct_statements(context: Context, most: int) -> None:
+    # An IN list's length makes a statement of its own, which the driver keeps prepared.
+    assert len(context.statements_run) <= most, len(context.statements_run)

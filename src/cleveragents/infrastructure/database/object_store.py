@@ -49,15 +49,24 @@ _STAT_CACHE = cast(Table, CheckpointStatCacheModel.__table__)
 BLOB: Final = "blob"
 # Content above the chunk size: a list of its chunks' [sha256, size] (see content_objects).
 CHUNKS: Final = "chunks"
-_CHUNK: Final = 500
+_CHUNK: Final = 512  # keys per IN list; a power of two (see chunks)
 # How many parsed trees the process keeps for restores (a few MB at most).
 PARSED_TREES: Final = 8192
 _OBJECTS_LOCK_KEY: Final = 0x63686B70  # PostgreSQL advisory lock over checkpoint_objects
 
 
 def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``items`` in lists of at most ``_CHUNK`` keys for an ``IN``, each padded to a power
+    of two by repeating its last key (an ``IN`` list is a set: the repeats change nothing).
+
+    The driver keeps each distinct statement prepared, with its last bound keys, and an
+    ``IN`` of n keys is a distinct statement for each n: batches of every length held
+    megabytes of SQLite's memory after a restore. Padded, a query has ten forms.
+    """
     for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+        chunk = items[start : start + _CHUNK]
+        room = 1 << (len(chunk) - 1).bit_length()
+        yield chunk if room == len(chunk) else [*chunk, *[chunk[-1]] * (room - len(chunk))]
 
 
 def insert_ignoring_existing(session: Session, rows: list[dict[str, Any]]) -> None:
