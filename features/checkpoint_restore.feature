@@ -29,6 +29,12 @@ Feature: Restoring, verifying and pruning checkpoints
     When I restore checkpoint 2 into a fresh folder
     Then the fresh folder tree equals "second"
 
+  Scenario: A checkpoint's manifest read in columns holds the entries of its manifest
+    Given I make the empty folder "empty/inside"
+    And I snapshot the sandbox for plan "plan-1" before decision "d3"
+    And I create a manual checkpoint for plan "plan-1" with description "no files"
+    Then every checkpoint's manifest read in columns equals its manifest, in path order
+
   Scenario: Files no checkpoint ever saw survive unless asked
     Given the user adds "notes/todo.txt" to the sandbox
     When I restore checkpoint 1 into the sandbox

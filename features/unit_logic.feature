@@ -75,3 +75,9 @@ Feature: Pure logic, without a database: codecs, tree index, terms, marks, redac
     And a walk's stage gives its count as the total of its last report
     And a stage with nothing to do, or without a callback, reports nothing
     And a progress that is neither callable nor None is refused with ValueError
+
+  Scenario: A manifest held in columns answers as a dict of its entries would
+    Then a manifest in columns of random entries, in any order, answers every lookup as a dict does
+    And a manifest in columns refuses a path listed twice
+    And content hashes packed and handed out in windows come back sorted, each once
+    And packing a value that is not a content hash raises ValueError

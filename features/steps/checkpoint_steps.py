@@ -392,3 +392,23 @@ def step_verifies_restores(context: Context) -> None:
     service(context).restore_workspace(latest.checkpoint_id, fresh)
     expected = {p: v for p, v in files_of(context.sandbox).items() if not p.startswith(".git/")}
     assert files_of(fresh) == expected, (files_of(fresh), expected)
+
+
+@then("every checkpoint's manifest read in columns equals its manifest, in path order")
+def step_packed_manifest(context: Context) -> None:
+    store = repository(context)
+    kinds: set[FileKind] = set()
+    without = 0
+    for checkpoint in checkpoints(context):
+        listed = store.manifest(checkpoint.checkpoint_id)
+        packed = store.packed_manifest(checkpoint.checkpoint_id)
+        if listed is None:  # a checkpoint without a snapshot
+            assert packed is None
+            without += 1
+            continue
+        assert packed is not None
+        assert list(packed) == [entry.path for entry in listed] == sorted(packed)
+        assert [packed[entry.path] for entry in listed] == listed
+        kinds |= {entry.kind for entry in listed}
+    assert {FileKind.FILE, FileKind.SYMLINK, FileKind.DIR} <= kinds, kinds
+    assert without == 1, without

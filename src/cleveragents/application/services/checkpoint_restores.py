@@ -121,8 +121,9 @@ class CheckpointRestores:
             else None
         )
         if states is None:
-            manifest = self._repository.manifest(checkpoint.checkpoint_id)
-            if manifest is None:
+            # Every entry of the checkpoint is held until the steps are run: in columns.
+            wanted = self._repository.packed_manifest(checkpoint.checkpoint_id)
+            if wanted is None:
                 raise ValueError(
                     f"checkpoint {checkpoint.checkpoint_id} has no workspace snapshot to restore"
                 )
@@ -139,7 +140,6 @@ class CheckpointRestores:
                 if exists
                 else ({}, frozenset[str]())
             )
-            wanted = {entry.path: entry for entry in manifest}
             states = TreeStates(wanted, current, known=known)
         result, written = restore(
             self._repository,

@@ -14,6 +14,7 @@ from cleveragents.domain.models.core.checkpoint import (
 )
 from cleveragents.domain.models.core.checkpoint_store import CheckpointStore
 from cleveragents.domain.models.core.diff_rows import canonical_rows
+from cleveragents.domain.packed_hashes import DIGEST_BYTES, hash_windows, packed_hashes
 from cleveragents.domain.progress import Progress, Stage
 
 _log = get_logger(__name__)
@@ -79,22 +80,28 @@ def _content_intact(
     Its own function so that the hashes are let go before the diff is read.
     """
     try:
-        # A sorted list takes a tenth of a set's room: the set goes before the reads.
-        wanted = sorted(repository.content_hashes(checkpoint_id) or ())
-        checked = Stage(progress, "verify", len(wanted))
-        seen = 0
-        for digest, pieces in repository.read_pieces(wanted):
-            hashed = hashlib.sha256()
-            for piece in pieces:  # a large file's chunks one at a time
-                hashed.update(piece)
-            if hashed.hexdigest() != digest:
-                _log.warning("checkpoint.corrupt_blob", checkpoint_id=checkpoint_id, blob=digest)
+        # Held as 32 bytes each while the content is read (a hash string takes 113),
+        # and read a window of them at a time: the set goes before the reads.
+        wanted = packed_hashes(repository.content_hashes(checkpoint_id) or ())
+        checked = Stage(progress, "verify", len(wanted) // DIGEST_BYTES)
+        for window in hash_windows(wanted):
+            seen = 0
+            for digest, pieces in repository.read_pieces(window):
+                hashed = hashlib.sha256()
+                for piece in pieces:  # a large file's chunks one at a time
+                    hashed.update(piece)
+                    del piece  # let go before the next piece or batch is read
+                del pieces
+                if hashed.hexdigest() != digest:
+                    _log.warning(
+                        "checkpoint.corrupt_blob", checkpoint_id=checkpoint_id, blob=digest
+                    )
+                    return False
+                seen += 1  # each stored hash comes once
+                checked.advance()
+            if seen != len(window):
+                _log.warning("checkpoint.missing_blobs", checkpoint_id=checkpoint_id)
                 return False
-            seen += 1  # each stored hash comes once
-            checked.advance()
-        if seen != len(wanted):
-            _log.warning("checkpoint.missing_blobs", checkpoint_id=checkpoint_id)
-            return False
         checked.finish()
     except IntegrityCheckError as exc:
         _log.warning("checkpoint.corrupt", checkpoint_id=checkpoint_id, reason=str(exc))

@@ -16,7 +16,7 @@ import os
 import shutil
 import stat
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from cleveragents.domain.models.core.checkpoint import (
     ManifestEntry,
 )
 from cleveragents.domain.models.core.checkpoint_store import CheckpointStore
+from cleveragents.domain.packed_hashes import WINDOW
 from cleveragents.domain.progress import Progress, Stage
 from cleveragents.domain.workspace import (
     ScannedFile,
@@ -234,14 +235,6 @@ def _stage(
     file's stamp (inode, size, mtime) by the rank of its step in ``ins`` in
     ``stamps`` unless it is None; ``written`` counts them.
     """
-    # One step (its rank in ``ins``) per content, and the few others with the same
-    # content apart: a list per content would cost more than the step itself.
-    first: dict[str, int] = {}
-    more: dict[str, list[int]] = {}
-    for rank, step in enumerate(ins):
-        digest = wanted[step.path].sha256
-        if first.setdefault(digest, rank) != rank:
-            more.setdefault(digest, []).append(rank)
     if stamps is not None:
         stamps.make_room(len(ins))
 
@@ -252,6 +245,28 @@ def _stage(
             stamps.note(rank, stamp)
         written.advance()
 
+    # A window of steps at a time: what is held for the reads follows the window, not
+    # the tree (a content in two windows is read twice).
+    for start in range(0, len(ins), WINDOW):
+        # One step (its rank in ``ins``) per content, and the few others with the same
+        # content apart: a list per content would cost more than the step itself.
+        first: dict[str, int] = {}
+        more: dict[str, list[int]] = {}
+        for rank in range(start, min(start + WINDOW, len(ins))):
+            digest = wanted[ins[rank].path].sha256
+            if first.setdefault(digest, rank) != rank:
+                more.setdefault(digest, []).append(rank)
+        _stage_window(repository, ins, first, more, put)
+
+
+def _stage_window(
+    repository: CheckpointStore,
+    ins: Sequence[Step],
+    first: dict[str, int],
+    more: dict[str, list[int]],
+    put: Callable[[int, Iterable[bytes]], None],
+) -> None:
+    """Read the content of ``first`` and ``more``'s steps and ``put`` each where it goes."""
     while first:
         again: dict[str, list[int]] = {}
         for digest, pieces in paced(repository.read_pieces(list(first))):
@@ -263,12 +278,14 @@ def _stage(
                 _check(digest, head)
                 for each in (rank, *others):
                     put(each, (head,))
-                continue
-            # In pieces: written as they are read, never held whole; another step with
-            # the same content reads it again.
-            if others:
-                again[digest] = others
-            put(rank, _checked(digest, itertools.chain((head, second), pieces)))
+            else:
+                # In pieces: written as they are read, never held whole; another step
+                # with the same content reads it again.
+                if others:
+                    again[digest] = others
+                put(rank, _checked(digest, itertools.chain((head, second), pieces)))
+            # Let go before the next object is read: the store reads a whole batch then.
+            del head, second, pieces
         if first:
             gone = (*first.values(), *(each for ranks in more.values() for each in ranks))
             missing = sorted(ins[each].path for each in gone)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from cleveragents.domain.errors import RecordNotFoundError
 from cleveragents.domain.models.core._types import require_id as valid_id
 from cleveragents.domain.models.core.checkpoint import DiffEntry, FileKind, ManifestEntry
+from cleveragents.domain.models.core.packed_manifest import PackedManifest
 from cleveragents.infrastructure.database.content_objects import ContentLimits, read_pieces
 from cleveragents.infrastructure.database.models import (
     CheckpointModel,
@@ -27,7 +28,7 @@ from cleveragents.infrastructure.database.object_codec import (
     decode_diff,
     diff_pieces,
 )
-from cleveragents.infrastructure.database.object_reads import hashes_below
+from cleveragents.infrastructure.database.object_reads import hashes_below, packed_manifest_below
 from cleveragents.infrastructure.database.object_store import (
     paths_among,
     tree_diff_of,
@@ -75,6 +76,16 @@ class CheckpointContentReads(Repository):
         def work(session: Session) -> list[ManifestEntry] | None:
             root = self._root_of(session, key)
             return None if root is None else flatten(root, walk_trees(session, [root]))
+
+        return self._read(f"read the manifest of checkpoint {key}", work)
+
+    def packed_manifest(self, checkpoint_id: str) -> PackedManifest | None:
+        """The files of the checkpoint's snapshot in columns; None if it has no snapshot."""
+        key = valid_id(checkpoint_id, "checkpoint_id")
+
+        def work(session: Session) -> PackedManifest | None:
+            root = self._root_of(session, key)
+            return None if root is None else packed_manifest_below(session, root)
 
         return self._read(f"read the manifest of checkpoint {key}", work)
 

@@ -50,6 +50,9 @@ _log = get_logger(__name__)
 BATCH_BYTES: Final = 8 * 1024 * 1024
 # Raw bytes read back at once by a restore or a verify (which hold every path too).
 READ_BYTES: Final = 2 * 1024 * 1024
+# The most of a large object decompressed at a time, as it is consumed: the reader
+# and its caller each hold a piece, and the stored form is held whole meanwhile.
+PIECE_BYTES: Final = 256 * 1024
 # Content above this is stored in chunks of this size: the codec's one cap.
 CHUNK_SIZE: Final = LARGE_OBJECT_BYTES
 _CHUNK_LIST_JSON: Final = json.JSONEncoder(separators=(",", ":"))
@@ -186,8 +189,8 @@ def read_pieces(
     are skipped.
 
     Whole objects are read a batch of at most ``limits.read_bytes`` at a time (one
-    piece each); one larger than that alone, decompressed in pieces of that size as
-    they are consumed; a chunk list's chunks one at a time.
+    piece each); one larger than that alone, decompressed in pieces of at most that
+    size and ``PIECE_BYTES`` as they are consumed; a chunk list's chunks one at a time.
     ``read(action, work)`` runs ``work`` in a read transaction.
     """
     for part in chunks(hashes):
@@ -200,7 +203,7 @@ def read_pieces(
                 listed.append(digest)
                 continue
             if size > limits.read_bytes:  # alone, and decompressed as it is consumed
-                yield from _streamed(read, digest, limits.read_bytes)
+                yield from _streamed(read, digest, min(limits.read_bytes, PIECE_BYTES))
                 continue
             if batch and held + size > limits.read_bytes:
                 yield from _whole(read, batch)

@@ -283,15 +283,24 @@ def entry_of(
     ``build``: a :func:`~cleveragents.domain.models.trusted.trusted_builder` shared by
     the entries of one read.
     """
-    file_kind = FileKind.DIR if kind == TREE else FileKind(kind)
-    values = {
-        "path": path,
-        "kind": file_kind,
-        "sha256": sha256,
-        "size": 0 if file_kind is FileKind.DIR else size,
-        "mode": mode_of(file_kind, mode),
-    }
+    path, file_kind, sha256, size, mode = entry_values(path, kind, sha256, size, mode)
+    values = {"path": path, "kind": file_kind, "sha256": sha256, "size": size, "mode": mode}
     return from_trusted(ManifestEntry, values) if build is None else build(values)
+
+
+def entry_values(
+    path: str, kind: str, sha256: str, size: int, mode: bool | int
+) -> tuple[str, FileKind, str, int, int]:
+    """(path, kind, sha256, size, mode) of the manifest entry of one tree row (see
+    :func:`entry_of`)."""
+    file_kind = FileKind.DIR if kind == TREE else FileKind(kind)
+    return (
+        path,
+        file_kind,
+        sha256,
+        0 if file_kind is FileKind.DIR else size,
+        mode_of(file_kind, mode),
+    )
 
 
 def is_folder_row(row: Sequence[Any] | None) -> TypeGuard[Sequence[Any]]:

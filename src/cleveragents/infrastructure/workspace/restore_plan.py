@@ -59,7 +59,8 @@ class _Planner:
         self.guard = SafeRoot(target)
         self.plan = RestorePlan()
         self.outs: dict[str, ManifestEntry] = {}  # files and symlinks to move out
-        self.writes: dict[str, ManifestEntry] = {}  # files and symlinks to put in
+        # Files and symlinks to put in: paths only, their entries stay in ``wanted``.
+        self.writes: set[str] = set()
         self.chmods: dict[str, tuple[int, int]] = {}
         self.kept: set[str] = set()  # paths that stay as they are (untracked, large)
         self.wanted_folders: set[str] = set()  # empty folders the checkpoint has
@@ -110,7 +111,7 @@ class _Planner:
         if want.kind is FileKind.DIR:
             self.wanted_folders.add(path)
         else:
-            self.writes[path] = want
+            self.writes.add(path)
 
     def _needed_folders(self) -> set[str]:
         """Every folder the tree must have afterwards (above what stays, or an empty one)."""
@@ -197,20 +198,21 @@ class _Planner:
 
     def _check_writes(self, present: set[str], rmdirs: set[str], made: set[str]) -> None:
         """A folder in the way of a wanted file must go whole; an ignored file is replaced."""
-        for path, want in paced(list(self.writes.items())):
+        for path in paced(sorted(self.writes)):
             if path in present:
                 if path in rmdirs:
                     continue
                 holder = self._kept_below(path)
                 raise ValueError(
-                    f"cannot restore {want.shown_path}: a folder is in the way, holding "
-                    f"{holder or 'ignored files'}"
+                    f"cannot restore {self.wanted[path].shown_path}: a folder is in the way, "
+                    f"holding {holder or 'ignored files'}"
                 )
             if path in self.current:
                 continue
             mode = self._unscanned(path, made)
             if mode is None:
                 continue
+            want = self.wanted[path]
             if stat.S_ISDIR(mode):
                 raise ValueError(
                     f"cannot restore {want.shown_path}: a folder is in the way, holding only "

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         ManifestEntry,
         SnapshotContent,
     )
+    from cleveragents.domain.models.core.packed_manifest import PackedManifest
 
 
 @runtime_checkable
@@ -70,6 +71,11 @@ class CheckpointStore(Protocol):
 
     def manifest(self, checkpoint_id: str) -> list[ManifestEntry] | None:
         """The files of a checkpoint's snapshot, sorted by path; None without a snapshot."""
+        ...
+
+    def packed_manifest(self, checkpoint_id: str) -> PackedManifest | None:
+        """The files of a checkpoint's snapshot held in columns, not as a model each (what a
+        restore holds while it works); None without a snapshot."""
         ...
 
     def tree_diff(
