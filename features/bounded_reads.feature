@@ -60,3 +60,7 @@ Feature: Restores and verifies read large stored objects a piece at a time
     When the stored contents are read back in batches of every length from 1 to 41
     Then every batch came back whole
     And the reads ran at most 14 distinct statements
+
+  Scenario: An object deleted while it is read in pieces is reported, never read from another row
+    When the content of "assets/mid.bin" is read a piece at a time and its stored object is deleted after the first piece
+    Then reading the rest of it raises IntegrityCheckError saying that it was removed

@@ -11,6 +11,7 @@ from bounded_content_steps import _inflate, _rows, _service
 from sqlalchemy import event, text
 from support.world import factory
 
+from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
 from cleveragents.infrastructure.database.content_objects import ContentLimits
 
@@ -153,3 +154,30 @@ def step_batches_whole(context: Context) -> None:
 def step_distinct_statements(context: Context, most: int) -> None:
     # An IN list's length makes a statement of its own, which the driver keeps prepared.
     assert len(context.statements_run) <= most, len(context.statements_run)
+
+
+@when(
+    'the content of "{rel}" is read a piece at a time and its stored object is deleted '
+    "after the first piece"
+)
+def step_delete_while_read(context: Context, rel: str) -> None:
+    digest = _digest(context, rel)
+    [(name, pieces)] = list(context.bounded_repository.read_pieces([digest]))
+    assert name == digest
+    first = next(pieces)
+    assert first == (context.sandbox / rel).read_bytes()[: len(first)]
+    with factory(context)() as session, session.begin():
+        session.execute(
+            text("DELETE FROM checkpoint_objects WHERE object_hash = :digest"), {"digest": digest}
+        )
+    context.rest_of_pieces = pieces
+
+
+@then("reading the rest of it raises IntegrityCheckError saying that it was removed")
+def step_rest_removed(context: Context) -> None:
+    try:
+        list(context.rest_of_pieces)
+    except IntegrityCheckError as exc:
+        assert "removed while it was read" in str(exc), exc
+        return
+    raise AssertionError("the rest was read")

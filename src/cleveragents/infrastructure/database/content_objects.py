@@ -32,7 +32,11 @@ from cleveragents.infrastructure.database.object_codec import (
     delta_base,
     unpack_pieces,
 )
-from cleveragents.infrastructure.database.object_reads import stored_forms
+from cleveragents.infrastructure.database.object_ranges import (
+    Read,
+    StoredRanges,
+    read_range,
+)
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     CHUNKS,
@@ -179,8 +183,6 @@ def _checked_pieces(digest: str, source: ContentSource, size: int) -> Iterator[b
 
 # --- reading -------------------------------------------------------------------------------
 
-Read = Callable[[str, Callable[[Session], Any]], Any]
-
 
 def read_pieces(
     read: Read, hashes: Sequence[str], limits: ContentLimits
@@ -193,6 +195,7 @@ def read_pieces(
     size and ``PIECE_BYTES`` as they are consumed; a chunk list's chunks one at a time.
     ``read(action, work)`` runs ``work`` in a read transaction.
     """
+    piece_bytes = min(limits.read_bytes, PIECE_BYTES)
     for part in chunks(hashes):
         rows = cast(list[tuple[str, str, int]], read("read checkpoint content sizes", _sizes(part)))
         batch: list[str] = []
@@ -203,7 +206,7 @@ def read_pieces(
                 listed.append(digest)
                 continue
             if size > limits.read_bytes:  # alone, and decompressed as it is consumed
-                yield from _streamed(read, digest, min(limits.read_bytes, PIECE_BYTES))
+                yield from _streamed(read, digest, piece_bytes)
                 continue
             if batch and held + size > limits.read_bytes:
                 yield from _whole(read, batch)
@@ -212,7 +215,8 @@ def read_pieces(
             held += size
         yield from _whole(read, batch)
         for digest, listing in _load(read, listed).items():  # a few bytes each
-            yield digest, _chunks_of(read, digest, decode_chunk_list(digest, listing))
+            pieces = _chunks_of(read, digest, decode_chunk_list(digest, listing), piece_bytes)
+            yield digest, pieces
 
 
 def _sizes(hashes: Sequence[str]) -> Callable[[Session], list[tuple[str, str, int]]]:
@@ -238,25 +242,37 @@ def _whole(read: Read, batch: Sequence[str]) -> Iterator[tuple[str, Iterator[byt
 
 
 def _streamed(read: Read, digest: str, size: int) -> Iterator[tuple[str, Iterator[bytes]]]:
-    """One large object (none if it is gone), decompressed in pieces of ``size`` bytes;
-    a delta's base is read whole first (a dictionary is used whole)."""
-    stored = cast(
-        dict[str, bytes],
-        read("read checkpoint content", lambda session: stored_forms(session, [digest])),
-    )
-    for found, data in stored.items():  # none when it was deleted since its size was read
-        base: bytes | None = None
-        named = delta_base(data[:DELTA_HEAD])
-        if named is not None:
-            base = _load(read, [named]).get(named)
-            if base is None:
-                raise IntegrityCheckError(f"object {found} is a delta of {named}, which is missing")
-        yield found, unpack_pieces(found, data, size, base)
+    """One large object (none if it is gone) in pieces of ``size`` bytes (see
+    :func:`_object_pieces`)."""
+    pieces = _object_pieces(read, digest, size)
+    if pieces is not None:
+        yield digest, pieces
 
 
-def _chunks_of(read: Read, digest: str, listing: Sequence[tuple[str, int]]) -> Iterator[bytes]:
+def _object_pieces(read: Read, digest: str, size: int) -> Iterator[bytes] | None:
+    """One stored object's content in pieces of ``size`` bytes, its stored form read a
+    range (of at most ``size`` bytes, or as much as zstd asks for) at a time as they are
+    consumed; None if it is not stored. A delta's base is read whole first (a
+    dictionary is used whole)."""
+    head = read_range(read, digest, 0, size)
+    if head is None:
+        return None
+    base: bytes | None = None
+    named = delta_base(head[:DELTA_HEAD])
+    if named is not None:
+        base = _load(read, [named]).get(named)
+        if base is None:
+            raise IntegrityCheckError(f"object {digest} is a delta of {named}, which is missing")
+    rest = StoredRanges(read, digest, len(head)) if len(head) == size else None
+    return unpack_pieces(digest, head, size, base, rest)
+
+
+def _chunks_of(
+    read: Read, digest: str, listing: Sequence[tuple[str, int]], size: int
+) -> Iterator[bytes]:
     for chunk, _ in listing:
-        data = _load(read, [chunk]).get(chunk)
-        if data is None:
+        pieces = _object_pieces(read, chunk, size)
+        if pieces is None:
             raise IntegrityCheckError(f"chunk {chunk} of {digest} is missing from the store")
-        yield data
+        yield from pieces
+        del pieces  # let go before the next chunk is read

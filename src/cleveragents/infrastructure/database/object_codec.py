@@ -13,7 +13,7 @@ import os
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final, NamedTuple
+from typing import IO, Final, NamedTuple, Protocol, cast
 
 import zstandard
 
@@ -54,6 +54,8 @@ _BOUNDED_TABLES_FROM: Final = 256 * 1024
 _HASH_LOG: Final = 19
 _CHAIN_LOG: Final = 18
 _ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+# Stored bytes taken from a reader at a time while decompressing (zstd's own default).
+_READ_SIZE: Final = zstandard.DECOMPRESSION_RECOMMENDED_INPUT_SIZE
 _THREADED_BYTES: Final = 256 * 1024
 # The decompressed bytes of a stored diff handed out at once.
 DIFF_PIECE: Final = 64 * 1024
@@ -282,12 +284,54 @@ def _inflate(data: bytes, size: int, base: bytes = b"") -> Iterator[bytes]:
         raise zlib.error("data after the end of the stream")
 
 
+class Reader(Protocol):
+    """Where the rest of a stored form is read from (``read(size)``: empty at the end)."""
+
+    def read(self, size: int = -1) -> bytes: ...
+
+
+class _Joined:
+    """``first``, then what ``rest`` reads: a stored form read from where its head ends.
+
+    Never more than ``size`` bytes at a time: zstandard copies what ``read`` returns
+    into a buffer of the size it asked for.
+    """
+
+    def __init__(self, first: bytes, rest: Reader) -> None:
+        self._pending = memoryview(first)
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._pending:
+            self._pending = memoryview(self._rest.read(size))
+        taken = self._pending if size < 0 else self._pending[:size]
+        self._pending = self._pending[len(taken) :]
+        return bytes(taken)
+
+
+def _source(first: bytes, rest: Reader | None) -> bytes | IO[bytes]:
+    """What zstd decompresses: ``first`` alone, or joined with what ``rest`` reads."""
+    if rest is None:
+        return first
+    # zstandard only ever calls ``read(size)`` on a source; its stubs ask for a whole IO.
+    return cast(IO[bytes], _Joined(first, rest))
+
+
+def _all_of(rest: Reader) -> bytes:
+    pieces = []
+    while piece := rest.read():
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 def unpack_pieces(
-    digest: str, data: bytes, size: int, base: bytes | None = None
+    digest: str, data: bytes, size: int, base: bytes | None = None, rest: Reader | None = None
 ) -> Iterator[bytes]:
     """A stored object's content in pieces of at most ``size`` bytes, decompressed as
     they are consumed: a large object is never held whole twice. A delta needs its
-    base's content, ``base``.
+    base's content, ``base``. With ``rest``, ``data`` is the stored form's first bytes
+    and ``rest`` reads the others as they are needed (a form of zlib, from before
+    zstd, is read whole first).
 
     ``IntegrityCheckError`` if it cannot be decompressed (callers re-hash what they read).
     """
@@ -295,13 +339,20 @@ def unpack_pieces(
     try:
         if data[:1] == DELTA_MARK:
             reader = zstandard.ZstdDecompressor(dict_data=_dictionary(base or b""))
-            pieces = reader.read_to_iter(data[DELTA_HEAD + 1 :], write_size=size)
+            frame = data[DELTA_HEAD + 1 :]
+            pieces = reader.read_to_iter(
+                _source(frame, rest), read_size=_READ_SIZE, write_size=size
+            )
         elif data[:4] == _ZSTD_MAGIC:
-            pieces = zstandard.ZstdDecompressor().read_to_iter(data, write_size=size)
-        elif data[:1] == ZLIB_DELTA_MARK:
-            pieces = _inflate(data[DELTA_HEAD:], size, base or b"")
+            pieces = zstandard.ZstdDecompressor().read_to_iter(
+                _source(data, rest), read_size=_READ_SIZE, write_size=size
+            )
         else:
-            pieces = _inflate(data, size)
+            whole = data if rest is None else data + _all_of(rest)
+            if whole[:1] == ZLIB_DELTA_MARK:
+                pieces = _inflate(whole[DELTA_HEAD:], size, base or b"")
+            else:
+                pieces = _inflate(whole, size)
         for piece in pieces:
             pause()  # see cleveragents._pacing
             yield piece
