@@ -12,8 +12,9 @@ from collections.abc import Iterable, Iterator
 from typing import Final
 
 DIGEST_BYTES: Final = 32
-# Hashes read from the store at a time: a few of its reads' batches of keys.
-WINDOW: Final = 4096
+# Hashes read from the store at a time (two of its IN lists): the hash strings of a
+# window, and the maps a restore keeps of them, are held while it is read.
+WINDOW: Final = 1024
 
 
 def packed_hashes(hashes: Iterable[str]) -> bytes:
