@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import pairwise
 from typing import Final
 
+from cleveragents._pacing import paced_sorted
 from cleveragents.domain.models.core.checkpoint import FileKind, ManifestEntry
 from cleveragents.domain.models.trusted import trusted_builder
 from cleveragents.domain.packed_hashes import DIGEST_BYTES
@@ -61,7 +62,7 @@ class PackedManifest(Mapping[str, ManifestEntry]):
             modes.append(mode)
             kinds.append(_KIND_CODES[kind])
         if any(a >= b for a, b in pairwise(paths)):
-            order = sorted(range(len(paths)), key=paths.__getitem__)
+            order = paced_sorted(range(len(paths)), key=paths.__getitem__)
             paths = [paths[at] for at in order]
             if any(a == b for a, b in pairwise(paths)):
                 raise ValueError("a manifest lists a path twice")
