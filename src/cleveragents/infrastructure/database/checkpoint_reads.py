@@ -29,13 +29,13 @@ from cleveragents.infrastructure.database.object_codec import (
     diff_pieces,
 )
 from cleveragents.infrastructure.database.object_reads import hashes_below, packed_manifest_below
-from cleveragents.infrastructure.database.object_store import (
+from cleveragents.infrastructure.database.repository_base import Repository
+from cleveragents.infrastructure.database.tree_codec import flatten
+from cleveragents.infrastructure.database.tree_reads import (
     paths_among,
     tree_diff_of,
     walk_trees,
 )
-from cleveragents.infrastructure.database.repository_base import Repository
-from cleveragents.infrastructure.database.tree_codec import flatten
 
 _CHECKPOINTS = cast(Table, CheckpointModel.__table__)
 _STAT_CACHE = cast(Table, CheckpointStatCacheModel.__table__)

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from cleveragents.domain.models.core.checkpoint import EMPTY_TREE_SHA256, FileKind
 from cleveragents.domain.models.core.packed_manifest import PackedManifest
 from cleveragents.infrastructure.database.models import CheckpointObjectModel
-from cleveragents.infrastructure.database.object_store import chunks, walk_level
+from cleveragents.infrastructure.database.object_store import chunks
 from cleveragents.infrastructure.database.tree_codec import TREE, entry_values
+from cleveragents.infrastructure.database.tree_reads import walk_level
 
 _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
 # Trees parsed at once by a walk that only collects hashes.

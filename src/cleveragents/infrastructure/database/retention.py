@@ -35,10 +35,10 @@ from cleveragents.infrastructure.database.object_store import (
     lock_objects,
     remove_checkpoints,
     stored_bytes,
-    walk_trees,
 )
 from cleveragents.infrastructure.database.repository_base import Repository
 from cleveragents.infrastructure.database.tree_codec import TREE
+from cleveragents.infrastructure.database.tree_reads import walk_trees
 from cleveragents.infrastructure.database.vacuum import deleting_in_place, engine_of, give_back
 
 _CHECKPOINTS = cast(Table, CheckpointModel.__table__)
