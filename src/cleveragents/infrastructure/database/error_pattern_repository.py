@@ -9,16 +9,16 @@ cut to ``limit`` by one statement (:mod:`.error_pattern_match`).
 A term hit is only a candidate for the text rule: the statement checks that the
 folded text really occurs in the folded context (``instr``/``strpos``) before
 adding its point. Keyword hits are exact.
+
+A pattern's rows and the checks of the arguments are in :mod:`.error_pattern_rows`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Row,
     String,
     bindparam,
     case,
@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 from cleveragents._logging import get_logger
 from cleveragents.domain.models.core._types import (
     INT64_MAX,
-    check_storable,
     require_id,
     to_utc,
     utc_now,
@@ -47,7 +46,6 @@ from cleveragents.domain.models.core.error_pattern import (
     fold,
     match_score,
 )
-from cleveragents.domain.models.trusted import from_trusted
 from cleveragents.infrastructure.database.error_pattern_match import (
     ANCHOR_KINDS,
     COLUMNS,
@@ -57,6 +55,14 @@ from cleveragents.infrastructure.database.error_pattern_match import (
     match_statement,
     probe_name,
     rank_order,
+)
+from cleveragents.infrastructure.database.error_pattern_rows import (
+    descriptive_row,
+    full_row,
+    require_context,
+    require_int,
+    require_pattern,
+    to_domain,
 )
 from cleveragents.infrastructure.database.error_pattern_terms import (
     TermKind,
@@ -69,85 +75,7 @@ from cleveragents.infrastructure.database.repository_base import Repository
 
 __all__ = ["ErrorPatternRepository", "TermKind", "pattern_terms"]
 
-MAX_CONTEXT_LENGTH = 1_000_000
-
-
 _log = get_logger(__name__)
-
-
-def _to_domain(row: Row[Any] | Sequence[Any]) -> ErrorPattern:
-    (
-        pattern_id,
-        pattern,
-        keywords,
-        frequency,
-        last_seen,
-        first_seen,
-        category,
-        resolution,
-        metadata,
-    ) = tuple(row)[: len(COLUMNS)]
-    return from_trusted(
-        ErrorPattern,
-        {
-            "pattern_id": pattern_id,
-            "pattern": pattern,
-            "keywords": keywords,
-            "frequency": frequency,
-            "last_seen": last_seen,
-            "first_seen": first_seen,
-            "category": category,
-            "resolution": resolution,
-            "metadata": metadata,
-        },
-    )
-
-
-def _descriptive_row(pattern: ErrorPattern) -> dict[str, Any]:
-    return {
-        "pattern": pattern.pattern,
-        "pattern_folded": fold(pattern.pattern),
-        "keywords": pattern.keywords,
-        "category": pattern.category,
-        "resolution": pattern.resolution,
-        "pattern_metadata": pattern.metadata,
-    }
-
-
-def _full_row(pattern: ErrorPattern) -> dict[str, Any]:
-    return {
-        "pattern_id": pattern.pattern_id,
-        "frequency": pattern.frequency,
-        "first_seen": pattern.first_seen,
-        "last_seen": pattern.last_seen,
-        **_descriptive_row(pattern),
-    }
-
-
-def _require_pattern(pattern: object) -> ErrorPattern:
-    if not isinstance(pattern, ErrorPattern):
-        raise ValueError(f"pattern must be an ErrorPattern, got {type(pattern).__name__}")
-    # Re-validate: a model changed with model_copy(update=...) skips its validators.
-    return ErrorPattern.model_validate(pattern.model_dump())
-
-
-def _require_int(value: object, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    if value > INT64_MAX:
-        raise ValueError(f"{name} must be at most {INT64_MAX} (64 bits), got {value}")
-    return value
-
-
-def _require_context(context: object) -> str:
-    if not isinstance(context, str):
-        raise ValueError(f"context must be a string, got {type(context).__name__}")
-    if len(context) > MAX_CONTEXT_LENGTH:
-        raise ValueError(f"context must be at most {MAX_CONTEXT_LENGTH} characters")
-    check_storable(context)
-    return context
 
 
 # Built once: building and cache-keying it on every call cost more than the UPDATE.
@@ -176,10 +104,10 @@ class ErrorPatternRepository(Repository):
 
     def create(self, pattern: ErrorPattern) -> ErrorPattern:
         """Store a new pattern; ``DuplicateRecordError`` if its id exists."""
-        stored = _require_pattern(pattern)
+        stored = require_pattern(pattern)
 
         def work(session: Session) -> ErrorPattern:
-            session.execute(insert(PATTERNS), [_full_row(stored)])
+            session.execute(insert(PATTERNS), [full_row(stored)])
             self._write_terms(session, stored)
             return stored
 
@@ -194,20 +122,20 @@ class ErrorPatternRepository(Repository):
         update never undoes a concurrent :meth:`record_occurrence`. Returns the
         stored pattern; ``RecordNotFoundError`` when the id does not exist.
         """
-        stored = _require_pattern(pattern)
+        stored = require_pattern(pattern)
 
         def work(session: Session) -> ErrorPattern:
             row = session.execute(
                 update(PATTERNS)
                 .where(PATTERNS.c.pattern_id == stored.pattern_id)
-                .values(**_descriptive_row(stored))
+                .values(**descriptive_row(stored))
                 .returning(*COLUMNS)
             ).first()
             if row is None:
                 raise RecordNotFoundError(f"error pattern {stored.pattern_id!r} does not exist")
             session.execute(delete(TERMS).where(TERMS.c.pattern_id == stored.pattern_id))
             self._write_terms(session, stored)
-            return _to_domain(row)
+            return to_domain(row)
 
         return self._write("update error pattern", work)
 
@@ -249,7 +177,7 @@ class ErrorPatternRepository(Repository):
                 idempotent=False,
             )
             if rows:
-                return _to_domain(rows[0])
+                return to_domain(rows[0])
             # Nothing counted: the Session path below names the reason.
 
         def work(session: Session) -> ErrorPattern:
@@ -262,7 +190,7 @@ class ErrorPatternRepository(Repository):
                     f"error pattern {valid!r} has counted {INT64_MAX} occurrences, "
                     "the most a 64-bit count holds"
                 )
-            return _to_domain(row)
+            return to_domain(row)
 
         return self._write(action, work, idempotent=False)
 
@@ -283,22 +211,22 @@ class ErrorPatternRepository(Repository):
 
         def work(session: Session) -> ErrorPattern | None:
             row = session.execute(statement).first()
-            return None if row is None else _to_domain(row)
+            return None if row is None else to_domain(row)
 
         return self._read("get error pattern", work)
 
     def list_all(self, *, limit: int | None = None, offset: int = 0) -> list[ErrorPattern]:
         """Patterns by frequency desc, then last_seen desc, then pattern_id."""
         if limit is not None:
-            _require_int(limit, "limit", minimum=0)
-        _require_int(offset, "offset", minimum=0)
+            require_int(limit, "limit", minimum=0)
+        require_int(offset, "offset", minimum=0)
 
         def work(session: Session) -> list[ErrorPattern]:
             order = rank_order(session.get_bind().dialect.name)
             statement = select(*COLUMNS).order_by(*order).offset(offset)
             if limit is not None:
                 statement = statement.limit(limit)
-            return [_to_domain(row) for row in session.execute(statement)]
+            return [to_domain(row) for row in session.execute(statement)]
 
         return self._read("list error patterns", work)
 
@@ -335,7 +263,7 @@ class ErrorPatternRepository(Repository):
             return ErrorPatternStatistics(
                 total_patterns=int(patterns),
                 total_occurrences=(int(high) << 32) + int(low),
-                most_frequent=[_to_domain(row) for row in session.execute(most_frequent)],
+                most_frequent=[to_domain(row) for row in session.execute(most_frequent)],
                 by_category={str(name): int(n) for name, n in session.execute(by_category)},
                 last_seen=last_seen,
             )
@@ -353,8 +281,8 @@ class ErrorPatternRepository(Repository):
 
     def match_scored(self, context: str, limit: int = 10) -> list[tuple[ErrorPattern, int]]:
         """:meth:`match_context` with each pattern's score, in the same order."""
-        text = _require_context(context)
-        _require_int(limit, "limit", minimum=0)
+        text = require_context(context)
+        require_int(limit, "limit", minimum=0)
         if not text or limit == 0:
             return []
         return self._read(
@@ -369,8 +297,8 @@ class ErrorPatternRepository(Repository):
         that every process meeting the same new error converges on one pattern.
         Never retried once its COMMIT may have happened (that would count twice).
         """
-        text = _require_context(context)
-        stored = _require_pattern(candidate)
+        text = require_context(context)
+        stored = require_pattern(candidate)
         if not text or match_score(stored, text) == 0:
             raise ValueError(
                 "the candidate pattern does not match the context: its text does not occur "
@@ -385,8 +313,8 @@ class ErrorPatternRepository(Repository):
                 values = {"target_id": found[0][0].pattern_id, "seen": utc_now()}
                 row = session.execute(_RECORD_OCCURRENCE, values).first()
                 if row is not None:
-                    return _to_domain(row), False
-            session.execute(insert(PATTERNS), [_full_row(fresh)])
+                    return to_domain(row), False
+            session.execute(insert(PATTERNS), [full_row(fresh)])
             self._write_terms(session, fresh)
             return fresh, True
 
@@ -399,7 +327,7 @@ class ErrorPatternRepository(Repository):
         params: dict[str, Any] = {probe_name(kind): values for kind, values in probes.items()}
         params.update(context=fold(text), limit=limit, bar_offset=limit - 1)
         statement = match_statement(dialect, tuple(probes))
-        return [(_to_domain(row), int(row[-1])) for row in session.execute(statement, params)]
+        return [(to_domain(row), int(row[-1])) for row in session.execute(statement, params)]
 
     @staticmethod
     def _present_kinds(session: Session) -> list[TermKind]:
