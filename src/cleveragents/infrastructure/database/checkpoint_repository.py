@@ -32,6 +32,7 @@ from cleveragents.domain.models.core.checkpoint import (
 )
 from cleveragents.domain.models.trusted import from_trusted
 from cleveragents.infrastructure.database.checkpoint_reads import CheckpointContentReads
+from cleveragents.infrastructure.database.checkpoint_removal import delete_checkpoints
 from cleveragents.infrastructure.database.content_objects import (
     ContentLimits,
     MemorySource,
@@ -54,7 +55,6 @@ from cleveragents.infrastructure.database.object_packing import (
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
     checkpoint_exists,
-    delete_checkpoints,
     existing_objects,
     insert_ignoring_existing,
     lock_objects,

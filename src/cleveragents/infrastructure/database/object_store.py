@@ -1,7 +1,7 @@
-"""The content-addressed objects in the database: reading, writing and collecting them.
+"""The content-addressed objects in the database: reading and writing them.
 
 Every function runs in the caller's session and transaction. Objects no
-checkpoint reaches any more are deleted by :func:`delete_checkpoints`. Trees are
+checkpoint reaches any more are deleted by :mod:`.checkpoint_removal`. Trees are
 read and parsed by :mod:`.tree_reads`.
 """
 
@@ -11,13 +11,12 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cleveragents._pacing import paced, pieces
 from cleveragents.domain.errors import IntegrityCheckError
-from cleveragents.domain.models.core.checkpoint import FileKind
 from cleveragents.infrastructure.database.models import (
     CheckpointModel,
     CheckpointObjectModel,
@@ -186,36 +185,6 @@ def checkpoint_exists(session: Session, checkpoint_id: str) -> bool:
     return session.execute(query).first() is not None
 
 
-def delete_checkpoints(session: Session, plan_id: str, keep_last: int = 0) -> int:
-    """Delete all but the plan's newest ``keep_last`` checkpoints, and what only they used.
-
-    Runs in the caller's transaction; returns how many checkpoints it deleted.
-    """
-    ids = list(
-        session.execute(
-            select(_CHECKPOINTS.c.checkpoint_id)
-            .where(_CHECKPOINTS.c.plan_id == plan_id)
-            .order_by(_CHECKPOINTS.c.seq)
-        ).scalars()
-    )
-    doomed = ids[: len(ids) - keep_last] if keep_last else ids
-    remove_checkpoints(session, doomed)
-    return len(doomed)
-
-
-def remove_checkpoints(session: Session, checkpoint_ids: Sequence[str]) -> int:
-    """Delete these checkpoints and the objects no other checkpoint reaches.
-
-    Runs in the caller's transaction; returns the stored bytes of the objects deleted.
-    """
-    if not checkpoint_ids:
-        return 0
-    lock_objects(session, exclusive=True)
-    for chunk in chunks(checkpoint_ids):
-        session.execute(delete(_CHECKPOINTS).where(_CHECKPOINTS.c.checkpoint_id.in_(chunk)))
-    return _collect_garbage(session)
-
-
 def stored_bytes(session: Session, hashes: Sequence[str] | None = None) -> int:
     """The stored (compressed) bytes of these objects, or of every object."""
     total = func.coalesce(func.sum(func.length(_OBJECTS.c.data)), 0)
@@ -225,33 +194,3 @@ def stored_bytes(session: Session, hashes: Sequence[str] | None = None) -> int:
         int(session.execute(select(total).where(_OBJECTS.c.object_hash.in_(chunk))).scalar_one())
         for chunk in chunks(hashes)
     )
-
-
-def _collect_garbage(session: Session) -> int:
-    """Delete objects that no checkpoint reaches any more; returns their stored bytes."""
-    # Imported here: tree_reads reads its trees through this module's load_objects.
-    from cleveragents.infrastructure.database.tree_reads import walk_trees
-
-    roots = session.execute(
-        select(_CHECKPOINTS.c.root_tree).where(_CHECKPOINTS.c.root_tree.is_not(None))
-    ).scalars()
-    trees = walk_trees(session, roots)
-    reachable = set(trees)
-    for children in trees.values():
-        reachable.update(child[2] for child in children if child[1] != FileKind.LARGE.value)
-    for listing, held in chunk_lists(session).items():
-        if listing in reachable:
-            reachable.update(held)  # a chunked file needs its chunks
-    # A delta needs its base (and the base's own bases), not what the base lists.
-    reachable |= needed_bases(session, reachable)
-    stored = list(session.execute(select(_OBJECTS.c.object_hash)).scalars())
-    unreachable = sorted(set(stored) - reachable)
-    freed = stored_bytes(session, unreachable)
-    for chunk in chunks(unreachable):
-        session.execute(delete(_OBJECTS).where(_OBJECTS.c.object_hash.in_(chunk)))
-    # A stat cache is only a hint checked against the plan's last snapshot (it may
-    # name a checkpoint deleted since); a plan without checkpoints needs none.
-    session.execute(
-        delete(_STAT_CACHE).where(_STAT_CACHE.c.plan_id.not_in(select(_CHECKPOINTS.c.plan_id)))
-    )
-    return freed

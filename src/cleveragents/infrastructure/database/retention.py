@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from cleveragents.domain.models.core._types import require_id, to_utc
 from cleveragents.domain.models.core.checkpoint import FileKind
 from cleveragents.domain.retention import PruneReport, RetentionLimits, removal_count
+from cleveragents.infrastructure.database.checkpoint_removal import remove_checkpoints
 from cleveragents.infrastructure.database.models import CheckpointModel, CheckpointObjectModel
 from cleveragents.infrastructure.database.object_codec import DELTA_HEAD, delta_base
 from cleveragents.infrastructure.database.object_store import (
@@ -33,7 +34,6 @@ from cleveragents.infrastructure.database.object_store import (
     chunks,
     chunks_of,
     lock_objects,
-    remove_checkpoints,
     stored_bytes,
 )
 from cleveragents.infrastructure.database.repository_base import Repository
