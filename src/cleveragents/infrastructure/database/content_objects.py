@@ -57,8 +57,8 @@ BATCH_BYTES: Final = 8 * 1024 * 1024
 # result, the driver copies it, then it is decompressed): 1 MiB keeps a restore of
 # tens of thousands of files within 1 KiB per file there, for a few percent of CPU.
 READ_BYTES: Final = 1024 * 1024
-# The most of a large object decompressed at a time, as it is consumed: the reader
-# and its caller each hold a piece, and the stored form is held whole meanwhile.
+# The most of a large object decompressed at a time, as it is consumed (the reader and
+# its caller each hold a piece); its stored bytes are read a range at a time too.
 PIECE_BYTES: Final = 256 * 1024
 # Content above this is stored in chunks of this size: the codec's one cap.
 CHUNK_SIZE: Final = LARGE_OBJECT_BYTES

@@ -1,41 +1,28 @@
-"""Reads that hold little: objects' packed bytes, the content hashes below a tree, and a
-tree's manifest in columns.
+"""Reads that hold little: the content hashes below a tree, and a tree's manifest in columns.
 
-Restores and verifies of a big tree go through these (:mod:`.content_objects`,
-``CheckpointRepository.content_hashes`` and ``packed_manifest``), so what they keep
-grows with the hashes and paths found, not with the parsed trees, the entries'
-models or the decompressed bytes.
+Restores and verifies of a big tree go through these
+(``CheckpointRepository.content_hashes`` and ``packed_manifest``), so what they
+keep grows with the hashes and paths found, not with the parsed trees or the
+entries' models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Final, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from cleveragents.domain.models.core.checkpoint import EMPTY_TREE_SHA256, FileKind
 from cleveragents.domain.models.core.packed_manifest import PackedManifest
 from cleveragents.infrastructure.database.models import CheckpointObjectModel
-from cleveragents.infrastructure.database.object_store import chunks
 from cleveragents.infrastructure.database.tree_codec import TREE, entry_values
 from cleveragents.infrastructure.database.tree_reads import walk_level
 
 _OBJECTS = cast(Table, CheckpointObjectModel.__table__)
 # Trees parsed at once by a walk that only collects hashes.
 _TREES_AT_ONCE: Final = 64
-
-
-def stored_forms(session: Session, hashes: Sequence[str]) -> dict[str, bytes]:
-    """The stored (packed) bytes of each stored object of ``hashes``, not decoded."""
-    found: dict[str, bytes] = {}
-    for chunk in chunks(hashes):
-        rows = session.execute(
-            select(_OBJECTS.c.object_hash, _OBJECTS.c.data).where(_OBJECTS.c.object_hash.in_(chunk))
-        )
-        found.update((digest, bytes(data)) for digest, data in rows)
-    return found
 
 
 def hashes_below(session: Session, root: str, kinds: frozenset[str]) -> set[str]:
