@@ -23,12 +23,10 @@ from typing import Final
 
 from cleveragents._logging import get_logger
 from cleveragents._pacing import PIECE, pause
-from cleveragents.domain.models.core.checkpoint import EMPTY_TREE_SHA256, FileKind
 from cleveragents.domain.progress import Stage
 from cleveragents.domain.workspace import ALWAYS_EXCLUDED, NEW_PREFIX, OWN_PREFIXES, ScannedFile
 from cleveragents.domain.workspace_ports import Watcher
 from cleveragents.infrastructure.workspace.ignore_rules import RULES_FILE, IgnoreRules, Layers
-from cleveragents.infrastructure.workspace.stat_cache import manifest_entry
 
 __all__ = ["Reuse", "Walked", "walk"]
 
@@ -37,10 +35,6 @@ _FOLDER_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0
 
 # (relative POSIX path, absolute path, lstat) of one path the scanner settles.
 Walked = tuple[str, str, os.stat_result]
-# What a scan's table holds at a previous path until the walk finds it.
-_UNSEEN: Final = ScannedFile(
-    manifest_entry("", 0, 0, EMPTY_TREE_SHA256, FileKind.DIR), (-1, -1, -1, -1, -1)
-)
 
 
 @dataclass(slots=True)
@@ -48,36 +42,34 @@ class Reuse:
     """The previous scan's entries, for a walk to keep those of unchanged files.
 
     A file is unchanged when its stat data are the entry's and it is not racily
-    clean (see :mod:`.scanner`): its entry goes into ``files`` at its path, and
-    ``kept`` counts those. A file with more than one hard link always goes back
-    to the scanner, which notes it. ``looked`` hears the count of kept files.
+    clean (see :mod:`.scanner`). ``files``, the new scan's table, starts as a copy
+    of ``known``, so an unchanged file's entry is kept by leaving it where it is;
+    ``kept`` lists their paths. A file with more than one hard link always goes
+    back to the scanner, which notes it. ``looked`` hears the count of kept files.
     """
 
     known: Mapping[str, ScannedFile]
     racy_from: int
     looked: Stage
-    # The new scan's table. Every previous path has its place in it from the start,
-    # so that keeping an unchanged file's entry only replaces a placeholder.
     files: dict[str, ScannedFile] = field(init=False)
-    kept: int = 0
+    kept: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.files = dict.fromkeys(self.known, _UNSEEN)
+        self.files = dict(self.known)
 
     def gone(self, walked: Sequence[Walked]) -> list[str]:
-        """The previous paths the walk did not find, taken out of ``files``.
-
-        Called once ``walked`` (what the walk returned) is settled into ``files``.
-        """
+        """The previous paths the walk neither kept nor returned in ``walked``, taken
+        out of ``files``."""
         # Counted first: the walk kept or returned each path at most once, so a
-        # placeholder is left only when fewer previous paths were found than known.
+        # previous path was not found only when fewer were found than known.
         known = self.known
-        if self.kept + sum(1 for path, _, _ in walked if path in known) == len(known):
+        if len(self.kept) + sum(1 for path, _, _ in walked if path in known) == len(known):
             return []
-        files = self.files
-        gone = [path for path, file in files.items() if file is _UNSEEN]
+        found = set(self.kept)
+        found.update(path for path, _, _ in walked)
+        gone = [path for path in known if path not in found]
         for path in gone:
-            del files[path]
+            del self.files[path]
         return gone
 
 
@@ -101,8 +93,8 @@ def walk(
     nothing: dict[str, ScannedFile] = {}
     known_get = (reuse.known if reuse is not None else nothing).get
     racy_from = reuse.racy_from if reuse is not None else 0
-    files = reuse.files if reuse is not None else {}
-    kept = 0
+    kept: list[str] = reuse.kept if reuse is not None else []
+    keep = kept.append
     ignored = rules.ignored
     lstat = os.lstat
     folder_type, file_type, link_type = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK
@@ -132,7 +124,7 @@ def walk(
             judged = bool(layers) or any(name in names for name in ALWAYS_EXCLUDED)
             for first in range(0, len(names), PIECE):
                 pause()
-                before = kept
+                before = len(kept)
                 for name in names[first : first + PIECE]:
                     try:
                         info = lstat(name, dir_fd=fd)
@@ -152,18 +144,15 @@ def walk(
                         and info.st_nlink == 1
                         and (old.verified or (key[1] < racy_from and key[2] < racy_from))
                     ):
-                        files[relative] = old
-                        kept += 1
+                        keep(relative)  # its entry stays in the table
                     elif kind == folder_type:
                         stack.append((f"{relative}/", f"{folder}/{name}", layers))
                     elif kind in (file_type, link_type):
                         walked.append((relative, f"{folder}/{name}", info))
-                if reuse is not None and kept != before:
-                    reuse.looked.advance(kept - before)
+                if reuse is not None and len(kept) != before:
+                    reuse.looked.advance(len(kept) - before)
         finally:
             os.close(fd)
-    if reuse is not None:
-        reuse.kept += kept
     return walked
 
 
