@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
@@ -53,7 +53,7 @@ from cleveragents.infrastructure.workspace.ignore_rules import (
 )
 from cleveragents.infrastructure.workspace.safe_paths import SafeRoot
 from cleveragents.infrastructure.workspace.stat_cache import load_cache, manifest_entry
-from cleveragents.infrastructure.workspace.tree_walk import walk
+from cleveragents.infrastructure.workspace.tree_walk import Reuse, Walked, walk
 
 # The scan's data types live in the domain (the application keeps scans); they are
 # still importable from here.
@@ -79,7 +79,7 @@ _log = get_logger(__name__)
 # Reading and hashing in threads pays off only for more than a few small files.
 _THREADS_FROM_FILES: Final = 16
 _THREADS_FROM_BYTES: Final = 8 * 1024 * 1024
-# The walk reports its progress (and lets a paced caller's loop run) this often.
+# The walked paths are settled (and a paced caller's loop let run) this many at a time.
 _WALK_PIECE: Final = 256
 
 
@@ -124,12 +124,14 @@ def scan(
     if watcher is not None and settings.gitignore:
         _watch_git_folders(watcher, top)
     rules = IgnoreRules(top, settings.excludes, gitignore=settings.gitignore)
-    walked = walk(("", top), rules, found.skipped, watcher)
     looked = Stage(progress, "scan")
     known = previous or {}
+    reuse = Reuse(known, previous_started_ns - RACY_WINDOW_NS, looked)
+    found.files = reuse.files
+    walked = walk(("", top), rules, found.skipped, watcher, reuse)
     renewed = _settle(found, walked, known, previous_started_ns, settings, keep_content, looked)
     # Every other path holds the very object it had in ``previous``.
-    found.touched = renewed | (known.keys() - found.files.keys())
+    found.touched = renewed.union(reuse.gone(walked))
     return found
 
 
@@ -187,7 +189,7 @@ def rescan(
         if path not in before:
             before[path] = files.get(path)
 
-    walked: list[tuple[str, str, os.stat_result]] = []
+    walked: list[Walked] = []
     folders = sorted(f for f in changes.folders | ruled.folders if not git_internal(f))
     fresh = [f for i, f in enumerate(folders) if not _below_any(f, folders[:i])]
     index: FolderIndex | None = None
@@ -261,7 +263,7 @@ def _watch_git_folders(watcher: Watcher, root: str) -> None:
 
 def _empty_folders(
     guard: SafeRoot, candidates: Sequence[str], rules: IgnoreRules, found: Scan
-) -> Iterator[tuple[str, str, os.stat_result]]:
+) -> Iterator[Walked]:
     """The candidates that are empty folders now; the others lose an empty-folder entry."""
     for folder in candidates:
         old = found.files.get(folder)
@@ -298,7 +300,7 @@ def _is_folder(root: Path, relative: str) -> bool:
 
 def _settle(
     found: Scan,
-    walked: Iterable[tuple[str, str, os.stat_result]],
+    walked: Sequence[Walked],
     known: Mapping[str, ScannedFile],
     previous_started_ns: int,
     settings: ScanSettings,
@@ -315,7 +317,7 @@ def _settle(
     racy_from = previous_started_ns - RACY_WINDOW_NS
     files = found.files
     linked = found.linked
-    to_read: list[tuple[str, str, os.stat_result]] = []
+    to_read: list[Walked] = []
     budget = ContentBudget(KEEP_BYTES if keep_content else 0)
     renewed: set[str] = set()
     known_get = known.get
@@ -353,7 +355,7 @@ def _settle(
             renewed.add(relative)
     looked.advance(counted)
 
-    def read(item: tuple[str, str, os.stat_result]) -> ScannedFile:
+    def read(item: Walked) -> ScannedFile:
         pause()
         relative, path, info = item
         digest, content, kind = read_content(path, info, settings.size_limit, budget)
