@@ -113,6 +113,15 @@ class ScannedFile:
     row: str | None = None
     verified: bool = False
 
+    def still_holds(self, key: StatKey, racy_from: int) -> bool:
+        """Whether a file with stat data ``key`` still holds this entry's content: the same
+        stat data, and either taken right after this library wrote it or changed before
+        ``racy_from`` (git's racy-clean rule: a change within the same timestamp
+        granule as the scan could leave the stat data as they were)."""
+        return self.stat_key == key and (
+            self.verified or (key[1] < racy_from and key[2] < racy_from)
+        )
+
     def cache_row(self) -> str:
         """``"path":[size,mtime_ns,ctime_ns,inode,mode,"sha256","kind"]`` (JSON)."""
         if self.row is None:

@@ -344,11 +344,7 @@ def _settle(
             continue
         if info.st_nlink > 1:
             linked.add(relative)
-        if (
-            old is not None
-            and old.stat_key == key
-            and (old.verified or (key[1] < racy_from and key[2] < racy_from))
-        ):
+        if old is not None and old.still_holds(key, racy_from):
             files[relative] = old  # the same object: callers skip it by identity
         else:
             to_read.append((relative, path, info))

@@ -139,10 +139,9 @@ def walk(
                     old = known_get(relative)
                     if (
                         old is not None
-                        and old.stat_key == key
                         and kind != folder_type  # an empty folder's entry: listed below
                         and info.st_nlink == 1
-                        and (old.verified or (key[1] < racy_from and key[2] < racy_from))
+                        and old.still_holds(key, racy_from)
                     ):
                         keep(relative)  # its entry stays in the table
                     elif kind == folder_type:
