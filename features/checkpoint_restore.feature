@@ -55,6 +55,15 @@ Feature: Restoring, verifying and pruning checkpoints
     Then it fails with IntegrityCheckError
     And the sandbox tree equals "second"
 
+  Scenario: A blob missing from the store makes restore fail with nothing written, and verify false
+    Given checkpoint 1 verifies
+    When the stored content of "README.md" is deleted from the store
+    Then checkpoint 1 does not verify
+    When I try to restore checkpoint 1 into the sandbox
+    Then it fails with IntegrityCheckError
+    And the error says "README.md"
+    And the sandbox tree equals "second"
+
   Scenario: A changed folder's tree is stored as a delta of its previous version
     Then checkpoint 2's "src" tree is stored as a delta of checkpoint 1's
     And checkpoint 2's "" tree is stored as a delta of checkpoint 1's
