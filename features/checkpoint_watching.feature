@@ -130,6 +130,20 @@ Feature: Watching the sandbox between snapshots
     Then the diff paths are "src/util.py"
     And only "src/main.py, src/util.py" were read
 
+  Scenario: Snapshots that find nothing changed leave the stored stat cache as it is
+    Given the sandbox was written a while ago
+    And I snapshot the sandbox for plan "plan-1" before decision "d1"
+    And I remember the stored stat cache of plan "plan-1"
+    When I snapshot the sandbox for plan "plan-1" before decision "d2"
+    And I snapshot the sandbox for plan "plan-1" before decision "d3"
+    Then the diff paths are ""
+    And the stored stat cache of plan "plan-1" is the one remembered
+    Given a new checkpoint service
+    When I make the change "write src/main.py" in the sandbox
+    And I snapshot the sandbox for plan "plan-1" while counting file reads
+    Then the diff paths are "src/main.py"
+    And only "src/main.py" were read
+
   Scenario: A manual checkpoint after a watched snapshot does not change the next one's baseline
     Given I snapshot the sandbox for plan "plan-1" before decision "d1"
     And I make the change "write src/main.py" in the sandbox

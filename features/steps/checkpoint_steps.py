@@ -279,6 +279,29 @@ def step_garble_stat_cache(context: Context, plan: str, data: str) -> None:
         assert changed.rowcount == 1, changed.rowcount
 
 
+def _stored_stat_cache(context: Context, plan: str) -> tuple[str, int, bytes]:
+    with factory(context).begin() as session:
+        rows = session.execute(
+            text(
+                "SELECT checkpoint_id, scan_started_ns, data FROM checkpoint_stat_cache "
+                "WHERE plan_id = :plan"
+            ),
+            {"plan": plan},
+        ).all()
+    assert len(rows) == 1, rows
+    return str(rows[0][0]), int(rows[0][1]), bytes(rows[0][2])
+
+
+@given('I remember the stored stat cache of plan "{plan}"')
+def step_remember_stat_cache(context: Context, plan: str) -> None:
+    context.remembered_stat_cache = _stored_stat_cache(context, plan)
+
+
+@then('the stored stat cache of plan "{plan}" is the one remembered')
+def step_same_stat_cache(context: Context, plan: str) -> None:
+    assert _stored_stat_cache(context, plan) == context.remembered_stat_cache
+
+
 @given("a new checkpoint service")
 def step_new_service(context: Context) -> None:
     context.checkpoint_service = CheckpointService(repository(context))

@@ -76,8 +76,10 @@ def persist(
     }
     # The first snapshot writes the stat cache; the next ones (a walk's or a watcher's)
     # only when it has fallen CACHE_LAG_LIMIT files behind: writing it costs the tree.
+    # A snapshot that found nothing new leaves the cache as current as it was.
     lag = (previous.cache_lag if previous else 0) + restated
-    if previous is None or found.touched is None or lag > CACHE_LAG_LIMIT:
+    rewrite = previous is None or found.touched is None or lag > CACHE_LAG_LIMIT
+    if rewrite:
         lag = 0
     checkpoint = Checkpoint(
         plan_id=details.plan_id,
@@ -100,7 +102,7 @@ def persist(
         diff=diff,
         blobs=blobs,
         sources=sources,
-        stat_cache=None if lag else found.cache_bytes(),
+        stat_cache=found.cache_bytes() if rewrite else None,
         scan_started_ns=found.started_ns,
         baseline_checkpoint_id=previous.checkpoint_id if previous else None,
         reused=frozenset(changes.reused),
