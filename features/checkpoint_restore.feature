@@ -57,7 +57,7 @@ Feature: Restoring, verifying and pruning checkpoints
 
   Scenario: A blob missing from the store makes restore fail with nothing written, and verify false
     Given checkpoint 1 verifies
-    When the stored content of "README.md" is deleted from the store
+    When the stored content of "README.md" is removed from the store
     Then checkpoint 1 does not verify
     When I try to restore checkpoint 1 into the sandbox
     Then it fails with IntegrityCheckError

@@ -16,7 +16,7 @@ from checkpoint_steps import checkpoints, repository, service, step_snapshot
 from hypothesis import HealthCheck, settings
 from hypothesis import given as hypothesis_given
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import select, text, update
 from support import parse_types  # noqa: F401  (registers {name:Text})
 from support.world import attempt, factory
 
@@ -177,15 +177,6 @@ def _set_object(context: Context, digest: str, data: bytes) -> None:
 @when('the stored content of "{rel}" is corrupted')
 def step_corrupt(context: Context, rel: str) -> None:
     _set_object(context, _blob_of(context, rel), zlib.compress(b"# not the project"))
-
-
-@when('the stored content of "{rel}" is deleted from the store')
-def step_delete_blob(context: Context, rel: str) -> None:
-    digest = _blob_of(context, rel)
-    with factory(context)() as session, session.begin():
-        session.execute(
-            delete(CheckpointObjectModel).where(CheckpointObjectModel.object_hash == digest)
-        )
 
 
 @when('the stored bytes of "{rel}" are garbled')
