@@ -81,3 +81,7 @@ Feature: Pure logic, without a database: codecs, tree index, terms, marks, redac
     And a manifest in columns refuses a path listed twice
     And content hashes packed and handed out in windows come back sorted, each once
     And packing a value that is not a content hash raises ValueError
+
+  Scenario: A layer's screen says a rule may match exactly when one of its rules matches
+    Then for random patterns and paths, a layer's screen may match exactly when one of its rules does
+    And a layer whose expressions cannot be joined has no screen, and its rules still decide

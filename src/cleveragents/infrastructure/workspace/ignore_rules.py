@@ -170,11 +170,77 @@ def rules_changed(paths: Iterable[str]) -> RuleChanges:
 
 
 @dataclass(frozen=True, slots=True)
+class _Screen:
+    """Whether any rule of a layer may match an entry, in a few expressions instead of
+    one per rule: most entries of a tree match no rule at all.
+
+    The rules that match the same way (see :class:`_Rule`) are joined into one
+    alternation; when none of them matches, no rule does, and the layer is passed
+    over. When one does, the rules are tried one by one, last first, as before.
+    """
+
+    every: bool  # a rule matches every entry
+    every_folder: bool  # a folder-only rule matches every folder
+    exact: re.Pattern[str] | None  # the whole path
+    below: re.Pattern[str] | None  # anywhere in the path
+    exact_folder: re.Pattern[str] | None  # the whole path and a "/", for folders only
+    below_folder: re.Pattern[str] | None  # anywhere in the path, for folders only
+
+    def may_match(self, path: str, is_dir: bool) -> bool:
+        if self.every or (self.exact and self.exact.fullmatch(path)):
+            return True
+        if self.below and self.below.search(path):
+            return True
+        if not is_dir:
+            return False
+        return bool(
+            self.every_folder
+            or (self.exact_folder and self.exact_folder.fullmatch(f"{path}/"))
+            or (self.below_folder and self.below_folder.search(path))
+        )
+
+
+# pathspec names a group in each expression; joined, the names would clash.
+_NAMED_GROUP: Final = re.compile(r"\(\?P<[A-Za-z_]\w*>")
+
+
+def _joined(rules: Sequence[_Rule]) -> re.Pattern[str] | None:
+    if not rules:
+        return None
+    return re.compile(
+        "|".join(f"(?:{_NAMED_GROUP.sub('(?:', rule.regex.pattern)})" for rule in rules)
+    )
+
+
+def _screen(rules: Sequence[_Rule]) -> _Screen | None:
+    """The screen of ``rules``; None when their expressions cannot be joined."""
+
+    def kind(how: int, folders_only: bool) -> list[_Rule]:
+        return [r for r in rules if r.how == how and r.folders_only == folders_only]
+
+    try:
+        return _Screen(
+            every=bool(kind(_EVERY, False)),
+            every_folder=bool(kind(_EVERY, True)),
+            exact=_joined(kind(_EXACT, False)),
+            below=_joined(kind(_BELOW, False)),
+            exact_folder=_joined(kind(_EXACT, True)),
+            below_folder=_joined(kind(_BELOW, True)),
+        )
+    except re.error:  # e.g. a flag that must come first: every rule is tried instead
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class _Layer:
     """The rules of one source, and the folder (``""`` or ``"a/b/"``) they are relative to."""
 
     base: str
     rules: tuple[_Rule, ...]
+    screen: _Screen | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "screen", _screen(self.rules))
 
 
 # Every layer that applies inside one folder, deepest first.
@@ -231,6 +297,9 @@ class IgnoreRules:
             return True
         for layer in layers:
             path = relative[len(layer.base) :]
+            screen = layer.screen
+            if screen is not None and not screen.may_match(path, is_dir):
+                continue
             for rule in layer.rules:
                 if rule.matches(path, is_dir):
                     return rule.ignores
