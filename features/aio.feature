@@ -78,6 +78,13 @@ Feature: The async API, cleveragents.aio
     And a call on a collector the application switched off with a threshold of 0 leaves it off
 
   @unit
+  Scenario: Paced work empties its own collections with pause points and leaves a core to the loop
+    When paced work releases a list, a dict and a set of 5000 items each
+    Then the three are empty, with a pause point before each piece of 1024 items
+    And the same collections released by unpaced work are left whole, to be freed as usual
+    And paced work's helper pools have one thread fewer than the cores, at least one
+
+  @unit
   Scenario: A paced map returns what map returns, in order, and stops at an error
     When a worker call maps 2000 items on a pool through the paced map
     Then the results are those of the builtin map, in order

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import sys
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import Any
 from behave import given, then, when
 from behave.runner import Context
 
-from cleveragents._pacing import PIECE, mapped
+from cleveragents._pacing import PIECE, helper_threads, mapped, pacing, release
 from cleveragents.aio.worker import Worker
 
 Settings = tuple[tuple[int, int, int], float]
@@ -194,6 +195,47 @@ def step_switched_off(context: Context) -> None:
 
     during, after = _with_settings(context, lambda: asyncio.run(main()))
     assert during[0] == (0, 10, 10) and after[0] == (0, 10, 10), (during, after)
+
+
+# --- releasing collections, helper pools ------------------------------------------------
+
+
+@when("paced work releases a list, a dict and a set of {count:d} items each")
+def step_release(context: Context, count: int) -> None:
+    pauses: list[int] = []
+
+    def made() -> tuple[list[int], dict[int, int], set[int]]:
+        return list(range(count)), {n: n for n in range(count)}, set(range(count))
+
+    context.unpaced_collections = made()
+    release(*context.unpaced_collections)
+    context.unpaced_threads = helper_threads()
+    context.paced_collections = made()
+    with pacing(lambda: pauses.append(1)):
+        release(*context.paced_collections)
+        context.paced_threads = helper_threads()
+    context.release_count, context.release_pauses = count, len(pauses)
+
+
+@then("the three are empty, with a pause point before each piece of {size:d} items")
+def step_released(context: Context, size: int) -> None:
+    assert size == 4 * PIECE, size
+    assert all(len(items) == 0 for items in context.paced_collections), context.paced_collections
+    expected = 3 * -(-context.release_count // size)
+    assert context.release_pauses == expected, (context.release_pauses, expected)
+
+
+@then("the same collections released by unpaced work are left whole, to be freed as usual")
+def step_unpaced_release(context: Context) -> None:
+    sizes = [len(items) for items in context.unpaced_collections]
+    assert sizes == [context.release_count] * 3, sizes
+
+
+@then("paced work's helper pools have one thread fewer than the cores, at least one")
+def step_helper_threads(context: Context) -> None:
+    cores = os.cpu_count() or 1
+    assert context.unpaced_threads == cores, (context.unpaced_threads, cores)
+    assert context.paced_threads == max(1, cores - 1), (context.paced_threads, cores)
 
 
 # --- the paced map -----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cleveragents._logging import get_logger
+from cleveragents._pacing import release
 from cleveragents.application.services.sandbox_memory import Baseline
 from cleveragents.application.services.snapshot_diff import snapshot_diff
 from cleveragents.domain.models.core.checkpoint import (
@@ -127,6 +128,8 @@ def persist(
         new_blobs=len(blobs) + len(sources),
     )
     storing.finish()
+    # Ours alone, and done with: emptied with pause points rather than freed at the return.
+    release(diff, sources, changes.unread, changes.bases)
     return created, Baseline(created.checkpoint_id, found, lag, total_size)
 
 

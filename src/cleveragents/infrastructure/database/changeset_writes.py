@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import CursorResult, delete, insert, select
 from sqlalchemy.orm import Session
 
-from cleveragents._pacing import paced, pieces
+from cleveragents._pacing import WRITE_PIECE, paced, pieces
 from cleveragents.domain.models.core.change import ChangeEntry, ToolInvocation
 from cleveragents.domain.redaction import SecretRedactor
 from cleveragents.infrastructure.database.changeset_rows import (
@@ -147,7 +147,7 @@ def insert_entries(session: Session, entries: Sequence[ChangeEntry]) -> int:
     guard_plans(session, (e.plan_id for e in entries), "entries")
     check_targets(session, ((e.changeset_id, e.plan_id) for e in entries), "entries")
     # Core insert (executemany), not the ORM bulk path: no per-row ORM bookkeeping.
-    for piece in pieces(entries):  # one transaction; pause points between the pieces
+    for piece in pieces(entries, WRITE_PIECE):  # one transaction; pause points between pieces
         session.execute(insert(ENTRIES), [entry_to_row(entry) for entry in piece])
     return len(entries)
 

@@ -9,7 +9,6 @@ follows its chain of deltas down to a whole object. Objects written before
 from __future__ import annotations
 
 import json
-import os
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,7 @@ from typing import IO, Final, NamedTuple, Protocol, cast
 
 import zstandard
 
-from cleveragents._pacing import mapped, pause
+from cleveragents._pacing import helper_threads, mapped, pause
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import (
     DiffEntry,
@@ -172,7 +171,7 @@ def compress(
         pause()  # see cleveragents._pacing
         return pack_object(items[key], deltas.get(key))
 
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=helper_threads()) as pool:
         packed = mapped(pool, pack_one, keys)
         return [(key, len(items[key]), data) for key, data in zip(keys, packed, strict=True)]
 

@@ -15,7 +15,7 @@ from sqlalchemy import Table, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cleveragents._pacing import paced, pieces
+from cleveragents._pacing import WRITE_PIECE, paced, pieces
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.infrastructure.database.models import (
     CheckpointModel,
@@ -60,7 +60,7 @@ def insert_ignoring_existing(session: Session, rows: list[dict[str, Any]]) -> No
         pg_insert = postgresql.insert(_OBJECTS).on_conflict_do_nothing(
             index_elements=["object_hash"]
         )
-        for piece in pieces(rows):  # pause points between pieces: see cleveragents._pacing
+        for piece in pieces(rows, WRITE_PIECE):  # pause points between pieces: see _pacing
             session.execute(pg_insert, list(piece))
         return
     # Appended in an order that fills the table's leaf pages (see sqlite_pages).

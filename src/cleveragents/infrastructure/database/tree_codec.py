@@ -76,7 +76,7 @@ class TreeIndex:
         index = cls()
         children = index.children
         files = index.files
-        for entry in manifest:
+        for entry in paced(manifest):
             parent, _, name = entry.path.rpartition("/")
             rows = children.get(parent)
             if rows is None:
@@ -151,7 +151,7 @@ class TreeIndex:
         if indexed is not None and self.total_size != indexed.total_size:
             return None
         if indexed is None:
-            for entry in manifest:
+            for entry in paced(manifest):
                 known = files.get(entry.path)
                 if known is not entry and known != entry:
                     return None
@@ -201,7 +201,8 @@ class TreeIndex:
         trees: dict[str, bytes] = {}
         self.bases = {}
         live = [f for f in folders if f in self.children]
-        for folder in sorted(live, key=lambda path: -path.count("/") if path else 1):
+        deepest_first = sorted(live, key=lambda path: -path.count("/") if path else 1)
+        for folder in paced(deepest_first):
             data = tree_bytes(self.children[folder].values())
             digest = hashlib.sha256(data).hexdigest()
             before = self.trees.get(folder)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Final
 
 from cleveragents._logging import get_logger
-from cleveragents._pacing import mapped, pause
+from cleveragents._pacing import helper_threads, mapped, pause
 from cleveragents.domain.models.core.checkpoint import (
     EMPTY_TREE_SHA256,
     FileKind,
@@ -369,7 +369,7 @@ def _settle(
     total = sum(item[2].st_size for item in to_read)
     if len(to_read) > _THREADS_FROM_FILES or total > _THREADS_FROM_BYTES:
         # hashlib and file reads release the GIL: two threads keep both cores busy.
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        with ThreadPoolExecutor(max_workers=helper_threads()) as pool:
             try:
                 for item in mapped(pool, read, to_read):
                     files[item.entry.path] = item
