@@ -8,7 +8,7 @@ Resource            resources/cli.resource
 Suite Setup         Create Suite Temp Dir
 Suite Teardown      Remove Suite Temp Dir
 Test Setup          Record A Demo And Keep Its Sandbox
-Test Teardown       Remove Directory    ${SANDBOX}    recursive=True
+Test Teardown       Remove The Kept Folders
 
 
 *** Variables ***
@@ -124,9 +124,16 @@ Record A Demo And Keep Its Sandbox
     ${plan}=    Get Regexp Matches    ${result.stdout}    (?m)^plan: (\\S+)$    1
     ${sandbox}=    Get Regexp Matches    ${result.stdout}    (?m)^sandbox: (\\S+)$    1
     Set Test Variable    ${PLAN}    ${plan}[0]
+    ${restored}=    Get Regexp Matches    ${result.stdout}    (?m)^the restored copy is kept in (\\S+)$    1
     Set Test Variable    ${SANDBOX}    ${sandbox}[0]
+    Set Test Variable    ${RESTORED}    ${restored}[0]
     ${first}=    First Checkpoint Of    ${PLAN}
     Set Test Variable    ${FIRST}    ${first}
+
+Remove The Kept Folders
+    [Documentation]    The demo keeps its sandbox and its restored copy for the user; a test must not.
+    Remove Directory    ${SANDBOX}    recursive=True
+    Remove Directory    ${RESTORED}    recursive=True
 
 First Checkpoint Of
     [Arguments]    ${plan}

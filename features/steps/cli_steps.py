@@ -125,8 +125,8 @@ def step_terminal(context: Context, line: str) -> None:
     found = re.search(r"plan: (\S+)", context.terminal)
     if found:
         context.plan_id = found.group(1)
-    kept = re.search(r"the sandbox is kept in (\S+)", context.terminal)
-    if kept:  # the demo leaves it for the user; the scenario must not
+    # The demo leaves its sandbox and restored copy for the user; the scenario must not.
+    for kept in re.finditer(r"the (?:sandbox|restored copy) is kept in (\S+)", context.terminal):
         context.add_cleanup(shutil.rmtree, kept.group(1), ignore_errors=True)
 
 
