@@ -59,3 +59,30 @@ Feature: Edges of the sandbox: odd ignore files, refused excludes, files above t
     And the live swap's staging folder and the file are still there
     When the live swap ends
     Then the sandbox holds no staging folder, only the file with a staging name
+
+  @unit
+  Scenario: A walk that keeps unchanged folders whole by its tables finds what a full scan finds
+    Given a tree of 60 files in five folders, older than the racy window
+    When each of 24 random steps changes the tree and it is walked with and without tables
+    Then every walk lists what a full scan lists, and unchanged folders were kept whole
+
+  @unit
+  Scenario Outline: A folder is kept whole only when all its files match: <change>
+    Given a tree of 60 files in five folders, older than the racy window
+    When the tree is walked again with its tables after <change>
+    Then it lists what a full scan lists, and <kept> of the five folders' tables are handed on
+
+    Examples:
+      | change                                              | kept          |
+      | nothing changed                                     | all           |
+      | one file's bytes changed, its size and mtime kept   | all but "a/"  |
+      | one file was deleted                                | all but "a/"  |
+      | one file was added                                  | all but "a/"  |
+      | one file was excluded                               | all but "a/"  |
+
+  @unit
+  Scenario: A file with a second hard link sends its folder to the file-by-file look
+    Given a tree of 60 files in five folders, older than the racy window
+    When the tree is walked again with its tables after one file got a second hard link beside it
+    Then it lists what a full scan lists, and all but "a/" of the five folders' tables are handed on
+    And "a/f001.txt" is noted as linked

@@ -192,6 +192,26 @@ class FolderIndex:
         return found
 
 
+@dataclass(slots=True)
+class CleanFolders:
+    """Per folder, by name, the stat data of the files whose entries a later walk may
+    keep without a look of its own: each one's entry in the scan holds these stat data
+    and still holds its content for a scan whose racy bound is at least ``racy_from``
+    (see :meth:`ScannedFile.still_holds`). Folders and empty folders are never listed.
+
+    A walk keeps a whole folder's entries when every file it lists has its stat data
+    here (one link) and nothing here is missing; it then hands the same table on.
+    """
+
+    racy_from: int
+    folders: dict[str, dict[str, StatKey]]
+
+    def usable(self, racy_from: int) -> bool:
+        """Whether the tables hold for a scan with racy bound ``racy_from``: what changed
+        before an earlier bound changed before this one."""
+        return self.racy_from <= racy_from
+
+
 @dataclass
 class Scan:
     """The result of one scan of a tree."""
@@ -217,6 +237,9 @@ class Scan:
     # Built when a watcher's scan first needs the paths below a folder; kept up to date
     # by the scans that update this one in place.
     folders: FolderIndex | None = None
+    # A walk's tables of files the next walk may keep unseen; None after any other scan,
+    # which may have changed ``files`` (the next walk then looks at every file).
+    clean: CleanFolders | None = None
 
     def cache_bytes(self) -> bytes:
         """The stat cache to hand to the next scan of the same tree: a JSON object by path."""

@@ -20,6 +20,7 @@ from cleveragents.domain.models.core.checkpoint import ContentSource, ManifestEn
 from cleveragents.domain.progress import Progress
 from cleveragents.domain.workspace import (
     Changes,
+    CleanFolders,
     PathState,
     RestorePlan,
     Scan,
@@ -68,10 +69,12 @@ class SandboxScanner(Protocol):
         watcher: Watcher | None = None,
         keep_content: bool = True,
         progress: Progress | None = None,
+        previous_clean: CleanFolders | None = None,
     ) -> Scan:
         """Walk ``root``; a file whose stat data match ``previous`` keeps that object.
 
         ``progress`` hears the ``scan`` and ``read`` stages (:mod:`.progress`).
+        ``previous_clean`` is the :attr:`Scan.clean` of the scan that made ``previous``.
         """
 
     def rescan(

@@ -215,6 +215,7 @@ class CheckpointService(CheckpointRestores):
                     previous.scan.started_ns if previous else 0,
                     watcher=watcher,
                     progress=progress,
+                    previous_clean=previous.scan.clean if previous else None,
                 )
             created, baseline = persist(
                 self._repository,

@@ -158,5 +158,6 @@ def current_state(
         previous.started_ns if previous is not None else 0,
         keep_content=False,
         progress=progress,
+        previous_clean=previous.clean if previous is not None else None,
     )
     return {path: each.entry for path, each in found.files.items()}, known

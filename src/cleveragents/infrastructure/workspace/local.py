@@ -17,6 +17,7 @@ from cleveragents.domain.models.core.checkpoint import ContentSource, ManifestEn
 from cleveragents.domain.progress import Progress
 from cleveragents.domain.workspace import (
     Changes,
+    CleanFolders,
     PathState,
     RestorePlan,
     Scan,
@@ -49,6 +50,7 @@ class LocalScanner:
         watcher: Watcher | None = None,
         keep_content: bool = True,
         progress: Progress | None = None,
+        previous_clean: CleanFolders | None = None,
     ) -> Scan:
         return scanner.scan(
             root,
@@ -58,6 +60,7 @@ class LocalScanner:
             watcher=watcher,
             keep_content=keep_content,
             progress=progress,
+            previous_clean=previous_clean,
         )
 
     def rescan(

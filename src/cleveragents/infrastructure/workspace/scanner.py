@@ -31,6 +31,7 @@ from cleveragents.domain.workspace import (
     NEW_PREFIX,
     OWN_PREFIXES,
     Changes,
+    CleanFolders,
     FolderIndex,
     Scan,
     ScannedFile,
@@ -110,6 +111,7 @@ def scan(
     watcher: Watcher | None = None,
     keep_content: bool = True,
     progress: Progress | None = None,
+    previous_clean: CleanFolders | None = None,
 ) -> Scan:
     """Scan ``root``; files whose stat data match ``previous`` (and are not racy) are not read.
 
@@ -117,6 +119,8 @@ def scan(
     so callers can tell unchanged files apart by identity. ``watcher`` is armed on
     every folder of the tree (see :mod:`.watcher`). ``progress`` hears the ``scan``
     and ``read`` stages (see :mod:`cleveragents.domain.progress`).
+    ``previous_clean``, the tables of the walk that made ``previous`` (its
+    :attr:`Scan.clean`), lets whole unchanged folders be kept at once.
     """
     started = time.time_ns()
     found = Scan(files={}, started_ns=started)
@@ -126,12 +130,16 @@ def scan(
     rules = IgnoreRules(top, settings.excludes, gitignore=settings.gitignore)
     looked = Stage(progress, "scan")
     known = previous or {}
-    reuse = Reuse(known, previous_started_ns - RACY_WINDOW_NS, looked)
+    racy_from = previous_started_ns - RACY_WINDOW_NS
+    reuse = Reuse(known, racy_from, looked)
+    if previous and previous_clean is not None and previous_clean.usable(racy_from):
+        reuse.clean = previous_clean.folders
     found.files = reuse.files
     walked = walk(("", top), rules, found.skipped, watcher, reuse)
     renewed = _settle(found, walked, known, previous_started_ns, settings, keep_content, looked)
     # Every other path holds the very object it had in ``previous``.
     found.touched = renewed.union(reuse.gone(walked))
+    found.clean = reuse.tables(found.files, started - RACY_WINDOW_NS)
     return found
 
 
@@ -175,6 +183,8 @@ def rescan(
     if ruled.whole or (ruled.git_folders and rules.git_excludes):
         return None
     files = previous.files if in_place else dict(previous.files)
+    if in_place:
+        previous.clean = None  # its files are about to change
     touched: set[str] = set()
     before: dict[str, ScannedFile | None] = {}
     found = Scan(

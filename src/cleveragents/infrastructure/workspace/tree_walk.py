@@ -7,24 +7,35 @@ so each ``lstat`` resolves one name instead of the whole path again.
 A full walk of a big tree spends most of its time on files that did not change,
 so those take the shortest way: handed a :class:`Reuse`, the walk compares each
 file's stat data with the previous scan's entry itself and keeps that entry, with
-no absolute path built and nothing handed on. Everything else (new and changed
-files, folders, empty folders) is returned for the scanner to settle. The names
-of a folder are checked as one string first: only a folder whose names may need
-skipping has them checked one by one.
+no absolute path built and nothing handed on. Shorter still, the previous walk
+left a table per folder of the stat data its files had (:class:`CleanFolders`):
+a folder whose files all match theirs, by name, is kept whole, and its table is
+handed on to the next walk. Everything else (new and changed files, folders,
+empty folders) is returned for the scanner to settle. The names of a folder are
+checked as one string first: only a folder whose names may need skipping has
+them checked one by one.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from cleveragents._logging import get_logger
-from cleveragents._pacing import PIECE, pause
+from cleveragents._pacing import PIECE, paced, pause
+from cleveragents.domain.models.core.checkpoint import FileKind
 from cleveragents.domain.progress import Stage
-from cleveragents.domain.workspace import ALWAYS_EXCLUDED, NEW_PREFIX, OWN_PREFIXES, ScannedFile
+from cleveragents.domain.workspace import (
+    ALWAYS_EXCLUDED,
+    NEW_PREFIX,
+    OWN_PREFIXES,
+    CleanFolders,
+    ScannedFile,
+    StatKey,
+)
 from cleveragents.domain.workspace_ports import Watcher
 from cleveragents.infrastructure.workspace.ignore_rules import RULES_FILE, IgnoreRules, Layers
 
@@ -46,13 +57,21 @@ class Reuse:
     of ``known``, so an unchanged file's entry is kept by leaving it where it is;
     ``kept`` lists their paths. A file with more than one hard link always goes
     back to the scanner, which notes it. ``looked`` hears the count of kept files.
+
+    ``clean``, the previous walk's tables (see :class:`CleanFolders`), lets a folder
+    whose files all match be kept whole, with no path built for any of them: it is
+    then in ``whole``. The other folders the walk looked at file by file are in
+    ``looked_at``, with their names, for :meth:`tables` to list again.
     """
 
     known: Mapping[str, ScannedFile]
     racy_from: int
     looked: Stage
+    clean: Mapping[str, dict[str, StatKey]] = field(default_factory=dict)
     files: dict[str, ScannedFile] = field(init=False)
     kept: list[str] = field(default_factory=list)
+    whole: dict[str, dict[str, StatKey]] = field(default_factory=dict)
+    looked_at: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.files = dict(self.known)
@@ -63,14 +82,34 @@ class Reuse:
         # Counted first: the walk kept or returned each path at most once, so a
         # previous path was not found only when fewer were found than known.
         known = self.known
-        if len(self.kept) + sum(1 for path, _, _ in walked if path in known) == len(known):
+        kept = len(self.kept) + sum(map(len, self.whole.values()))
+        if kept + sum(1 for path, _, _ in walked if path in known) == len(known):
             return []
         found = set(self.kept)
+        for prefix, table in self.whole.items():
+            found.update(prefix + name for name in table)
         found.update(path for path, _, _ in walked)
         gone = [path for path in known if path not in found]
         for path in gone:
             del self.files[path]
         return gone
+
+    def tables(self, files: Mapping[str, ScannedFile], racy_from: int) -> CleanFolders:
+        """The tables for the next walk, from ``files`` as the scan left them: the
+        folders kept whole hand theirs on, the others are listed again."""
+        folders = dict(self.whole)
+        for prefix, names in paced(self.looked_at):
+            table: dict[str, StatKey] = {}
+            for name in names:
+                entry = files.get(prefix + name)
+                if (
+                    entry is not None
+                    and entry.entry.kind is not FileKind.DIR
+                    and entry.still_holds(entry.stat_key, racy_from)
+                ):
+                    table[name] = entry.stat_key
+            folders[prefix] = table
+        return CleanFolders(racy_from, folders)
 
 
 def walk(
@@ -122,6 +161,19 @@ def walk(
             if not _plain(names, prefix):
                 names = _acceptable(names, prefix, folder, skipped)
             judged = bool(layers) or any(name in names for name in ALWAYS_EXCLUDED)
+            if reuse is not None:
+                table = reuse.clean.get(prefix)
+                judge = ignored if judged else None
+                below = (
+                    None if table is None else _kept_whole(names, fd, table, prefix, judge, layers)
+                )
+                if table is not None and below is not None:
+                    reuse.whole[prefix] = table
+                    reuse.looked.advance(len(table))
+                    for name in below:
+                        stack.append((f"{prefix}{name}/", f"{folder}/{name}", layers))
+                    continue
+                reuse.looked_at.append((prefix, names))
             for first in range(0, len(names), PIECE):
                 pause()
                 before = len(kept)
@@ -153,6 +205,48 @@ def walk(
         finally:
             os.close(fd)
     return walked
+
+
+def _kept_whole(
+    names: list[str],
+    fd: int,
+    table: Mapping[str, StatKey],
+    prefix: str,
+    ignored: Callable[[str, bool, Layers], bool] | None,
+    layers: Layers,
+) -> list[str] | None:
+    """The names of the folder's subfolders, when every other entry it lists (ignored
+    ones aside) is a file with one link whose stat data are in ``table``, and every
+    file of ``table`` was listed: its entries are then all kept. None otherwise (or
+    when an entry went away meanwhile): the folder is then looked at file by file.
+    ``ignored`` is None when no name of the folder needs the ignore rules.
+
+    The stat data are compared as a whole, no path built: the shortest way through
+    an unchanged folder.
+    """
+    matched = 0
+    below: list[str] = []
+    expected = table.get
+    lstat = os.lstat
+    for first in range(0, len(names), PIECE):
+        pause()
+        for name in names[first : first + PIECE]:
+            try:
+                info = lstat(name, dir_fd=fd)
+            except FileNotFoundError:
+                return None
+            mode = info.st_mode
+            is_folder = stat.S_ISDIR(mode)
+            if ignored is not None and ignored(prefix + name, is_folder, layers):
+                continue
+            key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, mode)
+            if info.st_nlink == 1 and expected(name) == key:
+                matched += 1
+            elif is_folder:
+                below.append(name)
+            else:
+                return None
+    return below if matched == len(table) else None
 
 
 def _plain(names: list[str], prefix: str) -> bool:
