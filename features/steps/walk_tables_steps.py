@@ -15,7 +15,7 @@ from pathlib import Path
 from behave import given, then, when
 from behave.runner import Context
 
-from cleveragents.domain.workspace import Scan
+from cleveragents.domain.workspace import CleanFolders, Scan
 from cleveragents.infrastructure.workspace import scanner
 
 # Longer than the scanner's racy window: entries made before it are clean for the next walk.
@@ -65,7 +65,9 @@ def step_random_walks(context: Context, steps: int) -> None:
     for step in range(steps):
         files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
         victim = rng.choice(files)
-        action = rng.choice(("same-size", "grow", "delete", "add", "chmod", "link", "symlink"))
+        action = rng.choice(
+            ("same-size", "grow", "delete", "add", "chmod", "link", "symlink", "empty folder")
+        )
         if action == "same-size":  # same size and modification time: only ctime tells
             before = victim.stat()
             victim.write_bytes(bytes(reversed(victim.read_bytes())))
@@ -78,6 +80,8 @@ def step_random_walks(context: Context, steps: int) -> None:
             _write(root / rng.choice(FOLDERS) / f"new{step:03d}.txt", f"new {step}\n".encode())
         elif action == "chmod":
             victim.chmod(0o755)
+        elif action == "empty folder":
+            (root / rng.choice(FOLDERS) / f"empty{step:03d}").mkdir()
         elif action == "link":
             os.link(victim, victim.with_name(f"hard{step:03d}.txt"))
         else:
@@ -103,6 +107,13 @@ def step_random_walks(context: Context, steps: int) -> None:
 def step_random_agree(context: Context) -> None:
     assert context.walk_mismatches == [], context.walk_mismatches
     assert context.walk_whole > 0, "no folder was kept whole by its table"
+
+
+@then("tables hold for a walk whose racy bound is at or after theirs, not before")
+def step_tables_bound(context: Context) -> None:
+    later = CleanFolders(racy_from=1_000, folders={"": {}})
+    assert later.usable(1_000) and later.usable(2_000), "an equal or later bound may use them"
+    assert not later.usable(999), "an earlier bound must not"
 
 
 @when("the tree is walked again with its tables after {change}")
