@@ -35,6 +35,10 @@ def step_examples_run(context: Context) -> None:
             key: value for key, value in os.environ.items() if key != "CLEVERAGENTS_DATABASE_URL"
         }
         env["XDG_DATA_HOME"] = str(folder / "xdg")
+        # The examples make their folders with tempfile, as a user would: here, they go
+        # below the scenario's folder, which is removed after it.
+        (folder / "tmp").mkdir()
+        env["TMPDIR"] = str(folder / "tmp")
         for attempt in (1, 2):
             result = subprocess.run(
                 [sys.executable, "-c", script],
