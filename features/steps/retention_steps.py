@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import yaml
 from behave import given, then, when
@@ -32,6 +33,7 @@ from cleveragents.application.services.checkpoint_service import CheckpointServi
 from cleveragents.domain.models.core.change import ChangeEntry, ChangeOperation
 from cleveragents.domain.models.core.checkpoint import Checkpoint
 from cleveragents.domain.retention import RetentionLimits, parse_duration
+from cleveragents.infrastructure.database import vacuum as vacuum_module
 from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
 from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
 from cleveragents.infrastructure.database.models import CheckpointModel
@@ -389,6 +391,28 @@ def step_delete_front_door(context: Context, plan: str) -> None:
         assert database.delete_plan(plan).checkpoints >= 1
 
 
+class _PausesBetweenSteps:
+    """The vacuum module's ``time`` during a prune: at each pause between two steps of
+    giving space back, the writer has up to 5 s to record one more entry, which it can
+    only do if the prune holds no lock then. Counts the pauses and the writer's entries."""
+
+    monotonic = staticmethod(time.monotonic)
+
+    def __init__(self, written: list[str]) -> None:
+        self.written = written
+        self.count = 0
+        self.writer_got_in = 0
+
+    def sleep(self, seconds: float) -> None:
+        self.count += 1
+        before = len(self.written)
+        deadline = time.monotonic() + max(seconds, 5.0)
+        while len(self.written) == before and time.monotonic() < deadline:
+            time.sleep(0.001)
+        if len(self.written) > before:
+            self.writer_got_in += 1
+
+
 @when('plan "{plan}" is pruned in it to its last checkpoint while another thread records entries')
 def step_prune_with_writer(context: Context, plan: str) -> None:
     store = SqliteChangeSetStore(context.own_factory)
@@ -417,16 +441,17 @@ def step_prune_with_writer(context: Context, plan: str) -> None:
 
     writer = threading.Thread(target=write)
     writer.start()
+    pauses = _PausesBetweenSteps(written)
     try:
         while len(written) < 20 and writer.is_alive():
             time.sleep(0.001)
-        recorded_before = len(written)
-        assert context.own_service.prune(plan, 1) >= 1
-        context.written_during = len(written) - recorded_before
+        with mock.patch.object(vacuum_module, "time", pauses):
+            assert context.own_service.prune(plan, 1) >= 1
     finally:
         stop.set()
         writer.join()
     context.writer = (store, changeset.changeset_id, errors, written)
+    context.vacuum_pauses = pauses
 
 
 @then("the writer saw no error and every entry it recorded is stored")
@@ -435,7 +460,9 @@ def step_writer_fine(context: Context) -> None:
     assert errors == [], errors
     stored = [entry.path for entry in store.get(changeset_id).entries]
     assert stored == written, (len(stored), len(written))
-    assert context.written_during > 0, "the writer recorded nothing while the prune ran"
+    pauses = context.vacuum_pauses
+    assert pauses.count > 0, "the space was given back in one step: nothing to let a writer in"
+    assert pauses.writer_got_in == pauses.count, (pauses.writer_got_in, pauses.count)
     assert _pragma(context.own_sqlite, "freelist_count") == 0
 
 
