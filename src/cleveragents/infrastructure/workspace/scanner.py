@@ -341,7 +341,7 @@ def _settle(
             counted = 0
             pause()
         mode = info.st_mode
-        key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, mode)
+        key = stat_key_of(info)
         old = known_get(relative)
         if stat.S_ISDIR(mode):  # an empty folder: nothing to read
             if old is not None and old.entry.kind is FileKind.DIR:

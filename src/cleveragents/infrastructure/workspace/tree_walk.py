@@ -35,6 +35,7 @@ from cleveragents.domain.workspace import (
     CleanFolders,
     ScannedFile,
     StatKey,
+    stat_key_of,
 )
 from cleveragents.domain.workspace_ports import Watcher
 from cleveragents.infrastructure.workspace.ignore_rules import RULES_FILE, IgnoreRules, Layers
@@ -187,7 +188,7 @@ def walk(
                     kind = mode & type_bits
                     if judged and ignored(relative, kind == folder_type, layers):
                         continue
-                    key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, mode)
+                    key = stat_key_of(info)
                     old = known_get(relative)
                     if (
                         old is not None
@@ -239,8 +240,7 @@ def _kept_whole(
             is_folder = stat.S_ISDIR(mode)
             if ignored is not None and ignored(prefix + name, is_folder, layers):
                 continue
-            key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, mode)
-            if info.st_nlink == 1 and expected(name) == key:
+            if info.st_nlink == 1 and expected(name) == stat_key_of(info):
                 matched += 1
             elif is_folder:
                 below.append(name)
