@@ -2,15 +2,16 @@ Feature: Restores and verifies read large stored objects a piece at a time
   A stored object larger than the read batch is decompressed in pieces as a
   restore writes it or a verify hashes it, never held whole twice (a delta's
   base is read whole: it is the dictionary). Small sizes are set through
-  the repository's content limits so the scenarios stay fast.
+  the repository's content limits so the scenarios stay fast; "assets/mid.bin"
+  is above the size of the files packed against a shared dictionary (64 KiB).
 
   Background:
-    Given a checkpoint service storing content in chunks of 65536 bytes and reading 1024 bytes at a time
-    And a sandbox of 5 files of random bytes and "assets/mid.bin" of 20000 random bytes
+    Given a checkpoint service storing content in chunks of 262144 bytes and reading 1024 bytes at a time
+    And a sandbox of 5 files of random bytes and "assets/mid.bin" of 100000 random bytes
     And I snapshot the sandbox for plan "plan-1" before decision "d1"
 
   Scenario: An object above the read batch comes back in pieces, restores exactly and verifies
-    Then the content of "assets/mid.bin" is read back from the store in 20 pieces of at most 1024 bytes
+    Then the content of "assets/mid.bin" is read back from the store in 98 pieces of at most 1024 bytes
     And the last checkpoint verifies
     When I restore the last checkpoint into a new folder
     Then the new folder holds exactly the files of the sandbox
@@ -19,7 +20,7 @@ Feature: Restores and verifies read large stored objects a piece at a time
     When "assets/mid.bin" changes in a few bytes
     And I snapshot the sandbox for plan "plan-1" before decision "d2"
     Then the stored object of "assets/mid.bin" is a delta
-    And the content of "assets/mid.bin" is read back from the store in 20 pieces of at most 1024 bytes
+    And the content of "assets/mid.bin" is read back from the store in 98 pieces of at most 1024 bytes
     And the last checkpoint verifies
     When I restore the last checkpoint into a new folder
     Then the new folder holds exactly the files of the sandbox
@@ -30,7 +31,16 @@ Feature: Restores and verifies read large stored objects a piece at a time
     And "assets/mid.bin" changes in a few more bytes
     And I snapshot the sandbox for plan "plan-1" before decision "d3"
     Then the stored object of "assets/mid.bin" is a delta 2 deep
-    And the content of "assets/mid.bin" is read back from the store in 20 pieces of at most 1024 bytes
+    And the content of "assets/mid.bin" is read back from the store in 98 pieces of at most 1024 bytes
+    And the last checkpoint verifies
+    When I restore the last checkpoint into a new folder
+    Then the new folder holds exactly the files of the sandbox
+
+  Scenario: A small file packed against a shared dictionary comes back in pieces too
+    Given a sandbox of 12 files of random bytes and "assets/small.bin" of 20000 random bytes
+    And I snapshot the sandbox for plan "plan-1" before decision "d2"
+    Then the stored object of "assets/small.bin" is a delta of a dictionary
+    And the content of "assets/small.bin" is read back from the store in 20 pieces of at most 1024 bytes
     And the last checkpoint verifies
     When I restore the last checkpoint into a new folder
     Then the new folder holds exactly the files of the sandbox
@@ -44,7 +54,7 @@ Feature: Restores and verifies read large stored objects a piece at a time
 
   Scenario: An object stored with zlib before zstd is read in pieces too
     When the stored object of "assets/mid.bin" is stored again with zlib, as before zstd
-    Then the content of "assets/mid.bin" is read back from the store in 20 pieces of at most 1024 bytes
+    Then the content of "assets/mid.bin" is read back from the store in 98 pieces of at most 1024 bytes
     And the last checkpoint verifies
     When I restore the last checkpoint into a new folder
     Then the new folder holds exactly the files of the sandbox

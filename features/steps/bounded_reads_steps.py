@@ -85,6 +85,17 @@ def step_is_delta(context: Context, rel: str) -> None:
     assert _stored(context, rel)[:1] == b"\x01"
 
 
+@then('the stored object of "{rel}" is a delta of a dictionary')
+def step_delta_of_dictionary(context: Context, rel: str) -> None:
+    stored = _stored(context, rel)
+    rows = _rows(
+        context,
+        "SELECT kind FROM checkpoint_objects WHERE object_hash = :digest",
+        digest=stored[1:33].hex(),
+    )
+    assert stored[:1] == b"\x01" and rows == [("dict",)], (stored[:34], rows)
+
+
 @then('the stored object of "{rel}" is a delta {depth:d} deep')
 def step_delta_depth(context: Context, rel: str, depth: int) -> None:
     stored = _stored(context, rel)

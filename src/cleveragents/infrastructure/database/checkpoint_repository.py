@@ -43,10 +43,8 @@ from cleveragents.infrastructure.database.models import (
     CheckpointObjectModel,
     CheckpointStatCacheModel,
 )
-from cleveragents.infrastructure.database.object_codec import (
-    compress,
-    encode_diff,
-)
+from cleveragents.infrastructure.database.object_codec import encode_diff
+from cleveragents.infrastructure.database.object_compression import compress
 from cleveragents.infrastructure.database.object_packing import (
     RecentContent,
     object_rows,
@@ -170,7 +168,11 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
             ),
         )
         missing = sorted(set(objects) - stored)
-        packed = compress({digest: objects[digest][1] for digest in missing}, bases)
+        packed = compress(
+            {digest: objects[digest][1] for digest in missing},
+            bases,
+            packable={digest for digest in missing if objects[digest][0] == BLOB},
+        )
 
         diff_data = encode_diff(content.diff) if content is not None and content.diff else None
 

@@ -28,10 +28,10 @@ from cleveragents.infrastructure.database.models import CheckpointObjectModel
 from cleveragents.infrastructure.database.object_codec import (
     DELTA_HEAD,
     LARGE_OBJECT_BYTES,
-    compress,
     delta_base,
     unpack_pieces,
 )
+from cleveragents.infrastructure.database.object_compression import compress
 from cleveragents.infrastructure.database.object_ranges import (
     Read,
     StoredRanges,
@@ -117,9 +117,15 @@ class _Batch:
     def flush(self) -> None:
         if not self._items:
             return
+        packable = {digest for digest, kind in self._kinds.items() if kind == BLOB}
         rows = [
-            {"object_hash": digest, "kind": self._kinds[digest], "size": size, "data": data}
-            for digest, size, data in compress(self._items)
+            {
+                "object_hash": stored.digest,
+                "kind": stored.kind or self._kinds[stored.digest],
+                "size": stored.size,
+                "data": stored.data,
+            }
+            for stored in compress(self._items, packable=packable)
         ]
         self._items, self._kinds, self._held = {}, {}, 0
         insert_ignoring_existing(self._session, rows)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Final, NamedTuple, Protocol, cast
 
 import zstandard
 
-from cleveragents._pacing import helper_threads, mapped, pause
+from cleveragents._pacing import pause
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import (
     DiffEntry,
@@ -55,7 +54,6 @@ _CHAIN_LOG: Final = 18
 _ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 # Stored bytes taken from a reader at a time while decompressing (zstd's own default).
 _READ_SIZE: Final = zstandard.DECOMPRESSION_RECOMMENDED_INPUT_SIZE
-_THREADED_BYTES: Final = 256 * 1024
 # The decompressed bytes of a stored diff handed out at once.
 DIFF_PIECE: Final = 64 * 1024
 _CLEARLY_SMALLER: Final = 8
@@ -151,29 +149,13 @@ def pack_delta(data: bytes, base: DeltaBase) -> bytes:
     """``data`` as a delta of ``base``: ``DELTA_MARK``, the base's raw 32-byte sha256,
     the new chain depth, then a zstd frame compressed with the base's bytes as dictionary."""
     packer = _packer(len(data) + len(base.data), base.data)
-    head = DELTA_MARK + bytes.fromhex(base.digest) + bytes((base.depth + 1,))
-    return head + packer.compress(data)
+    return delta_head(base) + packer.compress(data)
 
 
-def compress(
-    items: Mapping[str, bytes], bases: Mapping[str, DeltaBase] | None = None
-) -> list[tuple[str, int, bytes]]:
-    """(hash, size, stored form) for each item, a delta where ``bases`` names a base.
-
-    zstd releases the GIL, so every core is used.
-    """
-    keys = list(items)
-    deltas = bases or {}
-    if sum(map(len, items.values())) < _THREADED_BYTES:  # not worth starting threads
-        return [(key, len(items[key]), pack_object(items[key], deltas.get(key))) for key in keys]
-
-    def pack_one(key: str) -> bytes:
-        pause()  # see cleveragents._pacing
-        return pack_object(items[key], deltas.get(key))
-
-    with ThreadPoolExecutor(max_workers=helper_threads()) as pool:
-        packed = mapped(pool, pack_one, keys)
-        return [(key, len(items[key]), data) for key, data in zip(keys, packed, strict=True)]
+def delta_head(base: DeltaBase) -> bytes:
+    """What a delta of ``base`` starts with: ``DELTA_MARK``, the base's raw sha256 and the
+    new chain depth."""
+    return DELTA_MARK + bytes.fromhex(base.digest) + bytes((base.depth + 1,))
 
 
 def _decode(data: bytes, base: bytes | None) -> bytes:

@@ -22,9 +22,9 @@ from cleveragents.infrastructure.database.object_codec import (
     LARGE_OBJECT_BYTES,
     MAX_DELTA_CHAIN,
     DeltaBase,
-    compress,
     delta_depth,
 )
+from cleveragents.infrastructure.database.object_compression import Stored, compress
 from cleveragents.infrastructure.database.object_store import (
     delta_heads,
     existing_objects,
@@ -122,21 +122,27 @@ def stored_and_bases(
 def object_rows(
     session: Session,
     objects: Mapping[str, tuple[str, bytes]],
-    packed: list[tuple[str, int, bytes]],
+    packed: list[Stored],
     bases: Mapping[str, DeltaBase],
 ) -> list[dict[str, Any]]:
     """The rows to insert in the write transaction: ``packed``, and what must be packed whole.
 
     Objects found stored before the write, or the bases of deltas, may have been
-    collected since: those objects are packed (again) whole.
+    collected since: those objects are packed (again) whole. A pack is inserted with
+    its members, so it needs no such check.
     """
-    written = {digest for digest, _, _ in packed}
+    written = {stored.digest for stored in packed}
     skipped = sorted(objects.keys() - written)
     late = set(skipped) - existing_objects(session, skipped)
     late |= moved_bases(session, {d: bases[d] for d in written if d in bases})
     repacked = compress({digest: objects[digest][1] for digest in sorted(late)})
-    rows = {digest: (size, data) for digest, size, data in packed + repacked}
+    rows = {stored.digest: stored for stored in packed + repacked}
     return [
-        {"object_hash": digest, "kind": objects[digest][0], "size": size, "data": data}
-        for digest, (size, data) in rows.items()
+        {
+            "object_hash": digest,
+            "kind": stored.kind or objects[digest][0],
+            "size": stored.size,
+            "data": stored.data,
+        }
+        for digest, stored in rows.items()
     ]

@@ -1,0 +1,154 @@
+"""Steps for small new files packed against a shared dictionary (checkpoint_dictionaries.feature).
+
+The oracle is the stored format, read raw with SQL and decoded with the zstandard
+library itself: a dictionary is an object of kind ``dict`` stored as a whole zstd
+frame; a file packed against it is 0x01, the dictionary's raw sha256, depth 1, then
+a zstd frame whose dictionary is the dictionary's bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import zstandard
+from behave import given, then, when
+from behave.runner import Context
+from delta_steps import _snapshot, _stored, _write_raw
+from sqlalchemy import text
+from support.world import factory
+
+from cleveragents.infrastructure.database.object_codec import pack_object
+
+_HEADER = b"cleveragents: a dictionary shared by small files\n"
+_ZSTD = b"\x28\xb5\x2f\xfd"
+
+
+def _lines(seed: str) -> list[str]:
+    rng = random.Random(seed)
+    words = ["value", "result", "config", "items", "path", "entry", "count", "name", "data"]
+    return [
+        f"    {rng.choice(words)}_{n} = {rng.choice(words)}.get({rng.choice(words)!r}, {n})\n"
+        for n in range(200)
+    ]
+
+
+def _write_files(context: Context, count: int, folder: str) -> None:
+    pool = _lines("shared pool")
+    rng = random.Random(folder)
+    for n in range(count):
+        path = context.sandbox / folder / f"mod_{n:02d}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = rng.choices(pool, k=rng.randint(30, 90))
+        path.write_text(f'"""{folder}mod_{n:02d}: generated."""\n' + "".join(body))
+
+
+def _sandbox_files(context: Context) -> dict[str, bytes]:
+    return {
+        path.relative_to(context.sandbox).as_posix(): path.read_bytes()
+        for path in sorted(context.sandbox.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _dictionaries(context: Context) -> dict[str, bytes]:
+    """Each stored dictionary's hash and stored bytes, read raw."""
+    with factory(context)() as session:
+        rows = session.execute(
+            text("SELECT object_hash, data FROM checkpoint_objects WHERE kind = 'dict'")
+        ).all()
+    return {digest: bytes(data) for digest, data in rows}
+
+
+def _whole(stored: bytes) -> bytes:
+    assert stored[:4] == _ZSTD, f"not a whole zstd frame: {stored[:4].hex()}"
+    with zstandard.ZstdDecompressor().stream_reader(stored) as reader:
+        return reader.read()
+
+
+@given("a sandbox of {count:d} small source files that share their lines")
+def step_small_sources(context: Context, count: int) -> None:
+    context.sandbox = context.tmp / "sandbox"
+    _write_files(context, count, "src/")
+
+
+@given('a sandbox of {count:d} small source files that share their lines, in "{folder}"')
+def step_small_sources_in(context: Context, count: int, folder: str) -> None:
+    _write_files(context, count, folder)
+
+
+@when('{count:d} small source files are added in "{folder}" and the sandbox is snapshotted')
+def step_add_small_sources(context: Context, count: int, folder: str) -> None:
+    _write_files(context, count, folder)
+    _snapshot(context, f"add-{folder}")
+
+
+@when('the sandbox is snapshotted for plan "plan-1"')
+def step_snapshot_again(context: Context) -> None:
+    _snapshot(context, "again")
+
+
+@when('every file but "{rel}" is deleted and the sandbox is snapshotted')
+def step_keep_one(context: Context, rel: str) -> None:
+    for path in _sandbox_files(context):
+        if path != rel:
+            (context.sandbox / path).unlink()
+    _snapshot(context, "kept-one")
+
+
+@when('"{rel}" is deleted and the sandbox is snapshotted')
+def step_delete_one(context: Context, rel: str) -> None:
+    (context.sandbox / rel).unlink()
+    _snapshot(context, "kept-none")
+
+
+@then("one dictionary is stored, whole, starting with its header and at most {most:d} bytes")
+def step_one_dictionary(context: Context, most: int) -> None:
+    found = _dictionaries(context)
+    assert len(found) == 1, sorted(found)
+    ((digest, stored),) = found.items()
+    content = _whole(stored)
+    assert content.startswith(_HEADER), content[:60]
+    assert len(content) <= most, len(content)
+    assert hashlib.sha256(content).hexdigest() == digest
+
+
+@then("{count:d} dictionary is stored")
+@then("{count:d} dictionaries are stored")
+def step_dictionaries(context: Context, count: int) -> None:
+    assert len(_dictionaries(context)) == count, sorted(_dictionaries(context))
+
+
+@then("every file of the sandbox is stored as a delta of {which}, 1 deep")
+def step_members(context: Context, which: str) -> None:
+    dictionaries = _dictionaries(context)
+    if which == "the dictionary":
+        assert len(dictionaries) == 1, sorted(dictionaries)
+    contents = {digest: _whole(stored) for digest, stored in dictionaries.items()}
+    for rel, data in _sandbox_files(context).items():
+        stored = _stored(context, hashlib.sha256(data).hexdigest())
+        base = stored[1:33].hex()
+        assert stored[:1] == b"\x01" and base in contents and stored[33] == 1, (rel, stored[:34])
+        reader = zstandard.ZstdDecompressor(
+            dict_data=zstandard.ZstdCompressionDict(
+                contents[base], dict_type=zstandard.DICT_TYPE_RAWCONTENT
+            )
+        )
+        assert reader.decompress(stored[34:]) == data, rel
+
+
+@then("the files and the dictionary take less than {percent:d}% of the files' bytes stored alone")
+def step_smaller(context: Context, percent: int) -> None:
+    files = _sandbox_files(context).values()
+    shared = sum(len(_stored(context, hashlib.sha256(data).hexdigest())) for data in files)
+    shared += sum(map(len, _dictionaries(context).values()))
+    alone = sum(len(pack_object(data)) for data in files)
+    assert shared * 100 < alone * percent, (shared, alone)
+
+
+@when("the stored dictionary is damaged in its zstd frame")
+def step_damage_dictionary(context: Context) -> None:
+    ((digest, data),) = _dictionaries(context).items()
+    middle = len(data) // 2
+    damaged = data[:middle] + bytes(b ^ 0x5A for b in data[middle : middle + 16])
+    _write_raw(context, {digest: damaged + data[middle + 16 :]})

@@ -1,0 +1,146 @@
+"""A batch of new objects in their stored forms: deltas, whole objects, and small new files
+packed against a dictionary they share.
+
+A small new file with no earlier version to be a delta of is rarely alone: a
+first snapshot, or a step that adds files, brings many, and files of one project
+share much of their text (headers, imports, names). Compressed one by one, each
+zstd frame starts from nothing. So when a batch brings enough of them, a sample
+of their content, taken evenly across the batch, becomes a *dictionary*: an
+object of its own (kind ``dict``, stored whole), and each of them is stored as a
+delta of it, in the one delta format (:func:`.object_codec.pack_delta`).
+
+Nothing else changes: reading one follows its base as for any delta (the
+dictionary is at most ``DICTIONARY_BYTES``), and garbage collection and retention
+keep a dictionary while an object they keep is a delta of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final, NamedTuple
+
+import zstandard
+
+from cleveragents._pacing import helper_threads, mapped, pause
+from cleveragents.infrastructure.database.object_codec import (
+    ZSTD_LEVEL,
+    DeltaBase,
+    delta_head,
+    pack_object,
+)
+
+DICTIONARY: Final = "dict"
+# The most content a dictionary holds: what reading any object packed against it
+# decompresses first.
+DICTIONARY_BYTES: Final = 256 * 1024
+# The files packed against a dictionary: above this size a file is its own frame
+# already; below the lower bound a delta's head would outweigh any gain.
+SHARED_MEMBER_BYTES: Final = (128, 64 * 1024)
+# A dictionary is made for at least this many such files holding this many bytes:
+# fewer would not pay for the dictionary's own row.
+SHARED_MEMBERS: Final = 4
+SHARED_CONTENT_BYTES: Final = 16 * 1024
+# A dictionary's content starts with this line: no file's content, nor a member's, is
+# ever a dictionary's (each object has one stored form, and a dictionary is always whole).
+DICTIONARY_HEADER: Final = b"cleveragents: a dictionary shared by small files\n"
+_THREADED_BYTES: Final = 256 * 1024
+
+
+class Stored(NamedTuple):
+    """One object to insert: its hash, content size and stored form.
+
+    ``kind`` is set for the dictionaries :func:`compress` adds; the others keep the
+    kind their caller gave them.
+    """
+
+    digest: str
+    size: int
+    data: bytes
+    kind: str | None = None
+
+
+class _Shared(NamedTuple):
+    """A dictionary and the compression state digested from it once (shared by threads:
+    zstd only reads it)."""
+
+    base: DeltaBase
+    digested: zstandard.ZstdCompressionDict
+
+    def pack(self, data: bytes) -> bytes:
+        """``data`` as a delta of the dictionary, or whole when that does not compress it."""
+        frame = zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=self.digested).compress(data)
+        delta = delta_head(self.base) + frame
+        return delta if len(delta) < len(data) else pack_object(data)
+
+
+def compress(
+    items: Mapping[str, bytes],
+    bases: Mapping[str, DeltaBase] | None = None,
+    *,
+    packable: Collection[str] = (),
+) -> list[Stored]:
+    """The stored form of each item: a delta where ``bases`` names a base, a delta of a
+    shared dictionary for enough small ``packable`` ones with none (the dictionary
+    added), or whole.
+
+    zstd releases the GIL, so every core is used.
+    """
+    deltas = bases or {}
+    members = _members(items, deltas, frozenset(packable))
+    shared = _dictionary(items, members) if members else None
+    added = [] if shared is None else [_stored_dictionary(shared.base)]
+
+    def pack_one(key: str) -> bytes:
+        pause()  # see cleveragents._pacing
+        if shared is not None and key in members:
+            return shared.pack(items[key])
+        return pack_object(items[key], deltas.get(key))
+
+    keys = list(items)
+    if sum(map(len, items.values())) < _THREADED_BYTES:  # not worth starting threads
+        packed = [pack_one(key) for key in keys]
+    else:
+        with ThreadPoolExecutor(max_workers=helper_threads()) as pool:
+            packed = list(mapped(pool, pack_one, keys))
+    return added + [
+        Stored(key, len(items[key]), data) for key, data in zip(keys, packed, strict=True)
+    ]
+
+
+def _members(
+    items: Mapping[str, bytes], bases: Mapping[str, DeltaBase], packable: frozenset[str]
+) -> set[str]:
+    """The items to pack against a shared dictionary: none unless there are enough."""
+    low, high = SHARED_MEMBER_BYTES
+    found = {
+        key
+        for key, data in items.items()
+        if key in packable and key not in bases and low <= len(data) <= high
+    }
+    total = sum(len(items[key]) for key in found)
+    return found if len(found) >= SHARED_MEMBERS and total >= SHARED_CONTENT_BYTES else set()
+
+
+def _dictionary(items: Mapping[str, bytes], members: Collection[str]) -> _Shared:
+    """A dictionary of the members' content: whole members taken evenly across the batch
+    (in its order, which keeps a folder's files together) up to ``DICTIONARY_BYTES``."""
+    chosen = [key for key in items if key in members]
+    total = sum(len(items[key]) for key in chosen)
+    step = max(1, -(-total // DICTIONARY_BYTES))  # take one member in every ``step``
+    sample = [DICTIONARY_HEADER]
+    held = len(DICTIONARY_HEADER)
+    for key in chosen[::step]:
+        if held + len(items[key]) > DICTIONARY_BYTES:
+            continue
+        sample.append(items[key])
+        held += len(items[key])
+    content = b"".join(sample)
+    digested = zstandard.ZstdCompressionDict(content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    digested.precompute_compress(level=ZSTD_LEVEL)
+    return _Shared(DeltaBase(hashlib.sha256(content).hexdigest(), content), digested)
+
+
+def _stored_dictionary(base: DeltaBase) -> Stored:
+    return Stored(base.digest, len(base.data), pack_object(base.data), DICTIONARY)
