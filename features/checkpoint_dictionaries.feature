@@ -49,6 +49,11 @@ Feature: Small new files share a dictionary
     Then it fails with IntegrityCheckError
     And the new folder does not exist
 
+  Scenario: A dictionary whose files another writer stored meanwhile is not kept
+    When the last 30 of those files are snapshotted for plan "plan-2", by a writer that found none of them stored before its write
+    Then 1 dictionary is stored
+    And no stored object is unreachable
+
   Scenario: A few small new files are stored alone
     When 3 small source files are added in "few/" and the sandbox is snapshotted
     Then 1 dictionary is stored

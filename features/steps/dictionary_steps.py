@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import random
+from typing import Any
 
 import zstandard
 from behave import given, then, when
 from behave.runner import Context
+from checkpoint_steps import service
 from delta_steps import _snapshot, _stored, _write_raw
+from restore_steps import files_of
 from sqlalchemy import text
 from support.world import factory
 
+from cleveragents.infrastructure.database import checkpoint_repository
 from cleveragents.infrastructure.database.object_codec import pack_object
 
 _HEADER = b"cleveragents: a dictionary shared by small files\n"
@@ -152,3 +156,29 @@ def step_damage_dictionary(context: Context) -> None:
     middle = len(data) // 2
     damaged = data[:middle] + bytes(b ^ 0x5A for b in data[middle : middle + 16])
     _write_raw(context, {digest: damaged + data[middle + 16 :]})
+
+
+@when(
+    'the last {count:d} of those files are snapshotted for plan "{plan}", by a writer that '
+    "found none of them stored before its write"
+)
+def step_racing_writer(context: Context, count: int, plan: str) -> None:
+    other = context.tmp / "other-sandbox"
+    for rel, data in list(_sandbox_files(context).items())[-count:]:
+        path = other / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    found_first = checkpoint_repository.stored_and_bases
+
+    def nothing_stored(*args: Any, **kwargs: Any) -> tuple[set[str], Any]:
+        return set(), found_first(*args, **kwargs)[1]
+
+    checkpoint_repository.stored_and_bases = nothing_stored
+    try:
+        taken = service(context).create_workspace_snapshot(plan, str(other), "raced")
+    finally:
+        checkpoint_repository.stored_and_bases = found_first
+    fresh = context.tmp / "fresh-raced"
+    service(context).restore_workspace(taken.checkpoint_id, fresh)
+    assert files_of(fresh) == files_of(other)
+    assert service(context).verify_checkpoint(taken.checkpoint_id)

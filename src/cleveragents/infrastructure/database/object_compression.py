@@ -125,7 +125,7 @@ def _members(
 
 def _dictionary(items: Mapping[str, bytes], members: Collection[str]) -> _Shared:
     """A dictionary of the members' content: whole members taken evenly across the batch
-    (in its order, which keeps a folder's files together) up to ``DICTIONARY_BYTES``."""
+    (in its order: by hash, so a sample of every folder) up to ``DICTIONARY_BYTES``."""
     chosen = [key for key in items if key in members]
     total = sum(len(items[key]) for key in chosen)
     step = max(1, -(-total // DICTIONARY_BYTES))  # take one member in every ``step``

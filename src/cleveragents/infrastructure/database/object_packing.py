@@ -19,12 +19,14 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from cleveragents.infrastructure.database.object_codec import (
+    DELTA_HEAD,
     LARGE_OBJECT_BYTES,
     MAX_DELTA_CHAIN,
     DeltaBase,
+    delta_base,
     delta_depth,
 )
-from cleveragents.infrastructure.database.object_compression import Stored, compress
+from cleveragents.infrastructure.database.object_compression import DICTIONARY, Stored, compress
 from cleveragents.infrastructure.database.object_store import (
     delta_heads,
     existing_objects,
@@ -128,8 +130,9 @@ def object_rows(
     """The rows to insert in the write transaction: ``packed``, and what must be packed whole.
 
     Objects found stored before the write, or the bases of deltas, may have been
-    collected since: those objects are packed (again) whole. A pack is inserted with
-    its members, so it needs no such check.
+    collected since: those objects are packed (again) whole. A shared dictionary is
+    inserted with the objects packed against it, unless another writer stored all of
+    them meanwhile: nothing would then need it.
     """
     written = {stored.digest for stored in packed}
     skipped = sorted(objects.keys() - written)
@@ -137,6 +140,8 @@ def object_rows(
     late |= moved_bases(session, {d: bases[d] for d in written if d in bases})
     repacked = compress({digest: objects[digest][1] for digest in sorted(late)})
     rows = {stored.digest: stored for stored in packed + repacked}
+    for unneeded in _unneeded_dictionaries(session, packed):
+        del rows[unneeded]
     return [
         {
             "object_hash": digest,
@@ -146,3 +151,17 @@ def object_rows(
         }
         for digest, stored in rows.items()
     ]
+
+
+def _unneeded_dictionaries(session: Session, packed: list[Stored]) -> set[str]:
+    """The shared dictionaries among ``packed`` whose objects are all stored already."""
+    dictionaries = {stored.digest for stored in packed if stored.kind == DICTIONARY}
+    if not dictionaries:
+        return set()
+    users = {
+        stored.digest: base
+        for stored in packed
+        if (base := delta_base(stored.data[:DELTA_HEAD])) in dictionaries
+    }
+    present = existing_objects(session, sorted(users))
+    return dictionaries - {base for digest, base in users.items() if digest not in present}
