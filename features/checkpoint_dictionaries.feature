@@ -59,3 +59,10 @@ Feature: Small new files share a dictionary
     Then 1 dictionary is stored
     And the stored content of "few/mod_00.py" in checkpoint 2 is stored whole
     And every checkpoint verifies and restores into a fresh folder exactly as it was snapshotted
+
+  Scenario: Incompressible files left out of the dictionary's sample are stored whole
+    Given a sandbox of 12 files of 40000 random bytes each
+    When the sandbox is snapshotted for plan "plan-1"
+    Then 2 dictionaries are stored
+    And the files of "media/" in a dictionary are deltas of it and the others are stored whole
+    And every checkpoint verifies and restores into a fresh folder exactly as it was snapshotted

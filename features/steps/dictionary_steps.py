@@ -182,3 +182,31 @@ def step_racing_writer(context: Context, count: int, plan: str) -> None:
     service(context).restore_workspace(taken.checkpoint_id, fresh)
     assert files_of(fresh) == files_of(other)
     assert service(context).verify_checkpoint(taken.checkpoint_id)
+
+
+@given("a sandbox of {count:d} files of {size:d} random bytes each")
+def step_random_files(context: Context, count: int, size: int) -> None:
+    context.sandbox = context.tmp / "sandbox"
+    rng = random.Random(size)
+    for n in range(count):
+        path = context.sandbox / "media" / f"noise_{n:02d}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(rng.randbytes(size))
+
+
+@then('the files of "{folder}" in a dictionary are deltas of it and the others are stored whole')
+def step_sampled_or_whole(context: Context, folder: str) -> None:
+    samples = {digest: _whole(stored) for digest, stored in _dictionaries(context).items()}
+    forms = {"delta": 0, "whole": 0}
+    for rel, data in _sandbox_files(context).items():
+        if not rel.startswith(folder):
+            continue
+        form = _stored(context, hashlib.sha256(data).hexdigest())
+        holding = [digest for digest, sample in samples.items() if data in sample]
+        if holding:
+            assert form[:1] == b"\x01" and form[1:33].hex() in holding, rel
+            forms["delta"] += 1
+        else:
+            assert form[:4] == _ZSTD, (rel, form[:4])
+            forms["whole"] += 1
+    assert forms["delta"] and forms["whole"], forms
