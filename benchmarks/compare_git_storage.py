@@ -228,7 +228,7 @@ def solid_content(database: Path) -> int:
     connection = sqlite3.connect(database)
     try:
         hashes = [
-            row[0]
+            bytes(row[0]).hex()  # keys are the sha256's 32 raw bytes
             for row in connection.execute(
                 "SELECT object_hash FROM checkpoint_objects WHERE kind != 'dict' ORDER BY rowid"
             )

@@ -76,6 +76,17 @@ Feature: Schema migrations
       | name       | ["7:importer", "7:mporterr", "7:porterro", "7:orterror"] |
     And the stored patterns are matched by their texts after reopening the database
 
+  Scenario: Revision 0009 keys objects by their sha256's raw bytes; its downgrade writes hex again
+    Given the database is upgraded to "head"
+    And a checkpoint of 20 small files is stored in the migrated database
+    When I downgrade the database to "0008"
+    Then the current revision is "0008"
+    And every stored object key is 64 lowercase hex digits, read raw
+    When I upgrade the database to "head"
+    Then every stored object key is 32 raw bytes, read raw
+    And the schema matches the models exactly
+    And the stored checkpoint verifies and restores exactly after reopening the database
+
   Scenario: A database that was never migrated reports no revision
     Then the current revision is none
 

@@ -160,7 +160,7 @@ def step_damage_list(context: Context, rel: str, data: str) -> None:
     with factory(context)() as session, session.begin():
         session.execute(
             text("UPDATE checkpoint_objects SET data = :d WHERE object_hash = :h"),
-            {"d": zlib.compress(data.encode()), "h": hashlib.sha256(context.big).hexdigest()},
+            {"d": zlib.compress(data.encode()), "h": hashlib.sha256(context.big).digest()},
         )
 
 
@@ -268,7 +268,9 @@ def step_plan_count(context: Context, count: int) -> None:
 
 def _object(context: Context, digest: str) -> tuple[str, bytes] | None:
     rows = _rows(
-        context, "SELECT kind, data FROM checkpoint_objects WHERE object_hash = :h", h=digest
+        context,
+        "SELECT kind, data FROM checkpoint_objects WHERE object_hash = :h",
+        h=bytes.fromhex(digest),
     )
     return (rows[0][0], _inflate(rows[0][1])) if rows else None
 
@@ -303,7 +305,8 @@ def step_stored_chunks(context: Context, rel: str, count: int, most: int) -> Non
 def step_objects_match(context: Context) -> None:
     rows = _rows(context, "SELECT object_hash, kind, data FROM checkpoint_objects")
     assert rows
-    for digest, kind, data in rows:
+    for key, kind, data in rows:
+        digest = bytes(key).hex()  # keys are the sha256's 32 raw bytes
         raw = _inflate(data)
         if kind == "chunks":
             pieces = [_object(context, chunk) for chunk, _ in json.loads(raw)]
@@ -355,7 +358,7 @@ def step_damage_chunk(context: Context, rel: str) -> None:
     with factory(context)() as session, session.begin():
         session.execute(
             text("UPDATE checkpoint_objects SET data = :d WHERE object_hash = :h"),
-            {"d": zlib.compress(b"x" * 1024), "h": _chunk_of_big(context)},
+            {"d": zlib.compress(b"x" * 1024), "h": bytes.fromhex(_chunk_of_big(context))},
         )
 
 
@@ -364,7 +367,7 @@ def step_delete_chunk(context: Context, rel: str) -> None:
     with factory(context)() as session, session.begin():
         session.execute(
             text("DELETE FROM checkpoint_objects WHERE object_hash = :h"),
-            {"h": _chunk_of_big(context)},
+            {"h": bytes.fromhex(_chunk_of_big(context))},
         )
 
 

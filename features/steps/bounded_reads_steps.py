@@ -35,7 +35,7 @@ def _stored(context: Context, rel: str) -> bytes:
     rows = _rows(
         context,
         "SELECT data FROM checkpoint_objects WHERE object_hash = :digest",
-        digest=_digest(context, rel),
+        digest=bytes.fromhex(_digest(context, rel)),
     )
     assert len(rows) == 1, rows
     return bytes(rows[0][0])
@@ -45,7 +45,7 @@ def _store(context: Context, rel: str, data: bytes) -> None:
     with factory(context)() as session, session.begin():
         session.execute(
             text("UPDATE checkpoint_objects SET data = :data WHERE object_hash = :digest"),
-            {"data": data, "digest": _digest(context, rel)},
+            {"data": data, "digest": bytes.fromhex(_digest(context, rel))},
         )
 
 
@@ -91,7 +91,7 @@ def step_delta_of_dictionary(context: Context, rel: str) -> None:
     rows = _rows(
         context,
         "SELECT kind FROM checkpoint_objects WHERE object_hash = :digest",
-        digest=stored[1:33].hex(),
+        digest=stored[1:33],
     )
     assert stored[:1] == b"\x01" and rows == [("dict",)], (stored[:34], rows)
 
@@ -119,7 +119,8 @@ def step_delete_base(context: Context, rel: str) -> None:
     base = _stored(context, rel)[1:33].hex()
     with factory(context)() as session, session.begin():
         gone = session.execute(
-            text("DELETE FROM checkpoint_objects WHERE object_hash = :digest"), {"digest": base}
+            text("DELETE FROM checkpoint_objects WHERE object_hash = :digest"),
+            {"digest": bytes.fromhex(base)},
         )
         assert gone.rowcount == 1, base
 
@@ -179,7 +180,8 @@ def step_delete_while_read(context: Context, rel: str) -> None:
     assert first == (context.sandbox / rel).read_bytes()[: len(first)]
     with factory(context)() as session, session.begin():
         session.execute(
-            text("DELETE FROM checkpoint_objects WHERE object_hash = :digest"), {"digest": digest}
+            text("DELETE FROM checkpoint_objects WHERE object_hash = :digest"),
+            {"digest": bytes.fromhex(digest)},
         )
     context.rest_of_pieces = pieces
 

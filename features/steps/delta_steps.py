@@ -53,7 +53,7 @@ def _edit_one_line(path: Path, turn: int) -> None:
 def _heads(context: Context) -> dict[str, bytes]:
     """Each stored object's first 34 bytes, read raw."""
     with factory(context)() as session:
-        return {digest: bytes(head) for digest, head in session.execute(text(_HEAD))}
+        return {bytes(key).hex(): bytes(head) for key, head in session.execute(text(_HEAD))}
 
 
 def _content_hash(context: Context, rel: str, number: int) -> str:
@@ -65,7 +65,8 @@ def _content_hash(context: Context, rel: str, number: int) -> str:
 def _stored(context: Context, digest: str) -> bytes:
     with factory(context)() as session:
         data = session.execute(
-            text("SELECT data FROM checkpoint_objects WHERE object_hash = :h"), {"h": digest}
+            text("SELECT data FROM checkpoint_objects WHERE object_hash = :h"),
+            {"h": bytes.fromhex(digest)},
         ).scalar_one()
     return bytes(data)
 
@@ -75,7 +76,7 @@ def _write_raw(context: Context, rows: dict[str, bytes]) -> None:
         for digest, data in rows.items():
             session.execute(
                 text("UPDATE checkpoint_objects SET data = :d WHERE object_hash = :h"),
-                {"d": data, "h": digest},
+                {"d": data, "h": bytes.fromhex(digest)},
             )
 
 

@@ -61,7 +61,7 @@ def _dictionaries(context: Context) -> dict[str, bytes]:
         rows = session.execute(
             text("SELECT object_hash, data FROM checkpoint_objects WHERE kind = 'dict'")
         ).all()
-    return {digest: bytes(data) for digest, data in rows}
+    return {bytes(key).hex(): bytes(data) for key, data in rows}
 
 
 def _whole(stored: bytes) -> bytes:

@@ -11,11 +11,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from behave import given, then, when
 from behave.runner import Context
+from restore_steps import files_of
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 from support import parse_types  # noqa: F401  (registers {name:Text})
 from support.world import attempt, make_entry, run_python
 
+from cleveragents.application.services.checkpoint_service import CheckpointService
 from cleveragents.domain.models.core.error_pattern import ErrorPattern
 from cleveragents.infrastructure.database import migrations
 from cleveragents.infrastructure.database.changeset_repository import SqliteChangeSetStore
@@ -426,3 +428,37 @@ def step_diff_rows_back(context: Context) -> None:
         ).all()
     expected = sorted((c, p, h or "") for c, found in _OLD_DIFFS.items() for p, h in found)
     assert sorted((c, p, h or "") for c, p, h in rows) == expected, rows
+
+
+@given("a checkpoint of {count:d} small files is stored in the migrated database")
+def step_checkpoint_migrated(context: Context, count: int) -> None:
+    sandbox = context.tmp / "migrated-sandbox"
+    for n in range(count):
+        path = sandbox / "src" / f"module_{n:02d}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"value_{i} = compute({i}, {n})\n" for i in range(40 + n)))
+    service = CheckpointService(CheckpointRepository(_migrated(context)), watch=False)
+    made = service.create_workspace_snapshot("plan-keep", str(sandbox), "d1")
+    context.migrated_checkpoint = (made.checkpoint_id, files_of(sandbox))
+
+
+@then("every stored object key is {form}, read raw")
+def step_object_keys(context: Context, form: str) -> None:
+    with _migrated(context)() as session:
+        keys = list(session.execute(text("SELECT object_hash FROM checkpoint_objects")).scalars())
+    assert keys, "no object is stored"
+    if form == "64 lowercase hex digits":
+        assert all(isinstance(k, str) and k == bytes.fromhex(k).hex() for k in keys), keys[:3]
+    else:
+        assert form == "32 raw bytes", form
+        assert all(isinstance(k, bytes) and len(k) == 32 for k in keys), keys[:3]
+
+
+@then("the stored checkpoint verifies and restores exactly after reopening the database")
+def step_checkpoint_survives(context: Context) -> None:
+    checkpoint_id, files = context.migrated_checkpoint
+    service = CheckpointService(CheckpointRepository(_reopened(context)), watch=False)
+    assert service.verify_checkpoint(checkpoint_id)
+    target = context.tmp / "migrated-restore"
+    service.restore_workspace(checkpoint_id, target)
+    assert files_of(target) == files

@@ -285,7 +285,7 @@ def stored_objects(context: Context) -> dict[str, bytes]:
     """Every stored object's hash and stored (compressed) bytes, read raw."""
     with factory(context)() as session:
         rows = session.execute(text("SELECT object_hash, data FROM checkpoint_objects")).all()
-    return {digest: bytes(data) for digest, data in rows}
+    return {bytes(key).hex(): bytes(data) for key, data in rows}
 
 
 def reachable_objects(

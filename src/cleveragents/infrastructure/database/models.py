@@ -85,6 +85,30 @@ class UtcDateTime(TypeDecorator[datetime]):
         return super().result_processor(dialect, coltype)
 
 
+class Sha256Key(TypeDecorator[str]):
+    """A sha256 as lowercase hex in Python, its 32 raw bytes in the database.
+
+    Half the bytes of the hex text, in the table and again in its key index. A
+    value that is not 64 hex digits is bound as its own UTF-8 bytes: it can never
+    equal a stored key, so a lookup of it finds nothing, as it did with hex keys.
+    """
+
+    impl = LargeBinary(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            return value.encode()
+        return raw if raw.hex() == value else value.encode()  # lowercase hex only
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return None if value is None else bytes(value).hex()
+
+
 def _format_sqlite_utc(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -240,11 +264,12 @@ class PlanRollbackModel(Base):
 
 
 class CheckpointObjectModel(Base):
-    """Content-addressed, zlib-compressed content: file blobs and directory trees."""
+    """Content-addressed, compressed content: file blobs, directory trees, chunk lists and
+    shared dictionaries, keyed by their sha256's raw bytes (revision 0009)."""
 
     __tablename__ = "checkpoint_objects"
 
-    object_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    object_hash: Mapped[str] = mapped_column(Sha256Key(), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
     size: Mapped[int] = mapped_column(BigInteger)
     data: Mapped[bytes] = mapped_column(LargeBinary)

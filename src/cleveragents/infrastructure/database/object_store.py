@@ -65,7 +65,10 @@ def insert_ignoring_existing(session: Session, rows: list[dict[str, Any]]) -> No
         return
     # Appended in an order that fills the table's leaf pages (see sqlite_pages).
     page_size = int(session.execute(text("PRAGMA page_size")).scalar_one())
-    payloads = [record_size((r["object_hash"], r["kind"], r["size"], r["data"])) for r in rows]
+    payloads = [
+        record_size((bytes.fromhex(r["object_hash"]), r["kind"], r["size"], r["data"]))
+        for r in rows
+    ]
     ordered = leaf_order(rows, payloads, page_size)
     lite_insert = sqlite.insert(_OBJECTS).on_conflict_do_nothing(index_elements=["object_hash"])
     for piece in pieces(ordered):
