@@ -14,6 +14,7 @@ Feature: Small new files share a dictionary
     Then one dictionary is stored, whole, starting with its header and at most 262144 bytes
     And every file of the sandbox is stored as a delta of the dictionary, 1 deep
     And the files and the dictionary take less than 70% of the files' bytes stored alone
+    And a stored file's hash finds its content, and the same hash in uppercase finds nothing
     And every checkpoint verifies and restores into a fresh folder exactly as it was snapshotted
 
   Scenario: Files read again at the write share a dictionary too

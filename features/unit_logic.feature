@@ -85,3 +85,13 @@ Feature: Pure logic, without a database: codecs, tree index, terms, marks, redac
   Scenario: A layer's screen says a rule may match exactly when one of its rules matches
     Then for random patterns and paths, a layer's screen may match exactly when one of its rules does
     And a layer whose expressions cannot be joined has no screen, and its rules still decide
+
+  Scenario: The object key type keeps lowercase hex in Python and raw bytes in the database
+    Then a lowercase sha256 hex binds as its 32 raw bytes and reads back as the same hex
+    And uppercase, short, long and non-hex keys bind as empty bytes, which no key is
+    And no key binds and reads as no key
+
+  Scenario: A dictionary holds at most 256 KiB: a sampled file that would not fit is left out
+    When 10 small new files alternating 60000 and 1000 bytes are compressed together
+    Then one dictionary of at most 262144 bytes is added, holding 4 of the sampled files
+    And every file is a delta of it and unpacks to its bytes

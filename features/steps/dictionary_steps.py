@@ -15,7 +15,7 @@ from typing import Any
 import zstandard
 from behave import given, then, when
 from behave.runner import Context
-from checkpoint_steps import service
+from checkpoint_steps import repository, service
 from delta_steps import _snapshot, _stored, _write_raw
 from restore_steps import files_of
 from sqlalchemy import text
@@ -210,3 +210,11 @@ def step_sampled_or_whole(context: Context, folder: str) -> None:
             assert form[:4] == _ZSTD, (rel, form[:4])
             forms["whole"] += 1
     assert forms["delta"] and forms["whole"], forms
+
+
+@then("a stored file's hash finds its content, and the same hash in uppercase finds nothing")
+def step_uppercase_lookup(context: Context) -> None:
+    data = next(iter(_sandbox_files(context).values()))
+    digest = hashlib.sha256(data).hexdigest()
+    found = dict(repository(context).read_blobs([digest.upper(), digest, "not-hex"]))
+    assert found == {digest: data}, sorted(found)

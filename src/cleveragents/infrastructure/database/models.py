@@ -85,15 +85,19 @@ class UtcDateTime(TypeDecorator[datetime]):
         return super().result_processor(dialect, coltype)
 
 
+_SHA256_BYTES = 32
+_NO_KEY = b""
+
+
 class Sha256Key(TypeDecorator[str]):
     """A sha256 as lowercase hex in Python, its 32 raw bytes in the database.
 
     Half the bytes of the hex text, in the table and again in its key index. A
-    value that is not 64 hex digits is bound as its own UTF-8 bytes: it can never
-    equal a stored key, so a lookup of it finds nothing, as it did with hex keys.
+    value that is not a sha256 in lowercase hex is bound as empty bytes, which no
+    key is: a lookup of it finds nothing, as it did with hex keys.
     """
 
-    impl = LargeBinary(32)
+    impl = LargeBinary(_SHA256_BYTES)
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
@@ -102,8 +106,8 @@ class Sha256Key(TypeDecorator[str]):
         try:
             raw = bytes.fromhex(value)
         except ValueError:
-            return value.encode()
-        return raw if raw.hex() == value else value.encode()  # lowercase hex only
+            return _NO_KEY
+        return raw if len(raw) == _SHA256_BYTES and raw.hex() == value else _NO_KEY
 
     def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
         return None if value is None else bytes(value).hex()
