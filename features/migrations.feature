@@ -87,6 +87,12 @@ Feature: Schema migrations
     And the schema matches the models exactly
     And the stored checkpoint verifies and restores exactly after reopening the database
 
+  Scenario: Revision 0009's copy on SQLite never holds the objects' table twice
+    Given a SQLite file made by this version holding 80 incompressible files of 100000 bytes
+    When it is downgraded to "0008" and upgraded to "head" again
+    Then its pages after each migration are at most 1.1 times its pages before
+    And its checkpoint verifies and restores exactly
+
   Scenario: A database that was never migrated reports no revision
     Then the current revision is none
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import sqlite3
 from pathlib import Path
 from unittest import mock
 
@@ -460,5 +462,61 @@ def step_checkpoint_survives(context: Context) -> None:
     service = CheckpointService(CheckpointRepository(_reopened(context)), watch=False)
     assert service.verify_checkpoint(checkpoint_id)
     target = context.tmp / "migrated-restore"
+    service.restore_workspace(checkpoint_id, target)
+    assert files_of(target) == files
+
+
+@given(
+    "a SQLite file made by this version holding {count:d} incompressible files of {size:d} bytes"
+)
+def step_sqlite_file_objects(context: Context, count: int, size: int) -> None:
+    sandbox = context.tmp / "own-file-sandbox"
+    sandbox.mkdir()
+    rng = random.Random(count)
+    for n in range(count):
+        (sandbox / f"noise_{n:03d}.bin").write_bytes(rng.randbytes(size))
+    context.own_file = context.tmp / "own.sqlite"
+    context.own_url = f"sqlite:///{context.own_file}"
+    factory = create_session_factory(context.own_url)
+    service = CheckpointService(CheckpointRepository(factory), watch=False)
+    made = service.create_workspace_snapshot("plan-own", str(sandbox), "d1")
+    service.close()
+    factory.kw["bind"].dispose()
+    context.own_checkpoint = (made.checkpoint_id, files_of(sandbox))
+    context.own_pages = [_pages_in_file(context.own_file)]
+
+
+def _pages_in_file(path: Path) -> int:
+    """The file's pages after a WAL checkpoint, free ones included: what the file holds."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(connection.execute("PRAGMA page_count").fetchone()[0])
+    finally:
+        connection.close()
+
+
+@when('it is downgraded to "{down}" and upgraded to "{up}" again')
+def step_down_and_up(context: Context, down: str, up: str) -> None:
+    migrations.downgrade(context.own_url, down)
+    context.own_pages.append(_pages_in_file(context.own_file))
+    migrations.upgrade(context.own_url, up)
+    context.own_pages.append(_pages_in_file(context.own_file))
+
+
+@then("its pages after each migration are at most {ratio:g} times its pages before")
+def step_pages_bounded(context: Context, ratio: float) -> None:
+    before, *after = context.own_pages
+    assert all(pages <= before * ratio for pages in after), context.own_pages
+
+
+@then("its checkpoint verifies and restores exactly")
+def step_own_checkpoint(context: Context) -> None:
+    checkpoint_id, files = context.own_checkpoint
+    factory = create_session_factory(context.own_url)
+    context.cleanups.append(factory.kw["bind"].dispose)
+    service = CheckpointService(CheckpointRepository(factory), watch=False)
+    assert service.verify_checkpoint(checkpoint_id)
+    target = context.tmp / "own-restore"
     service.restore_workspace(checkpoint_id, target)
     assert files_of(target) == files
