@@ -3,7 +3,9 @@ Feature: Small new files share a dictionary
   sample of their content becomes a dictionary (an object of kind "dict", stored
   whole, starting with its header line) and each of them is stored as a zstd delta
   of it, in the one delta format: 0x01, the dictionary's sha256, depth 1, then a
-  zstd frame. The stored bytes are checked raw, with SQL and the zstandard library.
+  zstd frame. A later snapshot with too few of them for a dictionary of its own
+  packs them against the plan's last dictionary while it is stored. The stored
+  bytes are checked raw, with SQL and the zstandard library.
 
   Background:
     Given a checkpoint service
@@ -55,10 +57,26 @@ Feature: Small new files share a dictionary
     Then 1 dictionary is stored
     And no stored object is unreachable
 
-  Scenario: A few small new files are stored alone
+  Scenario: A few small new files later are deltas of the plan's dictionary
     When 3 small source files are added in "few/" and the sandbox is snapshotted
     Then 1 dictionary is stored
-    And the stored content of "few/mod_00.py" in checkpoint 2 is stored whole
+    And every file of "few/" is stored as a delta of the dictionary, 1 deep
+    And every checkpoint verifies and restores into a fresh folder exactly as it was snapshotted
+
+  Scenario: A few small new files are stored alone once the plan's dictionary is gone
+    When every file is deleted and the sandbox is snapshotted
+    And I prune plan "plan-1" keeping 1
+    And 3 small source files are added in "few/" and the sandbox is snapshotted
+    Then 0 dictionaries are stored
+    And the stored content of "few/mod_00.py" in checkpoint 3 is stored whole
+    And every checkpoint verifies and restores into a fresh folder exactly as it was snapshotted
+
+  Scenario: A few small new files are stored alone when the dictionary is collected before their write
+    When every file is deleted and the sandbox is snapshotted
+    And 3 small source files are added in "few/" and snapshotted, while plan "plan-1" is pruned keeping 1 after they are packed
+    Then 0 dictionaries are stored
+    And the stored content of "few/mod_00.py" in checkpoint 3 is stored whole
+    And the bases of every stored delta are stored
     And every checkpoint verifies and restores into a fresh folder exactly as it was snapshotted
 
   Scenario: Incompressible files left out of the dictionary's sample are stored whole

@@ -100,6 +100,34 @@ def step_keep_one(context: Context, rel: str) -> None:
     _snapshot(context, "kept-one")
 
 
+@when("every file is deleted and the sandbox is snapshotted")
+def step_delete_all(context: Context) -> None:
+    for path in _sandbox_files(context):
+        (context.sandbox / path).unlink()
+    _snapshot(context, "emptied")
+
+
+@when(
+    '{count:d} small source files are added in "{folder}" and snapshotted, while plan "{plan}" '
+    "is pruned keeping {kept:d} after they are packed"
+)
+def step_add_while_pruned(context: Context, count: int, folder: str, plan: str, kept: int) -> None:
+    _write_files(context, count, folder)
+    pack_first = checkpoint_repository.compress
+
+    def packed_then_pruned(*args: Any, **kwargs: Any) -> Any:
+        packed = pack_first(*args, **kwargs)
+        assert any(form.data[:1] == b"\x01" for form in packed), "nothing packed against a base"
+        service(context).prune(plan, kept)  # collects the dictionary they are deltas of
+        return packed
+
+    checkpoint_repository.compress = packed_then_pruned
+    try:
+        _snapshot(context, f"add-{folder}-raced")
+    finally:
+        checkpoint_repository.compress = pack_first
+
+
 @when('"{rel}" is deleted and the sandbox is snapshotted')
 def step_delete_one(context: Context, rel: str) -> None:
     (context.sandbox / rel).unlink()
@@ -125,11 +153,22 @@ def step_dictionaries(context: Context, count: int) -> None:
 
 @then("every file of the sandbox is stored as a delta of {which}, 1 deep")
 def step_members(context: Context, which: str) -> None:
+    _members_of(context, which, "")
+
+
+@then('every file of "{folder}" is stored as a delta of {which}, 1 deep')
+def step_members_in(context: Context, folder: str, which: str) -> None:
+    _members_of(context, which, folder)
+
+
+def _members_of(context: Context, which: str, folder: str) -> None:
     dictionaries = _dictionaries(context)
     if which == "the dictionary":
         assert len(dictionaries) == 1, sorted(dictionaries)
     contents = {digest: _whole(stored) for digest, stored in dictionaries.items()}
-    for rel, data in _sandbox_files(context).items():
+    files = {rel: data for rel, data in _sandbox_files(context).items() if rel.startswith(folder)}
+    assert files, f"no file in {folder!r}"
+    for rel, data in files.items():
         stored = _stored(context, hashlib.sha256(data).hexdigest())
         base = stored[1:33].hex()
         assert stored[:1] == b"\x01" and base in contents and stored[33] == 1, (rel, stored[:34])

@@ -43,12 +43,13 @@ from cleveragents.infrastructure.database.models import (
     CheckpointObjectModel,
     CheckpointStatCacheModel,
 )
-from cleveragents.infrastructure.database.object_codec import encode_diff
-from cleveragents.infrastructure.database.object_compression import compress
+from cleveragents.infrastructure.database.object_codec import DeltaBase, encode_diff
+from cleveragents.infrastructure.database.object_compression import DICTIONARY, compress
 from cleveragents.infrastructure.database.object_packing import (
     RecentContent,
     object_rows,
     stored_and_bases,
+    usable_dictionary,
 )
 from cleveragents.infrastructure.database.object_store import (
     BLOB,
@@ -118,6 +119,9 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
         # next snapshot based on it encodes only the folders on its changed paths.
         self._indexes: dict[str, tuple[str, TreeIndex]] = {}
         self._indexes_lock = threading.Lock()
+        # Each plan's last shared dictionary written here: the next snapshot's few small
+        # new files are packed against it (checked stored first, as any base).
+        self._dictionaries: dict[str, str] = {}
         self._recent = RecentContent()
 
     def create(self, checkpoint: Checkpoint, content: SnapshotContent | None = None) -> Checkpoint:
@@ -160,19 +164,25 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
         if content is not None:
             hints.update(content.delta_bases)
         known = dict(index.bases.values()) | self._recent.recall(hints.values())
+        with self._indexes_lock:
+            offered = self._dictionaries.get(checkpoint.plan_id)
+        if not any(kind == BLOB and digest not in hints for digest, (kind, _) in objects.items()):
+            offered = None  # no new file without a base: no need to read it
 
-        stored, bases = self._read(
-            "look up stored objects",
-            lambda session: stored_and_bases(
-                session, objects.keys() | sources.keys(), hints, known
-            ),
-        )
+        def look_up(session: Session) -> tuple[set[str], dict[str, DeltaBase], DeltaBase | None]:
+            stored, bases = stored_and_bases(session, objects.keys() | sources.keys(), hints, known)
+            return stored, bases, usable_dictionary(session, offered, known)
+
+        stored, bases, dictionary = self._read("look up stored objects", look_up)
         missing = sorted(set(objects) - stored)
         packed = compress(
             {digest: objects[digest][1] for digest in missing},
             bases,
             packable={digest for digest in missing if objects[digest][0] == BLOB},
+            dictionary=dictionary,
         )
+        made = [stored.digest for stored in packed if stored.kind == DICTIONARY]
+        latest = made[-1] if made else dictionary.digest if dictionary is not None else None
 
         diff_data = encode_diff(content.diff) if content is not None and content.diff else None
 
@@ -192,7 +202,7 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
                     f"checkpoint {baseline}, whose content this snapshot reuses, was deleted "
                     "while the snapshot was taken"
                 )
-            insert_ignoring_existing(session, object_rows(session, objects, packed, bases))
+            insert_ignoring_existing(session, object_rows(session, objects, packed))
             # Read from the sandbox only now, a batch at a time: never held whole. Those
             # found stored before the lock may have been collected since.
             were_stored = sorted(sources.keys() & stored)
@@ -241,7 +251,7 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
 
         self._write(f"create checkpoint {checkpoint.checkpoint_id}", work)
         if content is not None:
-            self._keep_index(checkpoint, index)
+            self._keep_index(checkpoint, index, latest)
             self._recent.remember(content.blobs.items())
         return checkpoint
 
@@ -261,12 +271,18 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
                 return index, trees
         return TreeIndex.of(content.manifest)
 
-    def _keep_index(self, checkpoint: Checkpoint, index: TreeIndex) -> None:
+    def _keep_index(self, checkpoint: Checkpoint, index: TreeIndex, dictionary: str | None) -> None:
+        plan = checkpoint.plan_id
         with self._indexes_lock:
-            self._indexes.pop(checkpoint.plan_id, None)
-            self._indexes[checkpoint.plan_id] = (checkpoint.checkpoint_id, index)
+            self._indexes.pop(plan, None)
+            self._indexes[plan] = (checkpoint.checkpoint_id, index)
             while len(self._indexes) > REMEMBERED_INDEXES:
                 self._indexes.pop(next(iter(self._indexes)))
+            if dictionary is not None:
+                self._dictionaries.pop(plan, None)
+                self._dictionaries[plan] = dictionary
+            while len(self._dictionaries) > REMEMBERED_INDEXES:
+                self._dictionaries.pop(next(iter(self._dictionaries)))
 
     def get(self, checkpoint_id: str) -> Checkpoint | None:
         """The checkpoint, or None."""

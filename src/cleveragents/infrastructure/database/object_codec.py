@@ -112,6 +112,12 @@ def pack_object(data: bytes, base: DeltaBase | None = None) -> bytes:
     content that small is rare, and the difference would be a few bytes.
     """
     delta = pack_delta(data, base) if base is not None and can_delta(data, base) else None
+    return smaller_form(data, delta)
+
+
+def smaller_form(data: bytes, delta: bytes | None) -> bytes:
+    """``delta`` (a delta of ``data``, or None) or ``data`` packed whole, whichever is
+    smaller; a delta of at most an eighth of the content is kept without packing it whole."""
     if delta is not None and len(delta) * _CLEARLY_SMALLER <= len(data):
         return delta
     whole = _exact(_packer(len(data)).compress(data), len(data))

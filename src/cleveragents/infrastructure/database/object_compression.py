@@ -9,6 +9,10 @@ of their content, taken evenly across the batch, becomes a *dictionary*: an
 object of its own (kind ``dict``, stored whole), and each of them is stored as a
 delta of it, in the one delta format (:func:`.object_codec.pack_delta`).
 
+A later batch with too few such files for a dictionary of its own packs them
+against the dictionary its caller offers (the plan's last one), where that is
+smaller: a step that adds a file or two shares the text of the files before it.
+
 Nothing else changes: reading one follows its base as for any delta (the
 dictionary is at most ``DICTIONARY_BYTES``), and garbage collection and retention
 keep a dictionary while an object they keep is a delta of it.
@@ -29,6 +33,7 @@ from cleveragents.infrastructure.database.object_codec import (
     DeltaBase,
     delta_head,
     pack_object,
+    smaller_form,
 )
 
 DICTIONARY: Final = "dict"
@@ -68,11 +73,19 @@ class _Shared(NamedTuple):
     base: DeltaBase
     digested: zstandard.ZstdCompressionDict
 
+    @classmethod
+    def of(cls, base: DeltaBase) -> _Shared:
+        """The dictionary ``base``, digested (zstd holds the GIL meanwhile: once per batch)."""
+        digested = zstandard.ZstdCompressionDict(
+            base.data, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+        )
+        digested.precompute_compress(level=ZSTD_LEVEL)
+        return cls(base, digested)
+
     def pack(self, data: bytes) -> bytes:
-        """``data`` as a delta of the dictionary, or whole when that does not compress it."""
+        """``data`` as a delta of the dictionary, or whole when that is smaller."""
         frame = zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=self.digested).compress(data)
-        delta = delta_head(self.base) + frame
-        return delta if len(delta) < len(data) else pack_object(data)
+        return smaller_form(data, delta_head(self.base) + frame)
 
 
 def compress(
@@ -80,17 +93,24 @@ def compress(
     bases: Mapping[str, DeltaBase] | None = None,
     *,
     packable: Collection[str] = (),
+    dictionary: DeltaBase | None = None,
 ) -> list[Stored]:
-    """The stored form of each item: a delta where ``bases`` names a base, a delta of a
-    shared dictionary for enough small ``packable`` ones with none (the dictionary
-    added), or whole.
+    """The stored form of each item: a delta where ``bases`` names a base; for small
+    ``packable`` ones with none, a delta of a new shared dictionary when there are
+    enough of them (the dictionary added), else of ``dictionary`` (a stored one) when
+    given; whichever form is smaller, whole otherwise.
 
     zstd releases the GIL, so every core is used.
     """
     deltas = bases or {}
-    members = _members(items, deltas, frozenset(packable))
-    shared = _dictionary(items, members) if members else None
-    added = [] if shared is None else [_stored_dictionary(shared.base)]
+    members = _small_new(items, deltas, frozenset(packable))
+    added: list[Stored] = []
+    shared: _Shared | None = None
+    if _enough(items, members):
+        shared = _dictionary(items, members)
+        added.append(_stored_dictionary(shared.base))
+    elif members and dictionary is not None:
+        shared = _Shared.of(dictionary)
 
     def pack_one(key: str) -> bytes:
         pause()  # see cleveragents._pacing
@@ -109,18 +129,22 @@ def compress(
     ]
 
 
-def _members(
+def _small_new(
     items: Mapping[str, bytes], bases: Mapping[str, DeltaBase], packable: frozenset[str]
 ) -> set[str]:
-    """The items to pack against a shared dictionary: none unless there are enough."""
+    """The items to pack against a shared dictionary: small ``packable`` ones with no base."""
     low, high = SHARED_MEMBER_BYTES
-    found = {
+    return {
         key
         for key, data in items.items()
         if key in packable and key not in bases and low <= len(data) <= high
     }
-    total = sum(len(items[key]) for key in found)
-    return found if len(found) >= SHARED_MEMBERS and total >= SHARED_CONTENT_BYTES else set()
+
+
+def _enough(items: Mapping[str, bytes], members: Collection[str]) -> bool:
+    """Whether ``members`` are enough to pay for a dictionary of their own."""
+    total = sum(len(items[key]) for key in members)
+    return len(members) >= SHARED_MEMBERS and total >= SHARED_CONTENT_BYTES
 
 
 def _dictionary(items: Mapping[str, bytes], members: Collection[str]) -> _Shared:
@@ -137,9 +161,7 @@ def _dictionary(items: Mapping[str, bytes], members: Collection[str]) -> _Shared
         sample.append(items[key])
         held += len(items[key])
     content = b"".join(sample)
-    digested = zstandard.ZstdCompressionDict(content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-    digested.precompute_compress(level=ZSTD_LEVEL)
-    return _Shared(DeltaBase(hashlib.sha256(content).hexdigest(), content), digested)
+    return _Shared.of(DeltaBase(hashlib.sha256(content).hexdigest(), content))
 
 
 def _stored_dictionary(base: DeltaBase) -> Stored:

@@ -2,11 +2,12 @@
 
 A new tree is packed against the folder's previous tree, a new file's content
 against the previous version of the same path (the hint ``SnapshotContent``
-carries). The base must be stored, and its chain must leave room for one more
-delta (:data:`~.object_codec.MAX_DELTA_CHAIN`), so that reading any object
-follows a bounded chain. The choice is made in a read before the write
-transaction, and checked again inside it: a base collected meanwhile means the
-object is packed whole.
+carries), and a small new file with no earlier version against the plan's last
+shared dictionary (:mod:`.object_compression`). The base must be stored, and its
+chain must leave room for one more delta (:data:`~.object_codec.MAX_DELTA_CHAIN`),
+so that reading any object follows a bounded chain. The choice is made in a read
+before the write transaction, and checked again inside it: a base collected
+meanwhile means the object is packed whole.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from cleveragents.infrastructure.database.object_codec import (
     delta_base,
     delta_depth,
 )
-from cleveragents.infrastructure.database.object_compression import DICTIONARY, Stored, compress
+from cleveragents.infrastructure.database.object_compression import (
+    DICTIONARY,
+    DICTIONARY_BYTES,
+    Stored,
+    compress,
+)
 from cleveragents.infrastructure.database.object_store import (
     delta_heads,
     existing_objects,
@@ -37,6 +43,8 @@ from cleveragents.infrastructure.database.object_store import (
 # versions (a few MB: small files only).
 RECENT_BYTES: Final = 8 * 1024 * 1024
 RECENT_ITEM_BYTES: Final = 256 * 1024
+# The key under which ``usable_dictionary`` asks ``choose_bases`` for its one base.
+_OFFERED: Final = "offered dictionary"
 
 
 class RecentContent:
@@ -99,13 +107,36 @@ def choose_bases(
     }
 
 
-def moved_bases(session: Session, bases: Mapping[str, DeltaBase]) -> set[str]:
-    """The new objects whose base is no longer stored as it was when they were packed."""
-    heads = delta_heads(session, sorted({base.digest for base in bases.values()}))
+def usable_dictionary(
+    session: Session, digest: str | None, known: Mapping[str, bytes]
+) -> DeltaBase | None:
+    """The stored dictionary ``digest`` as a base to pack small new files against, or None
+    when it is gone (collected since it was made) or is no whole object of a
+    dictionary's size."""
+    if digest is None:
+        return None
+    base = choose_bases(session, {_OFFERED: digest}, known).get(_OFFERED)
+    return (
+        base
+        if base is not None and base.depth == 0 and len(base.data) <= DICTIONARY_BYTES
+        else None
+    )
+
+
+def moved_bases(session: Session, packed: Iterable[Stored]) -> set[str]:
+    """The deltas among ``packed`` whose base is no longer stored as it was when they were
+    packed (a base written with them, a new dictionary, is theirs to write)."""
+    written = {stored.digest for stored in packed}
+    named = {
+        stored.digest: (base, stored.data[DELTA_HEAD] - 1)
+        for stored in packed
+        if (base := delta_base(stored.data[:DELTA_HEAD])) is not None and base not in written
+    }
+    heads = delta_heads(session, sorted({base for base, _ in named.values()}))
     return {
         new
-        for new, base in bases.items()
-        if base.digest not in heads or delta_depth(heads[base.digest][1]) != base.depth
+        for new, (base, depth) in named.items()
+        if base not in heads or delta_depth(heads[base][1]) != depth
     }
 
 
@@ -125,7 +156,6 @@ def object_rows(
     session: Session,
     objects: Mapping[str, tuple[str, bytes]],
     packed: list[Stored],
-    bases: Mapping[str, DeltaBase],
 ) -> list[dict[str, Any]]:
     """The rows to insert in the write transaction: ``packed``, and what must be packed whole.
 
@@ -137,7 +167,7 @@ def object_rows(
     written = {stored.digest for stored in packed}
     skipped = sorted(objects.keys() - written)
     late = set(skipped) - existing_objects(session, skipped)
-    late |= moved_bases(session, {d: bases[d] for d in written if d in bases})
+    late |= moved_bases(session, packed)
     repacked = compress({digest: objects[digest][1] for digest in sorted(late)})
     rows = {stored.digest: stored for stored in packed + repacked}
     for unneeded in _unneeded_dictionaries(session, packed):
