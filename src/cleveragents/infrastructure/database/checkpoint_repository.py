@@ -251,7 +251,7 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
 
         self._write(f"create checkpoint {checkpoint.checkpoint_id}", work)
         if content is not None:
-            self._keep_index(checkpoint, index, latest)
+            self._remember_plan(checkpoint, index, latest)
             self._recent.remember(content.blobs.items())
         return checkpoint
 
@@ -271,7 +271,10 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
                 return index, trees
         return TreeIndex.of(content.manifest)
 
-    def _keep_index(self, checkpoint: Checkpoint, index: TreeIndex, dictionary: str | None) -> None:
+    def _remember_plan(
+        self, checkpoint: Checkpoint, index: TreeIndex, dictionary: str | None
+    ) -> None:
+        """Keep the plan's tree index and last dictionary for its next snapshot."""
         plan = checkpoint.plan_id
         with self._indexes_lock:
             self._indexes.pop(plan, None)
