@@ -63,6 +63,28 @@ Feature: Small new files share a dictionary
     And every file of "few/" is stored as a delta of the dictionary, 1 deep
     And every checkpoint verifies and restores into a fresh folder exactly as it was snapshotted
 
+  Scenario: After a restart the plan's dictionary is found down the delta chains of its newest files
+    When "src/mod_00.py" has one line edited and is snapshotted 2 more times
+    And the checkpoint service is started again on the same database
+    And 3 small source files are added in "few/" and the sandbox is snapshotted
+    Then 1 dictionary is stored
+    And every file of "few/" is stored as a delta of the dictionary, 1 deep
+    And every checkpoint verifies and restores into a fresh folder exactly as it was snapshotted
+
+  Scenario: After a restart, a plan whose files descend from no dictionary stores a few small new files alone
+    When 3 small source files in "solo/" are snapshotted for plan "plan-2" in a sandbox of its own
+    And the checkpoint service is started again on the same database
+    And 3 small source files in "more/" are snapshotted for plan "plan-2" in a sandbox of its own
+    Then 1 dictionary is stored
+    And every file of plan "plan-2" is stored whole
+
+  Scenario: After a restart, a damaged newest diff leaves a few small new files alone and is reported by verify
+    When the stored diff of checkpoint 1 is damaged
+    And the checkpoint service is started again on the same database
+    And 3 small source files are added in "few/" and the sandbox is snapshotted
+    Then the stored content of "few/mod_00.py" in checkpoint 2 is stored whole
+    And checkpoint 1 does not verify
+
   Scenario: A few small new files are stored alone once the plan's dictionary is gone
     When every file is deleted and the sandbox is snapshotted
     And I prune plan "plan-1" keeping 1

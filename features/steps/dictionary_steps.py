@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from pathlib import Path
 from typing import Any
 
 import zstandard
@@ -21,7 +22,9 @@ from restore_steps import files_of
 from sqlalchemy import text
 from support.world import factory
 
+from cleveragents.application.services.checkpoint_service import CheckpointService
 from cleveragents.infrastructure.database import checkpoint_repository
+from cleveragents.infrastructure.database.checkpoint_repository import CheckpointRepository
 from cleveragents.infrastructure.database.object_codec import pack_object
 
 _HEADER = b"cleveragents: a dictionary shared by small files\n"
@@ -37,11 +40,11 @@ def _lines(seed: str) -> list[str]:
     ]
 
 
-def _write_files(context: Context, count: int, folder: str) -> None:
+def _write_files(context: Context, count: int, folder: str, root: Path | None = None) -> None:
     pool = _lines("shared pool")
     rng = random.Random(folder)
     for n in range(count):
-        path = context.sandbox / folder / f"mod_{n:02d}.py"
+        path = (root or context.sandbox) / folder / f"mod_{n:02d}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         body = rng.choices(pool, k=rng.randint(30, 90))
         path.write_text(f'"""{folder}mod_{n:02d}: generated."""\n' + "".join(body))
@@ -98,6 +101,33 @@ def step_keep_one(context: Context, rel: str) -> None:
         if path != rel:
             (context.sandbox / path).unlink()
     _snapshot(context, "kept-one")
+
+
+@when("the checkpoint service is started again on the same database")
+def step_start_again(context: Context) -> None:
+    # What a new process has: the database, and nothing remembered of any plan.
+    context.checkpoint_repository = CheckpointRepository(factory(context))
+    context.checkpoint_service = CheckpointService(context.checkpoint_repository)
+
+
+@when(
+    '{count:d} small source files in "{folder}" are snapshotted for plan "{plan}" '
+    "in a sandbox of its own"
+)
+def step_own_sandbox(context: Context, count: int, folder: str, plan: str) -> None:
+    root = context.tmp / f"sandbox-{plan}"
+    _write_files(context, count, folder, root)
+    service(context).create_workspace_snapshot(plan, str(root), f"{plan}-{folder}")
+
+
+@then('every file of plan "{plan}" is stored whole')
+def step_plan_whole(context: Context, plan: str) -> None:
+    root = context.tmp / f"sandbox-{plan}"
+    files = [path for path in sorted(root.rglob("*")) if path.is_file()]
+    assert len(files) > 3, files
+    for path in files:
+        stored = _stored(context, hashlib.sha256(path.read_bytes()).hexdigest())
+        assert stored[:4] == _ZSTD, (path, stored[:4].hex())
 
 
 @when("every file is deleted and the sandbox is snapshotted")

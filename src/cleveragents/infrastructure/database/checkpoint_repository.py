@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, cast
 
@@ -57,6 +57,10 @@ from cleveragents.infrastructure.database.object_store import (
     existing_objects,
     insert_ignoring_existing,
     lock_objects,
+)
+from cleveragents.infrastructure.database.plan_dictionaries import (
+    PlanDictionaries,
+    descended_dictionary,
 )
 from cleveragents.infrastructure.database.plan_lock import refuse_cancelled
 from cleveragents.infrastructure.database.retention import CheckpointRetention
@@ -119,9 +123,9 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
         # next snapshot based on it encodes only the folders on its changed paths.
         self._indexes: dict[str, tuple[str, TreeIndex]] = {}
         self._indexes_lock = threading.Lock()
-        # Each plan's last shared dictionary written here: the next snapshot's few small
-        # new files are packed against it (checked stored first, as any base).
-        self._dictionaries: dict[str, str] = {}
+        # Each plan's last shared dictionary: the next snapshot's few small new files
+        # are packed against it (checked stored first, as any base).
+        self._dictionaries = PlanDictionaries(REMEMBERED_INDEXES)
         self._recent = RecentContent()
 
     def create(self, checkpoint: Checkpoint, content: SnapshotContent | None = None) -> Checkpoint:
@@ -164,16 +168,14 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
         if content is not None:
             hints.update(content.delta_bases)
         known = dict(index.bases.values()) | self._recent.recall(hints.values())
-        with self._indexes_lock:
-            offered = self._dictionaries.get(checkpoint.plan_id)
-        if not any(kind == BLOB and digest not in hints for digest, (kind, _) in objects.items()):
-            offered = None  # no new file without a base: no need to read it
-
-        def look_up(session: Session) -> tuple[set[str], dict[str, DeltaBase], DeltaBase | None]:
-            stored, bases = stored_and_bases(session, objects.keys() | sources.keys(), hints, known)
-            return stored, bases, usable_dictionary(session, offered, known)
-
-        stored, bases, dictionary = self._read("look up stored objects", look_up)
+        new_files = [d for d, (kind, _) in objects.items() if kind == BLOB and d not in hints]
+        stored, bases, dictionary = self._read(
+            "look up stored objects",
+            lambda session: (
+                *stored_and_bases(session, objects.keys() | sources.keys(), hints, known),
+                self._dictionary_for(session, checkpoint.plan_id, new_files, known),
+            ),
+        )
         missing = sorted(set(objects) - stored)
         packed = compress(
             {digest: objects[digest][1] for digest in missing},
@@ -181,8 +183,6 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
             packable={digest for digest in missing if objects[digest][0] == BLOB},
             dictionary=dictionary,
         )
-        made = [stored.digest for stored in packed if stored.kind == DICTIONARY]
-        latest = made[-1] if made else dictionary.digest if dictionary is not None else None
 
         diff_data = encode_diff(content.diff) if content is not None and content.diff else None
 
@@ -251,7 +251,10 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
 
         self._write(f"create checkpoint {checkpoint.checkpoint_id}", work)
         if content is not None:
-            self._remember_plan(checkpoint, index, latest)
+            self._keep_index(checkpoint, index)
+            made = [stored.digest for stored in packed if stored.kind == DICTIONARY]
+            if made:
+                self._dictionaries.remember(checkpoint.plan_id, made[-1])
             self._recent.remember(content.blobs.items())
         return checkpoint
 
@@ -271,21 +274,28 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
                 return index, trees
         return TreeIndex.of(content.manifest)
 
-    def _remember_plan(
-        self, checkpoint: Checkpoint, index: TreeIndex, dictionary: str | None
-    ) -> None:
-        """Keep the plan's tree index and last dictionary for its next snapshot."""
-        plan = checkpoint.plan_id
+    def _dictionary_for(
+        self, session: Session, plan_id: str, new_files: list[str], known: Mapping[str, bytes]
+    ) -> DeltaBase | None:
+        """The stored dictionary to pack the plan's small new files against, if any.
+
+        The plan's last one when remembered, else the one the files of its newest
+        snapshot descend from (then remembered, found or not: searched once).
+        """
+        if not new_files:
+            return None
+        remembered, digest = self._dictionaries.recall(plan_id)
+        if not remembered:
+            digest = descended_dictionary(session, plan_id)
+            self._dictionaries.remember(plan_id, digest)
+        return usable_dictionary(session, digest, known)
+
+    def _keep_index(self, checkpoint: Checkpoint, index: TreeIndex) -> None:
         with self._indexes_lock:
-            self._indexes.pop(plan, None)
-            self._indexes[plan] = (checkpoint.checkpoint_id, index)
+            self._indexes.pop(checkpoint.plan_id, None)
+            self._indexes[checkpoint.plan_id] = (checkpoint.checkpoint_id, index)
             while len(self._indexes) > REMEMBERED_INDEXES:
                 self._indexes.pop(next(iter(self._indexes)))
-            if dictionary is not None:
-                self._dictionaries.pop(plan, None)
-                self._dictionaries[plan] = dictionary
-            while len(self._dictionaries) > REMEMBERED_INDEXES:
-                self._dictionaries.pop(next(iter(self._dictionaries)))
 
     def get(self, checkpoint_id: str) -> Checkpoint | None:
         """The checkpoint, or None."""

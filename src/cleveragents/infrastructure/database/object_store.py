@@ -76,13 +76,18 @@ def insert_ignoring_existing(session: Session, rows: list[dict[str, Any]]) -> No
 
 
 def existing_objects(session: Session, hashes: Sequence[str]) -> set[str]:
+    """Which of ``hashes`` are stored."""
+    return objects_of_kind(session, hashes, None)
+
+
+def objects_of_kind(session: Session, hashes: Sequence[str], kind: str | None) -> set[str]:
+    """Which of ``hashes`` are stored as objects of ``kind`` (None: of any kind)."""
     found: set[str] = set()
     for chunk in chunks(hashes):
-        found.update(
-            session.execute(
-                select(_OBJECTS.c.object_hash).where(_OBJECTS.c.object_hash.in_(chunk))
-            ).scalars()
-        )
+        query = select(_OBJECTS.c.object_hash).where(_OBJECTS.c.object_hash.in_(chunk))
+        if kind is not None:
+            query = query.where(_OBJECTS.c.kind == kind)
+        found.update(session.execute(query).scalars())
     return found
 
 
