@@ -19,6 +19,15 @@ Feature: New versions of files are stored as deltas of earlier ones
     And the delta of "src/big.py" in checkpoint 3 is smaller than a tenth of the file
     And every checkpoint verifies and restores into a fresh folder exactly as it was snapshotted
 
+  Scenario: After a restart, a changed folder's tree is a delta of the baseline's tree
+    Given a sandbox of 40 small source files that share their lines, in "src/"
+    When the sandbox is snapshotted for plan "plan-1"
+    And the checkpoint service is started again on the same database
+    And "src/big.py" has one line edited and is snapshotted 1 more times
+    Then checkpoint 3's "src" tree is stored as a delta of checkpoint 2's
+    And the stored content of "src/big.py" in checkpoint 3 is a delta of its content in checkpoint 2
+    And every checkpoint verifies and restores into a fresh folder exactly as it was snapshotted
+
   Scenario: A moved file is a delta of the file it replaced
     When "src/big.py" is moved to "lib/big.py" with one line edited and snapshotted
     Then the stored content of "lib/big.py" in checkpoint 2 is a delta of the content of "src/big.py" in checkpoint 1

@@ -52,6 +52,18 @@ Feature: Small new files share a dictionary
     Then it fails with IntegrityCheckError
     And the new folder does not exist
 
+  Scenario: A damaged dictionary is no base for later files, and snapshots go on
+    When the stored dictionary is damaged in its zstd frame
+    And 3 small source files are added in "few/" and the sandbox is snapshotted
+    Then the stored content of "few/mod_00.py" in checkpoint 2 is stored whole
+    And checkpoint 1 does not verify
+
+  Scenario: A dictionary holding other content than its hash is no base for later files
+    When the stored dictionary is replaced by other content
+    And 3 small source files are added in "few/" and the sandbox is snapshotted
+    Then the stored content of "few/mod_00.py" in checkpoint 2 is stored whole
+    And checkpoint 1 does not verify
+
   Scenario: A dictionary whose files another writer stored meanwhile is not kept
     When the last 30 of those files are snapshotted for plan "plan-2", by a writer that found none of them stored before its write
     Then 1 dictionary is stored

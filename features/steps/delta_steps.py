@@ -15,7 +15,7 @@ from typing import Any
 from behave import given, then, when
 from behave.runner import Context
 from checkpoint_steps import checkpoints, repository, service
-from restore_steps import files_of
+from restore_steps import _tree_hash, files_of
 from sqlalchemy import text
 from support.world import attempt, factory
 
@@ -143,6 +143,12 @@ def step_delta_of(context: Context, rel: str, number: int, other: str, base: int
     head = _heads(context)[_content_hash(context, rel, number)]
     assert head[:1] == b"\x01", f"stored whole (first byte {head[:1].hex()})"
     assert head[1:33].hex() == _content_hash(context, other, base), "a delta of another object"
+
+
+@then('the tree of "{folder}" in checkpoint {number:d} is stored whole')
+def step_tree_whole(context: Context, folder: str, number: int) -> None:
+    head = _heads(context)[_tree_hash(context, str(number), folder)]
+    assert head[:4] == b"\x28\xb5\x2f\xfd", f"not a whole zstd frame: {head[:4].hex()}"
 
 
 @then('the stored content of "{rel}" in checkpoint {number:d} is stored whole')

@@ -227,6 +227,13 @@ def step_damage_dictionary(context: Context) -> None:
     _write_raw(context, {digest: damaged + data[middle + 16 :]})
 
 
+@when("the stored dictionary is replaced by other content")
+def step_replace_dictionary(context: Context) -> None:
+    ((digest, _),) = _dictionaries(context).items()
+    # Text that new files share much of: packed against it, they would be small deltas.
+    _write_raw(context, {digest: pack_object(_HEADER + "".join(_lines("shared pool")).encode())})
+
+
 @when(
     'the last {count:d} of those files are snapshotted for plan "{plan}", by a writer that '
     "found none of them stored before its write"

@@ -148,7 +148,7 @@ def step_still_holds(context: Context, rel: str) -> None:
     assert (context.sandbox / rel).exists()
 
 
-@given("checkpoint {number} verifies")
+@step("checkpoint {number} verifies")
 def step_verifies(context: Context, number: str) -> None:
     assert service(context).verify_checkpoint(_checkpoint(context, number)) is True
 

@@ -69,6 +69,7 @@ from cleveragents.infrastructure.database.session import (
     SessionFactory,
 )
 from cleveragents.infrastructure.database.tree_codec import TREE, TreeIndex
+from cleveragents.infrastructure.database.tree_reads import trees_at
 
 __all__ = ["CheckpointRepository", "TreeIndex", "delete_checkpoints"]
 
@@ -136,6 +137,7 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
             raise ValueError("content must be a SnapshotContent")
         root: str | None = None
         index = TreeIndex()
+        fresh = False  # the index was built from the whole manifest, with no tree bases
         objects: dict[str, tuple[str, bytes]] = {}
         sources: dict[str, ContentSource] = {}
         file_count = total_size = 0
@@ -149,7 +151,7 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
                 else None
             )
             if content is not None:
-                index, trees = self._trees(checkpoint.plan_id, content)
+                index, trees, fresh = self._trees(checkpoint.plan_id, content)
                 root = index.root
                 total_size = index.total_size
                 objects = {digest: (TREE, data) for digest, data in trees.items()}
@@ -169,13 +171,18 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
             hints.update(content.delta_bases)
         known = dict(index.bases.values()) | self._recent.recall(hints.values())
         new_files = [d for d, (kind, _) in objects.items() if kind == BLOB and d not in hints]
-        stored, bases, dictionary = self._read(
-            "look up stored objects",
-            lambda session: (
+        baseline = content.baseline_checkpoint_id if fresh and content is not None else None
+
+        def look_up(session: Session) -> tuple[set[str], dict[str, DeltaBase], DeltaBase | None]:
+            if baseline is not None:
+                for new, (old, data) in self._baseline_trees(session, baseline, index).items():
+                    hints[new], known[old] = old, data
+            return (
                 *stored_and_bases(session, objects.keys() | sources.keys(), hints, known),
                 self._dictionary_for(session, checkpoint.plan_id, new_files, known),
-            ),
-        )
+            )
+
+        stored, bases, dictionary = self._read("look up stored objects", look_up)
         missing = sorted(set(objects) - stored)
         packed = compress(
             {digest: objects[digest][1] for digest in missing},
@@ -258,8 +265,11 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
             self._recent.remember(content.blobs.items())
         return checkpoint
 
-    def _trees(self, plan_id: str, content: SnapshotContent) -> tuple[TreeIndex, dict[str, bytes]]:
-        """The snapshot's tree index and the trees to store.
+    def _trees(
+        self, plan_id: str, content: SnapshotContent
+    ) -> tuple[TreeIndex, dict[str, bytes], bool]:
+        """The snapshot's tree index, the trees to store, and whether every folder was
+        encoded afresh.
 
         When the snapshot's baseline is the plan's last snapshot written here, only
         the folders on its diff's paths are encoded (the others are the baseline's,
@@ -271,8 +281,30 @@ class CheckpointRepository(CheckpointContentReads, CheckpointRetention):
             index = kept[1]
             trees = index.update(content)
             if trees is not None:
-                return index, trees
-        return TreeIndex.of(content.manifest)
+                return index, trees, False
+        return (*TreeIndex.of(content.manifest), True)
+
+    def _baseline_trees(
+        self, session: Session, baseline: str, index: TreeIndex
+    ) -> dict[str, tuple[str, bytes]]:
+        """For each folder whose new tree is not stored: the baseline's tree of the same
+        folder (hash, bytes), to store the new one as a delta of (by new tree hash).
+
+        What an index kept from the plan's last snapshot knows already (``bases``), read
+        back for an index built afresh: by a new process, or after another writer's
+        snapshot of the plan.
+        """
+        root = self._root_of(session, baseline)
+        new = {folder: digest for folder, (digest, _) in index.trees.items()}
+        unstored = set(new.values()) - existing_objects(session, sorted(set(new.values())))
+        folders = [folder for folder, digest in new.items() if digest in unstored]
+        if root is None or not folders:
+            return {}
+        return {
+            new[folder]: (old, data)
+            for folder, (old, data) in trees_at(session, root, folders).items()
+            if old != new[folder]
+        }
 
     def _dictionary_for(
         self, session: Session, plan_id: str, new_files: list[str], known: Mapping[str, bytes]

@@ -36,7 +36,7 @@ from cleveragents.infrastructure.database.object_compression import (
 from cleveragents.infrastructure.database.object_store import (
     delta_heads,
     existing_objects,
-    load_objects,
+    load_intact,
 )
 
 # Content remembered after a write, as the likely bases of the next snapshot's
@@ -87,7 +87,8 @@ def choose_bases(
     """The bases to pack new objects against (``wanted``: new hash -> base hash).
 
     Only stored bases with room in their chain are used; their bytes come from
-    ``known`` or are read from the store (following their own chains).
+    ``known`` or are read from the store (following their own chains; a damaged
+    one is not used).
     """
     in_memory = known or {}
     heads = delta_heads(session, sorted({b for n, b in wanted.items() if b != n}))
@@ -98,8 +99,7 @@ def choose_bases(
         if depth < MAX_DELTA_CHAIN and heads[base][0] <= LARGE_OBJECT_BYTES
     }
     data = {base: in_memory[base] for base in usable if base in in_memory}
-    for base, (_, content) in load_objects(session, sorted(usable - data.keys())).items():
-        data[base] = content
+    data.update(load_intact(session, sorted(usable - data.keys())))
     return {
         new: DeltaBase(base, data[base], depths[base])
         for new, base in wanted.items()

@@ -7,6 +7,7 @@ read and parsed by :mod:`.tree_reads`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, cast
@@ -121,6 +122,28 @@ def load_objects(
         digest: (stored[digest][0], unpack(digest, stored, unpacked, bases, drop=alone))
         for digest in paced(hashes)
         if digest in stored
+    }
+
+
+def load_intact(session: Session, hashes: Sequence[str]) -> dict[str, bytes]:
+    """The content of each of ``hashes`` that is stored and reads back as its hash says.
+
+    What is damaged is left out, not raised: a base to pack new content against is
+    only a means to store it smaller (verify and restore report the damage).
+    """
+    try:
+        loaded = load_objects(session, hashes)
+    except IntegrityCheckError:
+        loaded = {}
+        for digest in hashes:  # one at a time: only the damaged ones are left out
+            try:
+                loaded.update(load_objects(session, [digest]))
+            except IntegrityCheckError:
+                continue
+    return {
+        digest: data
+        for digest, (_, data) in loaded.items()
+        if hashlib.sha256(data).hexdigest() == digest
     }
 
 

@@ -5,7 +5,8 @@ hash and parsed. :func:`walk_trees` reads every tree below some roots;
 :func:`walk_level` and :func:`walk_level_with_bases` read one level of them;
 :data:`PARSED` is the bounded memory of parsed trees that the restore's hot reads
 share; :func:`tree_diff_of` compares two trees and :func:`paths_among` finds
-paths in them, both reading only the trees on their way.
+paths in them, and :func:`trees_at` the trees of some folders, all reading only
+the trees on their way.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import EMPTY_TREE_SHA256, ManifestEntry
-from cleveragents.infrastructure.database.object_store import load_objects
+from cleveragents.infrastructure.database.object_store import load_intact, load_objects
 from cleveragents.infrastructure.database.tree_codec import (
     TREE,
     entry_of,
@@ -177,3 +178,28 @@ def walk_level_with_bases(
             raise IntegrityCheckError(f"tree {digest} does not match its hash")
         parsed[digest] = json.loads(data)
     return parsed
+
+
+def trees_at(session: Session, root: str, folders: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+    """The tree at each of ``folders`` (``""``: the root) below the tree ``root``: its hash
+    and bytes, for those there; only the trees on their paths are read. A tree missing
+    (or damaged, or not matching its hash) is left out, with what is below it."""
+    wanted = set(folders)
+    on_the_way = wanted | {above for folder in wanted for above in folders_above(folder)}
+    found: dict[str, tuple[str, bytes]] = {}
+    level = {"": root}  # folder -> its tree's hash
+    while level:
+        loaded = load_intact(session, sorted(set(level.values())))
+        below: dict[str, str] = {}
+        for folder, digest in level.items():
+            data = loaded.get(digest)
+            if data is None:
+                continue
+            if folder in wanted:
+                found[folder] = (digest, data)
+            for row in json.loads(data):
+                path = f"{folder}/{row[0]}" if folder else str(row[0])
+                if row[1] == TREE and path in on_the_way:
+                    below[path] = str(row[2])
+        level = below
+    return found
