@@ -2,7 +2,7 @@
 
     python benchmarks/compare_git_storage.py --scale small|full [--check] [--history-repo DIR]
 
-Two workloads, each recorded by both sides in the same order, state by state:
+Three workloads, each recorded by both sides in the same order, state by state:
 
 - **agent-like small edits**: ``compare_git``'s generated workspace (``full``: its
   ``small`` workspace, 500 files and about 10 MB), snapshotted once, then after
@@ -12,7 +12,10 @@ Two workloads, each recorded by both sides in the same order, state by state:
   first (``git rev-list --reverse --topo-order``: later commits never change the
   ones replayed). Each commit is materialised into one sandbox folder with
   ``git read-tree -m -u previous next`` through a scratch index, so that only the
-  paths that differ are rewritten, as an agent's edits would be.
+  paths that differ are rewritten, as an agent's edits would be;
+- **the history, restarted each time**: the same commits, each recorded by a new
+  ``CheckpointService`` and repository on the same database, which remember
+  nothing of the plan: what a runtime that starts a process per step stores.
 
 After each state, ours is ``CheckpointService.create_workspace_snapshot`` (SQLite
 file with the library's settings, ``gitignore=False`` so that both sides hold every
@@ -76,7 +79,11 @@ from cleveragents.infrastructure.database.session import create_session_factory
 ROOT: Final = Path(__file__).resolve().parents[1]
 PLAN_ID: Final = "storage-plan"
 TARGET: Final = 1.0
-LABELS: Final = {"agent": "agent-like small edits", "history": "a real project's history"}
+LABELS: Final = {
+    "agent": "agent-like small edits",
+    "history": "a real project's history",
+    "restarts": "the history, restarted each time",
+}
 SHOWN: Final = 5  # tables and indexes listed by name; the rest are summed
 
 
@@ -152,16 +159,27 @@ class Git:
 
 
 class Ours:
-    """``CheckpointService`` on a SQLite file, every file of the sandbox included."""
+    """``CheckpointService`` on a SQLite file, every file of the sandbox included.
 
-    def __init__(self, database: Path, sandbox: Path) -> None:
+    ``restarting``: each state is recorded by a new service and repository, which
+    remember nothing of the plan, as a runtime that starts a process per step.
+    """
+
+    def __init__(self, database: Path, sandbox: Path, *, restarting: bool = False) -> None:
         self.database = database
         self.sandbox = sandbox
+        self.restarting = restarting
         self.factory = create_session_factory(f"sqlite:///{database}")
-        self.service = CheckpointService(CheckpointRepository(self.factory), gitignore=False)
+        self.service = self._new_service()
         self.ids: list[str] = []
 
+    def _new_service(self) -> CheckpointService:
+        return CheckpointService(CheckpointRepository(self.factory), gitignore=False)
+
     def record(self) -> None:
+        if self.restarting and self.ids:
+            self.service.close()
+            self.service = self._new_service()
         checkpoint = self.service.create_workspace_snapshot(
             PLAN_ID, str(self.sandbox), f"state-{len(self.ids) + 1}"
         )
@@ -282,7 +300,7 @@ def _measure(
     states: Callable[[], Sequence[Callable[[], None]]],
     floor: bool,
 ) -> Result:
-    ours = Ours(folder / f"{name}.db", sandbox)
+    ours = Ours(folder / f"{name}.db", sandbox, restarting=name == "restarts")
     git = Git(folder / f"{name}.git", sandbox)
     clock = [0.0, 0.0]
     try:
@@ -323,8 +341,9 @@ def _edit(workspace: Workspace, step: int) -> None:
     change_files(workspace, step)
 
 
-def history(scale: Scale, folder: Path, repository: Path) -> Result:
-    """The first ``scale.commits`` commits of ``repository``, oldest first, one after another."""
+def history(scale: Scale, folder: Path, repository: Path, name: str = "history") -> Result:
+    """The first ``scale.commits`` commits of ``repository``, oldest first, one after another
+    (``name`` "restarts": each recorded by a new service and repository)."""
     commits = subprocess.run(
         ["git", "-C", str(repository), "rev-list", "--reverse", "--topo-order", "HEAD"],
         capture_output=True,
@@ -333,9 +352,9 @@ def history(scale: Scale, folder: Path, repository: Path) -> Result:
     ).stdout.split()[: scale.commits]
     if len(commits) < scale.commits:
         print(f"note: {repository} has {len(commits)} commits, all used")
-    sandbox = folder / "history"
+    sandbox = folder / name
     sandbox.mkdir()
-    env = {**git_environment(), "GIT_INDEX_FILE": str(folder / "history.index")}
+    env = {**git_environment(), "GIT_INDEX_FILE": str(folder / f"{name}.index")}
 
     def checkout(previous: str | None, commit: str) -> None:
         trees = ["--reset", commit] if previous is None else ["-m", previous, commit]
@@ -352,7 +371,7 @@ def history(scale: Scale, folder: Path, repository: Path) -> Result:
             for n, commit in enumerate(commits)
         ]
 
-    return _measure("history", folder, sandbox, states, scale.name == "full")
+    return _measure(name, folder, sandbox, states, scale.name == "full")
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -421,6 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = [
             agent_edits(scale, folder),
             history(scale, folder, args.history_repo.resolve()),
+            history(scale, folder, args.history_repo.resolve(), "restarts"),
         ]
     print()
     print_report(results)
