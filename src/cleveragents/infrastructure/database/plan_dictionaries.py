@@ -3,11 +3,11 @@
 The repository remembers each plan's last dictionary in memory. A repository
 that has not written the plan yet (a new process, most often) finds it in the
 store instead: the plan's newest snapshot that changed anything names the files
-it wrote, and their delta chains, followed down by their heads only, lead to the
-dictionary they descend from, if any. Either way the dictionary is only a
-candidate: :func:`.object_packing.usable_dictionary` checks that it is stored,
-whole and of a dictionary's size before the write, and the write transaction
-checks it again (:func:`.object_packing.moved_bases`).
+it wrote, and their delta chains (at most 16 deep), followed down by their
+heads only, lead to the dictionary they descend from, if any. Either way the
+dictionary is only a candidate: :func:`.object_packing.usable_dictionary` checks
+that it is stored, whole and of a dictionary's size before the write, and the
+write transaction checks it again (:func:`.object_packing.moved_bases`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,7 @@ from cleveragents.domain.errors import IntegrityCheckError
 from cleveragents.domain.models.core.checkpoint import FileKind
 from cleveragents.domain.models.core.diff_rows import canonical_rows
 from cleveragents.infrastructure.database.models import CheckpointModel
-from cleveragents.infrastructure.database.object_codec import (
-    MAX_DELTA_CHAIN,
-    delta_base,
-    diff_pieces,
-)
+from cleveragents.infrastructure.database.object_codec import delta_base, diff_pieces
 from cleveragents.infrastructure.database.object_compression import DICTIONARY
 from cleveragents.infrastructure.database.object_store import delta_heads, objects_of_kind
 
@@ -74,13 +70,13 @@ def descended_dictionary(session: Session, plan_id: str) -> str | None:
         wanted = set(islice((str(r[1]) for r in rows if _names_file(r)), SEARCHED_FILES))
     except (IntegrityCheckError, ValueError):
         return None
-    seen: set[str] = set()
-    for _ in range(MAX_DELTA_CHAIN):
+    seen: set[str] = set()  # each base is looked at once: the walk ends, even on a cycle
+    while wanted:
         heads = delta_heads(session, sorted(wanted))
         wanted = {base for _, head in heads.values() if (base := delta_base(head))} - seen
         found = objects_of_kind(session, sorted(wanted), DICTIONARY)
-        if found or not wanted:
-            return min(found, default=None)
+        if found:
+            return min(found)
         seen |= wanted
     return None
 
