@@ -1,4 +1,5 @@
-"""asv benchmarks of the ``cleveragents`` command's start: ``--help`` and ``--version``.
+"""asv benchmarks of the ``cleveragents`` command's start: ``--help``, ``--version``, and
+a command that opens a database at the schema's head (``plan list``).
 
 An agent runs the command once per question, so its start is paid every time.
 The target is 0.25 s of wall time for ``--help`` and ``--version``, Python's own
@@ -16,11 +17,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import cleveragents
 from benchmarks.workload import current_scale
+from cleveragents.infrastructure.database.session import create_session_factory
 
 WALL_RUNS = 10 if current_scale().name == "full" else 3
 # The timed processes run the cleveragents this process imported (asv passes
@@ -92,5 +95,14 @@ def track_plan_help_wall() -> float:
     return _best_wall("plan", "--help")
 
 
-for _track in (track_version_wall, track_help_wall, track_plan_help_wall):
+def track_plan_list_wall() -> float:
+    """Best wall time of ``python -m cleveragents plan list`` on a SQLite file already at
+    the schema's head (opened without Alembic), interpreter start included."""
+    with tempfile.TemporaryDirectory(prefix="cli-bench-") as folder:
+        url = f"sqlite:///{folder}/bench.db"
+        create_session_factory(url).kw["bind"].dispose()  # migrated once, before timing
+        return _best_wall("--database-url", url, "plan", "list")
+
+
+for _track in (track_version_wall, track_help_wall, track_plan_help_wall, track_plan_list_wall):
     vars(_track)["unit"] = "seconds"

@@ -119,6 +119,28 @@ Feature: Schema migrations
     When I open a session factory on the database without migrating
     Then the current revision is none
 
+  Scenario: Whether a database is at the head is known without Alembic
+    Then the schema head known without Alembic is Alembic's head revision
+    And the database is not at the schema head
+    When I upgrade the database to "0008"
+    Then the database is not at the schema head
+    When I upgrade the database to "head"
+    Then the database is at the schema head
+
+  @persistent
+  Scenario: A database at the head opens without Alembic, even while a migration holds the lock
+    Given the database is upgraded to "head"
+    And another connection holds the migration lock
+    When a new process opens the database
+    Then it opened the database without Alembic
+
+  @persistent
+  Scenario: A database below the head is migrated with Alembic when a process opens it
+    Given the database is upgraded to "0008"
+    When a new process opens the database
+    Then it opened the database with Alembic
+    And the current revision is the head revision
+
   @persistent
   Scenario: Several processes migrating one database at once migrate it once
     When 4 processes open the database at the same time

@@ -15,7 +15,6 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from cleveragents._logging import get_logger
-from cleveragents.infrastructure.database import migrations
 from cleveragents.infrastructure.database.engine import (
     DATABASE_URL_ENV,
     POSTGRES_MAX_OVERFLOW,
@@ -29,6 +28,7 @@ from cleveragents.infrastructure.database.engine import (
     is_sqlite_memory,
 )
 from cleveragents.infrastructure.database.errors import DatabaseError, mask_url, translate
+from cleveragents.infrastructure.database.schema_version import is_at_head
 from cleveragents.infrastructure.database.transactions import (
     SessionFactory,
     commit_once,
@@ -68,24 +68,30 @@ def create_session_factory(
 
     With ``migrate`` the schema is first brought to the Alembic head (safe when
     several processes do it at once). A database whose revision this version does
-    not know is refused with :class:`DatabaseError`.
+    not know is refused with :class:`DatabaseError`. A database at the head already
+    is opened without Alembic and without the migration lock (:mod:`.schema_version`).
     """
     target = url if url is not None else default_database_url()
     if not isinstance(target, str) or not target.strip():
         raise ValueError("database URL must be a non-empty string")
     engine = create_database_engine(target)
     try:
-        if migrate:
-            migrations.upgrade_engine(engine, "head")
-        else:
-            migrations.check_schema_version(engine)
+        at_head = is_at_head(engine)
+        if not at_head:
+            # Alembic is imported only for a database that is not at the head already.
+            from cleveragents.infrastructure.database import migrations
+
+            if migrate:
+                migrations.upgrade_engine(engine, "head")
+            else:
+                migrations.check_schema_version(engine)
     except DatabaseError:
         engine.dispose()
         raise
     except sa_exc.SQLAlchemyError as exc:
         engine.dispose()
         raise translate(exc, f"open database {mask_url(target)}") from exc
-    _log.debug("database.ready", url=mask_url(target), migrated=migrate)
+    _log.debug("database.ready", url=mask_url(target), migrated=migrate and not at_head)
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
