@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Select, Table, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,8 @@ from cleveragents.infrastructure.database.models import (
 )
 from cleveragents.infrastructure.database.object_codec import (
     DELTA_HEAD,
+    DELTA_MARK,
+    ZLIB_DELTA_MARK,
     delta_base,
     unpack,
 )
@@ -97,25 +99,13 @@ def load_objects(
 ) -> dict[str, tuple[str, bytes]]:
     """kind and decompressed bytes of each hash that is stored.
 
-    Deltas are resolved through their bases (read as needed); the hashes of the
-    bases used are added to ``bases``.
+    Deltas are resolved through their bases (read by the same query, down each
+    chain); the hashes of the bases used are added to ``bases``.
     """
     stored: dict[str, tuple[str, bytes]] = {}
-    wanted = sorted(set(hashes))
-    while wanted:
-        for chunk in chunks(wanted):
-            rows = session.execute(
-                select(_OBJECTS.c.object_hash, _OBJECTS.c.kind, _OBJECTS.c.data).where(
-                    _OBJECTS.c.object_hash.in_(chunk)
-                )
-            )
-            stored.update((object_hash, (kind, data)) for object_hash, kind, data in paced(rows))
-        needed = {
-            base
-            for digest in wanted
-            if digest in stored and (base := delta_base(stored[digest][1][:DELTA_HEAD]))
-        }
-        wanted = sorted(needed - stored.keys())
+    for chunk in chunks(sorted(set(hashes))):
+        rows = session.execute(_with_their_bases(chunk))
+        stored.update((object_hash, (kind, data)) for object_hash, kind, data in paced(rows))
     unpacked: dict[str, bytes] = {}
     alone = len(hashes) == 1  # no other object can share its chain's bases
     return {
@@ -123,6 +113,25 @@ def load_objects(
         for digest in paced(hashes)
         if digest in stored
     }
+
+
+def _with_their_bases(hashes: Sequence[str]) -> Select[Any]:
+    """The rows of ``hashes`` and of every base down their delta chains, in one query.
+
+    A recursive CTE follows each delta's head (its mark, then its base's raw sha256):
+    one statement however deep the chains, where a query per link would cost a round
+    trip for each. ``UNION`` keeps each object once, so even a cycle ends.
+    """
+    key = _OBJECTS.c.object_hash
+    chain = select(key.label("digest")).where(key.in_(hashes)).cte("chain", recursive=True)
+    delta = _OBJECTS.alias("delta")
+    chain = chain.union(
+        select(func.substr(delta.c.data, 2, DELTA_HEAD - 1)).where(
+            delta.c.object_hash == chain.c.digest,
+            func.substr(delta.c.data, 1, 1).in_([DELTA_MARK, ZLIB_DELTA_MARK]),
+        )
+    )
+    return select(key, _OBJECTS.c.kind, _OBJECTS.c.data).where(key.in_(select(chain.c.digest)))
 
 
 def load_intact(session: Session, hashes: Sequence[str]) -> dict[str, bytes]:
